@@ -1,0 +1,65 @@
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>
+/// A basic block of guest code decoded once by Iced: instructions from one start address
+/// up to a control transfer, an instruction that changes how code is decoded, the end of
+/// the page, or a size cap. Keyed by physical address, EIP and code size (16/32-bit).
+/// Both engines run these: the interpreter walks <see cref="Code"/>, the translator
+/// compiles it.
+/// </summary>
+public sealed unsafe class Block
+{
+    public readonly Instruction[] Code;
+    /// <summary>The interpreter handler of each instruction, looked up once at decode time.</summary>
+    public readonly delegate*<Cpu, ref Instruction, void>[] Handlers;
+    public readonly int Count;
+
+    /// <summary>EIP of the first instruction.</summary>
+    public readonly uint Eip;
+    /// <summary>EIP after the last instruction (where execution goes when the block falls through).</summary>
+    public readonly uint NextEip;
+    /// <summary>Offset from CS of the last byte of the block (checked against the CS limit).</summary>
+    public readonly uint LastByte;
+    /// <summary>CS base the block was found through (with EIP, it gives the linear address).</summary>
+    public readonly uint CsBase;
+    /// <summary>Physical address range [PhysStart, PhysEnd) the block's bytes occupy.</summary>
+    public readonly uint PhysStart, PhysEnd;
+    public readonly bool Code32;
+    /// <summary>The last instruction sets EIP itself (a branch, call, return, interrupt...).</summary>
+    public readonly bool EndsInBranch;
+    /// <summary>False for blocks that are decoded for one use only (crossing a page, or in MMIO).</summary>
+    public readonly bool Cacheable;
+
+    /// <summary>Cleared when guest stores overwrite the block's bytes.</summary>
+    public bool Valid = true;
+
+    /// <summary>Times the block has been entered (the translator's tiering counter).</summary>
+    public int Hits;
+
+    /// <summary>Compiled code for the block, when the translator has produced it.</summary>
+    public object? Translation;
+
+    internal Block? HashNext;
+    internal Block? PageNext;
+
+    internal Block(Instruction[] code, delegate*<Cpu, ref Instruction, void>[] handlers, int count, uint eip, uint nextEip,
+        uint csBase, uint physStart, uint physEnd, bool code32, bool endsInBranch, bool cacheable)
+    {
+        Code = code;
+        Handlers = handlers;
+        Count = count;
+        Eip = eip;
+        NextEip = nextEip;
+        LastByte = nextEip - 1;
+        CsBase = csBase;
+        PhysStart = physStart;
+        PhysEnd = physEnd;
+        Code32 = code32;
+        EndsInBranch = endsInBranch;
+        Cacheable = cacheable;
+    }
+
+    public override string ToString() => $"block {CsBase + Eip:X8} (EIP {Eip:X8}, phys {PhysStart:X8}, {Count} instructions)";
+}

@@ -1,0 +1,288 @@
+using System;
+using Emu.Memory;
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>
+/// Finds and decodes blocks. A direct-mapped cache keyed by EIP answers most lookups
+/// without translating the address; behind it a hash table keyed by (physical address,
+/// EIP, code size) holds every decoded block, and a per-page list finds the blocks that a
+/// store into a code page overwrites. No Dictionary is used on the lookup path.
+/// </summary>
+public sealed unsafe class BlockCache
+{
+    /// <summary>Most instructions in one block.</summary>
+    public const int MaxInstructions = 64;
+
+    private const int HashBits = 16;
+    private const int JumpBits = 12;
+
+    private readonly Cpu cpu;
+    private readonly Block?[] hash = new Block?[1 << HashBits];
+    private readonly Block?[] jump = new Block?[1 << JumpBits];
+    private readonly Block?[] pageLists;
+    private readonly PointerCodeReader reader = new();
+    private readonly Decoder decoder16;
+    private readonly Decoder decoder32;
+    private readonly Instruction[] scratch = new Instruction[MaxInstructions];
+
+    /// <summary>Blocks decoded since creation (a hot loop is decoded once).</summary>
+    public long Decoded { get; private set; }
+
+    /// <summary>Blocks invalidated by stores into their bytes.</summary>
+    public long Invalidated { get; private set; }
+
+    /// <summary>Called for each block dropped (invalidated or flushed), so compiled code can go too.</summary>
+    public Action<Block>? BlockDropped { get; set; }
+
+    internal BlockCache(Cpu cpu)
+    {
+        this.cpu = cpu;
+        pageLists = new Block?[cpu.Physical.RamSize >> PhysicalMemory.PageShift];
+        decoder16 = Decoder.Create(16, reader, 0, DecoderOptions.None);
+        decoder32 = Decoder.Create(32, reader, 0, DecoderOptions.None);
+        cpu.Physical.CodeWritten = OnCodeWritten;
+    }
+
+    private static int HashIndex(uint phys, uint eip, bool code32) =>
+        (int)((phys * 0x9E3779B1u ^ eip ^ (code32 ? 0x5bd1e995u : 0)) >> (32 - HashBits));
+
+    /// <summary>The block at CS:EIP, decoding it if needed. May raise #GP (CS limit) or a fetch #PF.</summary>
+    public Block Get()
+    {
+        Cpu c = cpu;
+        uint eip = c.Eip;
+        uint csBase = c.Seg[SegReg.CS].Base;
+        bool code32 = c.Code32;
+        int j = (int)(eip & ((1 << JumpBits) - 1));
+        Block? b = jump[j];
+        if (b is not null && b.Eip == eip && b.CsBase == csBase && b.Code32 == code32 && b.Valid
+            && b.LastByte <= c.Seg[SegReg.CS].ValidHigh)
+            return b;
+        return GetSlow(eip, csBase, code32, j);
+    }
+
+    private Block GetSlow(uint eip, uint csBase, bool code32, int j)
+    {
+        ref SegmentCache cs = ref cpu.Seg[SegReg.CS];
+        if (eip > cs.ValidHigh || eip < cs.ValidLow) throw GuestFault.Create(ExceptionVectors.GP, 0);
+        uint linear = csBase + eip;
+        uint phys = cpu.Mmu.TranslateFetch(linear, out byte* pageHost);
+        int h = HashIndex(phys, eip, code32);
+        for (Block? b = hash[h]; b is not null; b = b.HashNext)
+        {
+            if (b.PhysStart == phys && b.Eip == eip && b.Code32 == code32 && b.LastByte <= cs.ValidHigh)
+            {
+                if (b.CsBase == csBase) jump[j] = b;
+                return b;
+            }
+        }
+        Block nb = Decode(eip, csBase, linear, phys, pageHost, code32, cs.ValidHigh);
+        if (nb.Cacheable)
+        {
+            nb.HashNext = hash[h];
+            hash[h] = nb;
+            uint page = phys >> PhysicalMemory.PageShift;
+            if (page < (uint)pageLists.Length)
+            {
+                nb.PageNext = pageLists[page];
+                pageLists[page] = nb;
+                cpu.Physical.MarkCodePage(phys);
+            }
+            jump[j] = nb;
+        }
+        return nb;
+    }
+
+    private Block Decode(uint eip, uint csBase, uint linear, uint phys, byte* pageHost, bool code32, uint csLimit)
+    {
+        Decoded++;
+        Decoder decoder = code32 ? decoder32 : decoder16;
+        uint pageOffset = phys & PhysicalMemory.PageMask;
+        int available = (int)(PhysicalMemory.PageSize - pageOffset);
+        // Bytes up to the CS limit only: an instruction reaching past it raises #GP when it runs.
+        ulong toLimit = (ulong)csLimit - eip + 1;
+        if ((ulong)available > toLimit) available = (int)toLimit;
+        byte[]? copy = null;
+        if (pageHost != null)
+        {
+            reader.Reset(pageHost + pageOffset, available);
+        }
+        else
+        {
+            // Code in a device's memory: read it through the bus, and decode it afresh each time.
+            copy = new byte[available];
+            cpu.Physical.ReadBytes(phys, copy);
+            reader.Reset(null, 0, copy);
+        }
+        decoder.IP = eip;
+        int count = 0;
+        bool endsInBranch = false;
+        uint next = eip;
+        while (count < MaxInstructions)
+        {
+            decoder.Decode(out Instruction ins);
+            if (decoder.LastError == DecoderError.NoMoreBytes)
+            {
+                if (count == 0) return DecodeCrossing(eip, csBase, linear, phys, code32, csLimit);
+                break;
+            }
+            scratch[count++] = ins;
+            next = (uint)ins.NextIP;
+            if (!code32) next &= 0xFFFF;
+            InstrFlags f = InstructionTable.Info[(int)ins.Code];
+            if (ins.FlowControl != FlowControl.Next || (f & InstrFlags.EndsBlock) != 0)
+            {
+                endsInBranch = ins.FlowControl != FlowControl.Next;
+                break;
+            }
+            if (reader.Remaining == 0) break;
+        }
+        uint length = (uint)(next - eip) & (code32 ? 0xFFFF_FFFFu : 0xFFFFu);
+        return Make(count, eip, next, csBase, phys, phys + length, code32, endsInBranch, cacheable: copy is null);
+    }
+
+    /// <summary>An instruction whose bytes run into the next page: decoded through the MMU, used once.</summary>
+    private Block DecodeCrossing(uint eip, uint csBase, uint linear, uint phys, bool code32, uint csLimit)
+    {
+        var bytes = new byte[15];
+        int n = 0;
+        for (; n < bytes.Length && (ulong)eip + (uint)n <= csLimit; n++)
+        {
+            try
+            {
+                bytes[n] = cpu.Mmu.FetchByte(linear + (uint)n);
+            }
+            catch (GuestFault) when (n > 0)
+            {
+                // Decide below whether the instruction needed this byte; if so, fault on it.
+                if (NeedsMoreThan(bytes, n, eip, code32)) throw;
+                break;
+            }
+        }
+        var d = Decoder.Create(code32 ? 32 : 16, new ByteArrayCodeReader(bytes, 0, n), eip, DecoderOptions.None);
+        d.Decode(out Instruction ins);
+        if (d.LastError == DecoderError.NoMoreBytes) throw GuestFault.Create(ExceptionVectors.GP, 0); // runs past CS limit
+        scratch[0] = ins;
+        uint next = (uint)ins.NextIP;
+        if (!code32) next &= 0xFFFF;
+        bool branch = ins.FlowControl != FlowControl.Next;
+        return Make(1, eip, next, csBase, phys, phys + (uint)ins.Length, code32, branch, cacheable: false);
+    }
+
+    private static bool NeedsMoreThan(byte[] bytes, int n, uint eip, bool code32)
+    {
+        var d = Decoder.Create(code32 ? 32 : 16, new ByteArrayCodeReader(bytes, 0, n), eip, DecoderOptions.None);
+        d.Decode(out _);
+        return d.LastError == DecoderError.NoMoreBytes;
+    }
+
+    private Block Make(int count, uint eip, uint next, uint csBase, uint physStart, uint physEnd, bool code32, bool endsInBranch, bool cacheable)
+    {
+        var code = new Instruction[count];
+        var handlers = new delegate*<Cpu, ref Instruction, void>[count];
+        for (int i = 0; i < count; i++)
+        {
+            code[i] = scratch[i];
+            handlers[i] = InstructionTable.Handlers[(int)code[i].Code];
+        }
+        return new Block(code, handlers, count, eip, next, csBase, physStart, physEnd, code32, endsInBranch, cacheable);
+    }
+
+    // ---- invalidation ----
+
+    private void OnCodeWritten(uint address, int size)
+    {
+        uint page = address >> PhysicalMemory.PageShift;
+        if (page >= (uint)pageLists.Length) return;
+        uint end = address + (uint)size;
+        Block? prev = null;
+        Block? b = pageLists[page];
+        while (b is not null)
+        {
+            Block? nextInPage = b.PageNext;
+            if (b.PhysStart < end && address < b.PhysEnd)
+            {
+                if (prev is null) pageLists[page] = nextInPage; else prev.PageNext = nextInPage;
+                b.PageNext = null;
+                Drop(b);
+                Invalidated++;
+                if (ReferenceEquals(b, cpu.CurrentBlock)) cpu.BlockExit = BlockExitKind.ContinueAfter;
+            }
+            else
+            {
+                prev = b;
+            }
+            b = nextInPage;
+        }
+        if (pageLists[page] is null) cpu.Physical.UnmarkCodePage(address);
+    }
+
+    private void Drop(Block b)
+    {
+        b.Valid = false;
+        int h = HashIndex(b.PhysStart, b.Eip, b.Code32);
+        Block? prev = null;
+        for (Block? x = hash[h]; x is not null; prev = x, x = x.HashNext)
+        {
+            if (!ReferenceEquals(x, b)) continue;
+            if (prev is null) hash[h] = x.HashNext; else prev.HashNext = x.HashNext;
+            break;
+        }
+        b.HashNext = null;
+        BlockDropped?.Invoke(b);
+    }
+
+    /// <summary>Forgets every decoded block (reset, or a change the cache cannot track).</summary>
+    public void Flush()
+    {
+        for (int i = 0; i < hash.Length; i++)
+        {
+            for (Block? b = hash[i]; b is not null;)
+            {
+                Block? n = b.HashNext;
+                b.Valid = false;
+                b.HashNext = null;
+                b.PageNext = null;
+                BlockDropped?.Invoke(b);
+                b = n;
+            }
+            hash[i] = null;
+        }
+        for (uint p = 0; p < (uint)pageLists.Length; p++)
+        {
+            if (pageLists[p] is not null) cpu.Physical.UnmarkCodePage(p << PhysicalMemory.PageShift);
+            pageLists[p] = null;
+        }
+        Array.Clear(jump);
+    }
+
+    /// <summary>Forgets the EIP-keyed shortcuts (after a change of linear-to-physical mapping).</summary>
+    public void FlushJumpCache() => Array.Clear(jump);
+
+    /// <summary>Reads code bytes from a host pointer or an array for Iced.</summary>
+    private sealed class PointerCodeReader : CodeReader
+    {
+        private byte* ptr;
+        private byte[]? array;
+        private int pos;
+        private int end;
+
+        public int Remaining => end - pos;
+
+        public void Reset(byte* p, int length, byte[]? arr = null)
+        {
+            ptr = p;
+            array = arr;
+            pos = 0;
+            end = arr?.Length ?? length;
+        }
+
+        public override int ReadByte()
+        {
+            if (pos >= end) return -1;
+            return array is not null ? array[pos++] : ptr[pos++];
+        }
+    }
+}

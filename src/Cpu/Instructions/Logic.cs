@@ -1,0 +1,69 @@
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>Logical instructions: AND, OR, XOR, TEST, NOT. CF=OF=0, SF/ZF/PF from the result, AF undefined (kept 0).</summary>
+public static unsafe class Logic
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint And(Cpu c, uint a, uint b, int size)
+    {
+        uint r = a & b;
+        c.SetLazy(LazyFlags.Logic | size, 0, 0, r);
+        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Or(Cpu c, uint a, uint b, int size)
+    {
+        uint r = a | b;
+        c.SetLazy(LazyFlags.Logic | size, 0, 0, r);
+        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Xor(Cpu c, uint a, uint b, int size)
+    {
+        uint r = a ^ b;
+        c.SetLazy(LazyFlags.Logic | size, 0, 0, r);
+        return r;
+    }
+
+    /// <summary>NOT changes no flags.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Not(uint a, int size) => ~a & OperandSize.Mask(size);
+
+    public struct AndOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => And(c, a, b, s); }
+    public struct OrOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Or(c, a, b, s); }
+    public struct XorOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Xor(c, a, b, s); }
+    public struct TestOp : IBinaryOp { public static bool WritesResult => false; public static uint Apply(Cpu c, uint a, uint b, int s) => And(c, a, b, s); }
+    public struct NotOp : IUnaryOp { public static uint Apply(Cpu c, uint a, int s) => Not(a, s); }
+
+    internal static void Register()
+    {
+        Arithmetic.RegisterBinary<AndOp>("And");
+        Arithmetic.RegisterBinary<OrOp>("Or");
+        Arithmetic.RegisterBinary<XorOp>("Xor");
+
+        delegate*<Cpu, ref Instruction, void> tb = &Shapes.Binary<TestOp, Byte8>;
+        delegate*<Cpu, ref Instruction, void> tw = &Shapes.Binary<TestOp, Word16>;
+        delegate*<Cpu, ref Instruction, void> td = &Shapes.Binary<TestOp, Dword32>;
+        InstructionTable.Add(Code.Test_rm8_r8, tb);
+        InstructionTable.Add(Code.Test_AL_imm8, tb);
+        InstructionTable.Add(Code.Test_rm8_imm8, tb);
+        InstructionTable.Add(Code.Test_rm8_imm8_F6r1, tb);
+        InstructionTable.Add(Code.Test_rm16_r16, tw);
+        InstructionTable.Add(Code.Test_AX_imm16, tw);
+        InstructionTable.Add(Code.Test_rm16_imm16, tw);
+        InstructionTable.Add(Code.Test_rm16_imm16_F7r1, tw);
+        InstructionTable.Add(Code.Test_rm32_r32, td);
+        InstructionTable.Add(Code.Test_EAX_imm32, td);
+        InstructionTable.Add(Code.Test_rm32_imm32, td);
+        InstructionTable.Add(Code.Test_rm32_imm32_F7r1, td);
+
+        InstructionTable.Add(Code.Not_rm8, &Shapes.Unary<NotOp, Byte8>);
+        InstructionTable.Add(Code.Not_rm16, &Shapes.Unary<NotOp, Word16>);
+        InstructionTable.Add(Code.Not_rm32, &Shapes.Unary<NotOp, Dword32>);
+    }
+}

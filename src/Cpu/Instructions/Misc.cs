@@ -1,0 +1,58 @@
+using Emu.Memory;
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>NOP forms, BOUND, WAIT, and the P6 instructions not implemented yet (which stop the run with a clear message).</summary>
+public static unsafe class Misc
+{
+    private static void Nop(Cpu c, ref Instruction i) { }
+
+    /// <summary>BOUND r, m: #BR (a fault) when the signed index lies outside [lower, upper].</summary>
+    private static void Bound<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        int size = TSize.Size;
+        int seg = Cpu.MemSeg(ref i);
+        uint ea = c.EffectiveAddress(ref i);
+        uint upperAt = ea + (uint)OperandSize.Bytes(size);
+        if (Cpu.AddressSize16(ref i)) upperAt &= 0xFFFF;
+        int lower = (int)OperandSize.SignExtend(c.ReadMem(seg, ea, size), size);
+        int upper = (int)OperandSize.SignExtend(c.ReadMem(seg, upperAt, size), size);
+        int index = (int)OperandSize.SignExtend(c.GetReg(Cpu.RegNum(i.Op0Register), size), size);
+        if (index < lower || index > upper) throw GuestFault.Create(ExceptionVectors.BR);
+    }
+
+    /// <summary>WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set; otherwise no x87 exception is pending yet.</summary>
+    private static void Wait(Cpu c, ref Instruction i)
+    {
+        if ((c.Cr0 & (Cr0Bits.MP | Cr0Bits.TS)) == (Cr0Bits.MP | Cr0Bits.TS)) throw GuestFault.Create(ExceptionVectors.NM);
+    }
+
+    private static void NotImplemented(Cpu c, ref Instruction i) =>
+        throw new EmulatorLimitationException($"instruction {i.Mnemonic.ToString().ToUpperInvariant()} is not implemented yet");
+
+    internal static void Register()
+    {
+        foreach (Code code in new[] { Code.Nopw, Code.Nopd, Code.Nop_rm16, Code.Nop_rm32, Code.Pause })
+            InstructionTable.Add(code, &Nop);
+        // 0F 19-0F 1F: the reserved-NOP (hint) space, a NOP on P6 and later.
+        foreach (Code code in System.Enum.GetValues<Code>())
+        {
+            string name = code.ToString();
+            if (name.StartsWith("Reservednop_", System.StringComparison.Ordinal) && !name.Contains("rm64") && name[^4..] is not "0F0D")
+                InstructionTable.Add(code, &Nop);
+        }
+        // UD2, UD0 and UD1 exist to raise #UD.
+        foreach (Code code in new[] { Code.Ud2, Code.Ud0, Code.Ud0_r16_rm16, Code.Ud0_r32_rm32, Code.Ud1_r16_rm16, Code.Ud1_r32_rm32 })
+            InstructionTable.Add(code, &InstructionTable.Undefined);
+        InstructionTable.Add(Code.Bound_r16_m1616, &Bound<Word16>);
+        InstructionTable.Add(Code.Bound_r32_m3232, &Bound<Dword32>);
+        InstructionTable.Add(Code.Wait, &Wait);
+
+        // P6 instructions whose system semantics come with the system-architecture work.
+        foreach (Code code in new[] { Code.Arpl_rm16_r16, Code.Arpl_r32m16_r32, Code.Lar_r16_rm16, Code.Lar_r32_r32m16,
+                     Code.Lsl_r16_rm16, Code.Lsl_r32_r32m16, Code.Verr_rm16, Code.Verr_r32m16, Code.Verw_rm16, Code.Verw_r32m16,
+                     Code.Sysenter, Code.Sysexitd, Code.Rdmsr, Code.Wrmsr, Code.Rdpmc })
+            InstructionTable.AddSensitive(code, &NotImplemented, endsBlock: true);
+    }
+}

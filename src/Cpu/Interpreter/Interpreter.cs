@@ -1,0 +1,45 @@
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>How an instruction asks the engine to leave the current block early.</summary>
+public static class BlockExitKind
+{
+    public const int None = 0;
+    /// <summary>The instruction set EIP itself (for example an unfinished REP string instruction restarts).</summary>
+    public const int EipSet = 1;
+    /// <summary>The block's own bytes were overwritten: continue at the next instruction, freshly decoded.</summary>
+    public const int ContinueAfter = 2;
+}
+
+/// <summary>
+/// The reference engine: runs a decoded block instruction by instruction through the
+/// handlers of <see cref="InstructionTable"/>. It never decodes; blocks come decoded.
+/// </summary>
+public static unsafe class Interpreter
+{
+    /// <summary>Runs every instruction of <paramref name="b"/>, leaving EIP at the next instruction to run.</summary>
+    public static void Execute(Cpu c, Block b)
+    {
+        Instruction[] code = b.Code;
+        delegate*<Cpu, ref Instruction, void>[] handlers = b.Handlers;
+        int n = b.Count;
+        for (int i = 0; i < n; i++)
+        {
+            ref Instruction ins = ref code[i];
+            c.Eip = (uint)ins.IP;
+            handlers[i](c, ref ins);
+            if (c.BlockExit != BlockExitKind.None)
+            {
+                int kind = c.BlockExit;
+                c.BlockExit = BlockExitKind.None;
+                c.InstructionCount += i + 1;
+                if (kind == BlockExitKind.EipSet) return;
+                if (i < n - 1 || !b.EndsInBranch) c.Eip = (uint)ins.NextIP & (b.Code32 ? 0xFFFF_FFFFu : 0xFFFFu);
+                return;
+            }
+        }
+        c.InstructionCount += n;
+        if (!b.EndsInBranch) c.Eip = b.NextEip;
+    }
+}

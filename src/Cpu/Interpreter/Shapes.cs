@@ -1,0 +1,84 @@
+using System;
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>A two-operand operation: dest = op(dest, src), flags set by the operation.</summary>
+public interface IBinaryOp
+{
+    /// <summary>Whether the result is written back (false for CMP, TEST, BT).</summary>
+    static abstract bool WritesResult { get; }
+    static abstract uint Apply(Cpu c, uint dest, uint src, int size);
+}
+
+/// <summary>A one-operand operation: dest = op(dest).</summary>
+public interface IUnaryOp
+{
+    static abstract uint Apply(Cpu c, uint dest, int size);
+}
+
+/// <summary>
+/// Operand plumbing shared by instruction groups: how the interpreter reads and writes the
+/// operands of an instruction shape around a semantic operation. The operation itself is
+/// the group's own static method; the translator calls the same methods.
+/// </summary>
+public static class Shapes
+{
+    /// <summary>op0 = TOp(op0, op1): register, memory (read-modify-write) or accumulator forms.</summary>
+    public static void Binary<TOp, TSize>(Cpu c, ref Instruction i)
+        where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
+    {
+        int size = TSize.Size;
+        uint src = c.ReadOperand(ref i, 1, size);
+        if (i.Op0Kind == OpKind.Register)
+        {
+            int r = Cpu.RegNum(i.Op0Register);
+            uint res = TOp.Apply(c, c.GetReg(r, size), src, size);
+            if (TOp.WritesResult) c.SetReg(r, size, res);
+        }
+        else
+        {
+            int seg = Cpu.MemSeg(ref i);
+            uint off = c.EffectiveAddress(ref i);
+            if (TOp.WritesResult)
+            {
+                uint lin = c.LinearRmw(seg, off, OperandSize.Bytes(size));
+                uint res = TOp.Apply(c, c.ReadLinear(lin, size), src, size);
+                c.WriteLinear(lin, size, res);
+            }
+            else
+            {
+                TOp.Apply(c, c.ReadMem(seg, off, size), src, size);
+            }
+        }
+    }
+
+    /// <summary>op0 = TOp(op0).</summary>
+    public static void Unary<TOp, TSize>(Cpu c, ref Instruction i)
+        where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
+    {
+        int size = TSize.Size;
+        if (i.Op0Kind == OpKind.Register)
+        {
+            int r = Cpu.RegNum(i.Op0Register);
+            c.SetReg(r, size, TOp.Apply(c, c.GetReg(r, size), size));
+        }
+        else
+        {
+            uint lin = c.LinearRmw(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), OperandSize.Bytes(size));
+            c.WriteLinear(lin, size, TOp.Apply(c, c.ReadLinear(lin, size), size));
+        }
+    }
+
+    /// <summary>The Iced codes named <c>{mnemonic}_{form}</c>, for registering a family of forms at once.</summary>
+    public static Code CodeOf(string mnemonic, string form) => Enum.Parse<Code>($"{mnemonic}_{form}");
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int SizeOfRegister(Register r) => r switch
+    {
+        >= Register.AL and <= Register.BH => 0,
+        >= Register.AX and <= Register.DI => 1,
+        _ => 2,
+    };
+}

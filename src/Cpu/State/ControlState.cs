@@ -1,0 +1,65 @@
+using System;
+using Emu.Memory;
+
+namespace Emu.X86;
+
+// Writes to control registers and EFLAGS that change how the CPU runs.
+public sealed partial class Cpu
+{
+    /// <summary>
+    /// Set by STI (when it sets IF), MOV SS and POP SS: external interrupts, and debug traps,
+    /// wait until after the next instruction (Intel SDM Vol. 3, 6.8.3).
+    /// </summary>
+    public bool InterruptShadow;
+
+    /// <summary>The time-stamp counter source; null counts retired instructions.</summary>
+    public Func<ulong>? TscSource;
+
+    /// <summary>CR4 bits this CPU implements (writing any other bit is #GP(0)).</summary>
+    public const uint Cr4Supported = Cr4Bits.TSD | Cr4Bits.DE;
+
+    private const uint Cr0Defined = Cr0Bits.PE | Cr0Bits.MP | Cr0Bits.EM | Cr0Bits.TS | Cr0Bits.ET | Cr0Bits.NE |
+        Cr0Bits.WP | Cr0Bits.AM | Cr0Bits.NW | Cr0Bits.CD | Cr0Bits.PG;
+
+    public ulong ReadTsc() => (TscSource?.Invoke() ?? (ulong)InstructionCount) + (ulong)TscOffset;
+
+    /// <summary>MOV CR0 / LMSW (Intel SDM Vol. 3, 2.5 and Vol. 2, MOV-Move to/from Control Registers).</summary>
+    public void WriteCr0(uint value)
+    {
+        value = (value & Cr0Defined) | Cr0Bits.ET;
+        if ((value & Cr0Bits.PG) != 0 && (value & Cr0Bits.PE) == 0) throw GuestFault.Create(ExceptionVectors.GP, 0);
+        if ((value & Cr0Bits.NW) != 0 && (value & Cr0Bits.CD) == 0) throw GuestFault.Create(ExceptionVectors.GP, 0);
+        if ((value & Cr0Bits.PG) != 0) throw new EmulatorLimitationException("paging (CR0.PG=1)");
+        uint changed = Cr0 ^ value;
+        Cr0 = value;
+        if ((changed & (Cr0Bits.PE | Cr0Bits.PG | Cr0Bits.WP)) != 0)
+        {
+            Mmu.FlushAll();
+            Blocks.FlushJumpCache();
+        }
+        if ((changed & Cr0Bits.PE) != 0) UpdateModes();
+    }
+
+    public void WriteCr3(uint value)
+    {
+        Cr3 = value & 0xFFFF_F018u;
+        Mmu.FlushAll();
+        Blocks.FlushJumpCache();
+    }
+
+    public void WriteCr4(uint value)
+    {
+        if ((value & ~Cr4Supported) != 0) throw GuestFault.Create(ExceptionVectors.GP, 0);
+        Cr4 = value;
+        Mmu.FlushAll();
+        Blocks.FlushJumpCache();
+    }
+
+    /// <summary>Replaces EFLAGS (already filtered by the instruction's privilege rules) and follows a change of VM.</summary>
+    public void SetEflags(uint value)
+    {
+        uint old = Eflags;
+        SetEflagsRaw(value);
+        if (((old ^ Eflags) & Flags.VM) != 0) UpdateModes();
+    }
+}

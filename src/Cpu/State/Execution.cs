@@ -1,0 +1,132 @@
+using System;
+using Emu.Memory;
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>An exception the CPU raised, as reported to the host.</summary>
+public readonly record struct FaultInfo(int Vector, uint ErrorCode, bool HasErrorCode, ushort Cs, uint Eip, uint Linear)
+{
+    public string Name => ExceptionVectors.Name(Vector);
+}
+
+/// <summary>
+/// Runs blocks. The engine that executes a block is pluggable (the interpreter by default,
+/// the translator when the machine installs one); this loop owns everything around it:
+/// finding blocks, stop conditions and exceptions.
+/// </summary>
+public interface IExecutionEngine
+{
+    /// <summary>Executes <paramref name="block"/>, leaving EIP at the next instruction to run.</summary>
+    void Execute(Cpu cpu, Block block);
+}
+
+public sealed partial class Cpu
+{
+    public readonly BlockCache Blocks;
+
+    /// <summary>The block being executed (the SMC check compares against it).</summary>
+    public Block? CurrentBlock;
+
+    /// <summary>Set by an instruction to leave the current block early (see <see cref="BlockExitKind"/>).</summary>
+    public int BlockExit;
+
+    /// <summary>When set, the run stops as soon as CS.base + EIP equals this linear address.</summary>
+    public uint? StopAtLinear;
+
+    /// <summary>The executing engine; null means the interpreter.</summary>
+    public IExecutionEngine? Engine;
+
+    /// <summary>
+    /// Delivers an exception to the guest (the system layer: IVT/IDT, task gates, #DF).
+    /// Returns false when it cannot, which stops the run with <see cref="StopReason.UnhandledException"/>.
+    /// </summary>
+    public Func<Cpu, GuestFault, bool>? DeliverException;
+
+    /// <summary>The last exception that stopped the run.</summary>
+    public FaultInfo? LastFault;
+
+    /// <summary>Runs until a stop condition or until <paramref name="maxInstructions"/> more instructions have retired.</summary>
+    public StopReason Run(long maxInstructions = long.MaxValue)
+    {
+        long end = maxInstructions == long.MaxValue ? long.MaxValue : InstructionCount + maxInstructions;
+        StopRequested = false;
+        StopReason = StopReason.None;
+        while (true)
+        {
+            try
+            {
+                return RunBlocks(end);
+            }
+            catch (GuestFault f)
+            {
+                RetirePartialBlock();
+                CurrentBlock = null;
+                BlockExit = BlockExitKind.None;
+                if (DeliverException is null || !DeliverException(this, f))
+                {
+                    LastFault = new FaultInfo(f.Vector, f.ErrorCode, f.HasErrorCode, Seg[SegReg.CS].Selector, Eip, Seg[SegReg.CS].Base + Eip);
+                    StopReason = StopReason.UnhandledException;
+                    return StopReason;
+                }
+            }
+        }
+    }
+
+    private StopReason RunBlocks(long end)
+    {
+        IExecutionEngine? engine = Engine;
+        uint? stopAt = StopAtLinear;
+        while (true)
+        {
+            if (StopRequested) return StopReason == StopReason.None ? StopReason.Requested : StopReason;
+            if (InstructionCount >= end) return StopReason = StopReason.BudgetExhausted;
+            if (stopAt.HasValue && Seg[SegReg.CS].Base + Eip == stopAt.Value) return StopReason = StopReason.StopAddress;
+            CurrentBlock = null;
+            Block b = Blocks.Get();
+            CurrentBlock = b;
+            if (engine is null) Interpreter.Execute(this, b);
+            else engine.Execute(this, b);
+        }
+    }
+
+    /// <summary>After an exception inside a block, counts the instructions of it that completed.</summary>
+    private void RetirePartialBlock()
+    {
+        Block? b = CurrentBlock;
+        if (b is null) return;
+        int done = 0;
+        while (done < b.Count && (uint)b.Code[done].IP != Eip) done++;
+        InstructionCount += done;
+    }
+
+    /// <summary>Asks the run loop to stop at the next block boundary.</summary>
+    public void RequestStop(StopReason reason)
+    {
+        StopReason = reason;
+        StopRequested = true;
+    }
+
+    /// <summary>Disassembles the instruction at CS:EIP for a message (best effort; never faults).</summary>
+    public string DisassembleAt(uint csBase, uint eip)
+    {
+        var bytes = new byte[15];
+        int n = 0;
+        try
+        {
+            for (; n < bytes.Length; n++) bytes[n] = Mmu.FetchByte(csBase + eip + (uint)n);
+        }
+        catch (GuestFault)
+        {
+        }
+        if (n == 0) return "(code not readable)";
+        var d = Decoder.Create(Code32 ? 32 : 16, new ByteArrayCodeReader(bytes, 0, n), eip);
+        d.Decode(out Instruction ins);
+        if (ins.IsInvalid) return $"(invalid: {Convert.ToHexString(bytes, 0, Math.Min(n, 8))})";
+        var f = new NasmFormatter();
+        f.Options.FirstOperandCharIndex = 0;
+        var o = new StringOutput();
+        f.Format(ins, o);
+        return $"{o.ToStringAndReset()}  [{Convert.ToHexString(bytes, 0, ins.Length)}]";
+    }
+}

@@ -1,0 +1,216 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace Emu.X86;
+
+/// <summary>EFLAGS bits (Intel SDM Vol. 1, 3.4.3).</summary>
+public static class Flags
+{
+    public const uint CF = 1u << 0, Reserved1 = 1u << 1, PF = 1u << 2, AF = 1u << 4, ZF = 1u << 6, SF = 1u << 7,
+        TF = 1u << 8, IF = 1u << 9, DF = 1u << 10, OF = 1u << 11, IOPL = 3u << 12, NT = 1u << 14,
+        RF = 1u << 16, VM = 1u << 17, AC = 1u << 18, VIF = 1u << 19, VIP = 1u << 20, ID = 1u << 21;
+
+    /// <summary>The six arithmetic status flags.</summary>
+    public const uint Arith = CF | PF | AF | ZF | SF | OF;
+
+    /// <summary>The bits a P6 implements; the others read as zero (bit 1 as one).</summary>
+    public const uint Implemented = Arith | TF | IF | DF | IOPL | NT | RF | VM | AC | VIF | VIP | ID;
+
+    public const int IoplShift = 12;
+}
+
+/// <summary>
+/// How the arithmetic flags are held: computed on demand from the last flag-setting
+/// operation's operands and result ("lazy flags"), or stored in EFLAGS (Eager).
+/// The low two bits give the operand size: 0 byte, 1 word, 2 doubleword.
+/// </summary>
+public static class LazyFlags
+{
+    public const int Eager = 0;
+    public const int Add = 1 << 2;   // ADD, and INC-free additions
+    public const int Adc = 2 << 2;   // ADC (carry-in needs the general formula)
+    public const int Sub = 3 << 2;   // SUB, CMP, NEG
+    public const int Sbb = 4 << 2;   // SBB
+    public const int Logic = 5 << 2; // AND, OR, XOR, TEST: CF=OF=0, AF=0 (undefined)
+    public const int Inc = 6 << 2;   // INC: as ADD of 1, CF kept in EFLAGS
+    public const int Dec = 7 << 2;   // DEC: as SUB of 1, CF kept in EFLAGS
+
+    public const int Size8 = 0, Size16 = 1, Size32 = 2;
+}
+
+public sealed partial class Cpu
+{
+    /// <summary>EFLAGS; its arithmetic bits are valid only when <see cref="FlagsOp"/> is Eager.</summary>
+    public uint Eflags = Flags.Reserved1;
+
+    /// <summary>The lazy flag operation (kind | size), see <see cref="LazyFlags"/>.</summary>
+    public int FlagsOp;
+    public uint FlagsSrc1, FlagsSrc2, FlagsRes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MsbShift(int op) => (8 << (op & 3)) - 1;
+
+    /// <summary>Sign-extends a lazily stored value of the operation's size to 32 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SignExtend(uint v, int op) => (int)(v << (31 - MsbShift(op))) >> (31 - MsbShift(op));
+
+    /// <summary>PF: set when the low byte of the result has an even number of one bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Parity(uint result) => (uint)(~BitOperations.PopCount(result & 0xFF) & 1) << 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetLazy(int op, uint src1, uint src2, uint res)
+    {
+        FlagsOp = op;
+        FlagsSrc1 = src1;
+        FlagsSrc2 = src2;
+        FlagsRes = res;
+    }
+
+    public bool CF
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => GetCF() != 0;
+    }
+
+    public bool ZF => GetZF() != 0;
+    public bool SF => GetSF() != 0;
+    public bool OF => GetOF() != 0;
+    public bool DF => (Eflags & Flags.DF) != 0;
+
+    /// <summary>CF as 0 or 1.</summary>
+    public uint GetCF()
+    {
+        uint s1 = FlagsSrc1, s2 = FlagsSrc2, r = FlagsRes;
+        int op = FlagsOp;
+        switch (op >> 2)
+        {
+            case LazyFlags.Add >> 2:
+            case LazyFlags.Adc >> 2:
+                return (((s1 & s2) | ((s1 | s2) & ~r)) >> MsbShift(op)) & 1;
+            case LazyFlags.Sub >> 2:
+            case LazyFlags.Sbb >> 2:
+                return (((~s1 & s2) | ((~s1 | s2) & r)) >> MsbShift(op)) & 1;
+            case LazyFlags.Logic >> 2:
+                return 0;
+            default:
+                return Eflags & Flags.CF;
+        }
+    }
+
+    public uint GetZF() => FlagsOp == LazyFlags.Eager ? (Eflags >> 6) & 1 : (FlagsRes == 0 ? 1u : 0u);
+
+    public uint GetSF() => FlagsOp == LazyFlags.Eager ? (Eflags >> 7) & 1 : (FlagsRes >> MsbShift(FlagsOp)) & 1;
+
+    public uint GetOF()
+    {
+        uint s1 = FlagsSrc1, s2 = FlagsSrc2, r = FlagsRes;
+        int op = FlagsOp;
+        switch (op >> 2)
+        {
+            case LazyFlags.Add >> 2:
+            case LazyFlags.Adc >> 2:
+            case LazyFlags.Inc >> 2:
+                return (((s1 ^ r) & (s2 ^ r)) >> MsbShift(op)) & 1;
+            case LazyFlags.Sub >> 2:
+            case LazyFlags.Sbb >> 2:
+            case LazyFlags.Dec >> 2:
+                return (((s1 ^ s2) & (s1 ^ r)) >> MsbShift(op)) & 1;
+            case LazyFlags.Logic >> 2:
+                return 0;
+            default:
+                return (Eflags >> 11) & 1;
+        }
+    }
+
+    public uint GetPF() => FlagsOp == LazyFlags.Eager ? (Eflags >> 2) & 1 : Parity(FlagsRes) >> 2;
+
+    public uint GetAF() => FlagsOp switch
+    {
+        LazyFlags.Eager => (Eflags >> 4) & 1,
+        >= LazyFlags.Logic and < LazyFlags.Inc => 0,
+        _ => ((FlagsSrc1 ^ FlagsSrc2 ^ FlagsRes) >> 4) & 1,
+    };
+
+    /// <summary>The six arithmetic flags in their EFLAGS positions.</summary>
+    public uint ArithFlags()
+    {
+        if (FlagsOp == LazyFlags.Eager) return Eflags & Flags.Arith;
+        uint r = FlagsRes;
+        return GetCF() | Parity(r) | (GetAF() << 4) | (r == 0 ? Flags.ZF : 0) | (GetSF() << 7) | (GetOF() << 11);
+    }
+
+    /// <summary>The whole EFLAGS register, as PUSHF would store it.</summary>
+    public uint GetEflags() => (Eflags & ~Flags.Arith) | ArithFlags();
+
+    /// <summary>Stores the arithmetic flags eagerly (for instructions whose flags are not lazily derivable).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetArithFlags(uint bits)
+    {
+        Eflags = (Eflags & ~Flags.Arith) | (bits & Flags.Arith);
+        FlagsOp = LazyFlags.Eager;
+    }
+
+    /// <summary>Changes only the given arithmetic flags, keeping the others' current values.</summary>
+    public void SetArithFlags(uint bits, uint mask)
+    {
+        uint cur = ArithFlags();
+        SetArithFlags((cur & ~mask) | (bits & mask));
+    }
+
+    /// <summary>Sets CF alone, keeping the other arithmetic flags.</summary>
+    public void SetCF(bool cf) => SetArithFlags(cf ? Flags.CF : 0, Flags.CF);
+
+    /// <summary>SF, ZF and PF of a result of the given size (0 byte, 1 word, 2 doubleword).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint SzpFlags(uint result, int size)
+    {
+        int msb = (8 << size) - 1;
+        uint mask = size == 2 ? 0xFFFF_FFFFu : (1u << (msb + 1)) - 1;
+        result &= mask;
+        return (result == 0 ? Flags.ZF : 0) | (((result >> msb) & 1) << 7) | Parity(result);
+    }
+
+    /// <summary>Writes the whole EFLAGS register, keeping reserved bits and bit 1 as the CPU does.</summary>
+    public void SetEflagsRaw(uint value)
+    {
+        Eflags = (value & Flags.Implemented) | Flags.Reserved1;
+        FlagsOp = LazyFlags.Eager;
+    }
+
+    /// <summary>Evaluates condition code cc (the low nibble of Jcc/SETcc/CMOVcc opcodes).</summary>
+    public bool Condition(int cc)
+    {
+        int op = FlagsOp;
+        if ((op >> 2) == (LazyFlags.Sub >> 2))
+        {
+            // Fast paths after CMP/SUB: compare the operands directly.
+            uint a = FlagsSrc1, b = FlagsSrc2;
+            switch (cc)
+            {
+                case 2: return a < b;                                   // B
+                case 3: return a >= b;                                  // AE
+                case 4: return FlagsRes == 0;                           // E
+                case 5: return FlagsRes != 0;                           // NE
+                case 6: return a <= b;                                  // BE
+                case 7: return a > b;                                   // A
+                case 12: return SignExtend(a, op) < SignExtend(b, op);  // L
+                case 13: return SignExtend(a, op) >= SignExtend(b, op); // GE
+                case 14: return SignExtend(a, op) <= SignExtend(b, op); // LE
+                case 15: return SignExtend(a, op) > SignExtend(b, op);  // G
+            }
+        }
+        bool r = (cc >> 1) switch
+        {
+            0 => GetOF() != 0,
+            1 => GetCF() != 0,
+            2 => GetZF() != 0,
+            3 => (GetCF() | GetZF()) != 0,
+            4 => GetSF() != 0,
+            5 => GetPF() != 0,
+            6 => GetSF() != GetOF(),
+            _ => GetZF() != 0 || GetSF() != GetOF(),
+        };
+        return r ^ ((cc & 1) != 0);
+    }
+}

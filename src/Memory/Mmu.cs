@@ -1,0 +1,326 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Emu.Memory;
+
+/// <summary>The kind of a linear access, as the page walker and the shadow TLB distinguish them.</summary>
+public enum AccessKind
+{
+    Read,
+    Write,
+    Fetch,
+}
+
+/// <summary>
+/// The linear address space: every guest linear access goes through here. A software TLB
+/// maps a linear page to a host pointer for reads and, separately, for writes; a miss takes
+/// the slow path, which translates the address (A20; paging plugs in here), checks it and
+/// fills the entry when the page is plain RAM or ROM. MMIO pages, dropped ROM writes and
+/// writes to pages that hold decoded code never enter the write side, so those stores
+/// always reach the slow path. Misaligned and page-crossing accesses are split correctly:
+/// both pages are translated before anything is written.
+/// </summary>
+public sealed unsafe class Mmu : IA20Line, IDisposable
+{
+    public const int TlbBits = 10;
+    public const int TlbEntries = 1 << TlbBits;
+    private const uint TlbIndexMask = TlbEntries - 1;
+    private const uint InvalidTag = 0xFFFF_FFFF;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TlbEntry
+    {
+        public uint Tag;     // linear page base, or InvalidTag
+        public uint Phys;    // physical page base
+        public nint Addend;  // host address = Addend + linear address
+    }
+
+    private readonly PhysicalMemory phys;
+    // [0] read, [1] write; one pair per privilege (0 supervisor, 1 user).
+    private readonly TlbEntry* tlbBlock;
+    private TlbEntry* readTlb;
+    private TlbEntry* writeTlb;
+    private uint a20Mask = 0xFFFF_FFFF;
+    private bool disposed;
+
+    public Mmu(PhysicalMemory physical)
+    {
+        phys = physical;
+        tlbBlock = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(sizeof(TlbEntry) * TlbEntries * 4), 64);
+        readTlb = tlbBlock;
+        writeTlb = tlbBlock + TlbEntries;
+        FlushAll();
+        phys.CodePageMarked += OnCodePageMarked;
+    }
+
+    public PhysicalMemory Physical => phys;
+
+    /// <summary>Whether accesses are checked with user privilege (CPL 3): selects the TLB pair.</summary>
+    public bool UserMode
+    {
+        get => readTlb != tlbBlock;
+        set
+        {
+            readTlb = value ? tlbBlock + 2 * TlbEntries : tlbBlock;
+            writeTlb = readTlb + TlbEntries;
+        }
+    }
+
+    /// <summary>The A20 gate: when disabled, physical address bit 20 is forced to zero (8086 wrap-around).</summary>
+    public bool A20Enabled
+    {
+        get => a20Mask == 0xFFFF_FFFF;
+        set
+        {
+            uint mask = value ? 0xFFFF_FFFFu : ~(1u << 20);
+            if (mask == a20Mask) return;
+            a20Mask = mask;
+            FlushAll();
+        }
+    }
+
+    /// <summary>Drops every cached translation (both privileges, reads and writes).</summary>
+    public void FlushAll()
+    {
+        for (int i = 0; i < TlbEntries * 4; i++) tlbBlock[i].Tag = InvalidTag;
+    }
+
+    /// <summary>Drops the cached translations of one linear page.</summary>
+    public void FlushPage(uint linear)
+    {
+        uint tag = linear & ~PhysicalMemory.PageMask;
+        uint index = (linear >> PhysicalMemory.PageShift) & TlbIndexMask;
+        for (int set = 0; set < 4; set++)
+        {
+            ref TlbEntry e = ref tlbBlock[set * TlbEntries + index];
+            if (e.Tag == tag) e.Tag = InvalidTag;
+        }
+    }
+
+    private void OnCodePageMarked(uint physPage)
+    {
+        // The page now holds code: no write may reach it without the slow path seeing it.
+        for (int set = 1; set < 4; set += 2)
+        {
+            TlbEntry* t = tlbBlock + set * TlbEntries;
+            for (int i = 0; i < TlbEntries; i++)
+                if (t[i].Tag != InvalidTag && t[i].Phys == physPage) t[i].Tag = InvalidTag;
+        }
+    }
+
+    // ---- translation ----
+
+    /// <summary>
+    /// Translates a linear address to a physical one for an access of the given kind,
+    /// raising the architectural fault if the access is not allowed.
+    /// </summary>
+    public uint Translate(uint linear, AccessKind kind)
+    {
+        _ = kind; // paging plugs in here: the walk, its permission checks and #PF
+        return linear & a20Mask;
+    }
+
+    /// <summary>Translates for a read and fills the read TLB; returns the host page or null (slow page).</summary>
+    private byte* FillRead(uint linear, out uint physical)
+    {
+        physical = Translate(linear, AccessKind.Read);
+        byte* host = phys.PageHostPointer(physical, write: false);
+        if (host != null) Fill(readTlb, linear, physical, host);
+        return host;
+    }
+
+    /// <summary>Translates for a write and fills the write TLB; returns the host page or null (slow page).</summary>
+    private byte* FillWrite(uint linear, out uint physical)
+    {
+        physical = Translate(linear, AccessKind.Write);
+        byte* host = phys.PageHostPointer(physical, write: true);
+        if (host != null) Fill(writeTlb, linear, physical, host);
+        return host;
+    }
+
+    private static void Fill(TlbEntry* tlb, uint linear, uint physical, byte* host)
+    {
+        uint tag = linear & ~PhysicalMemory.PageMask;
+        ref TlbEntry e = ref tlb[(linear >> PhysicalMemory.PageShift) & TlbIndexMask];
+        e.Tag = tag;
+        e.Phys = physical & ~PhysicalMemory.PageMask;
+        e.Addend = (nint)host - (nint)tag;
+    }
+
+    // ---- reads ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte Read8(uint linear)
+    {
+        TlbEntry* e = readTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask)) return *(byte*)(e->Addend + (nint)linear);
+        return (byte)ReadSlow(linear, 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ushort Read16(uint linear)
+    {
+        TlbEntry* e = readTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 2)
+            return Unsafe.ReadUnaligned<ushort>((byte*)(e->Addend + (nint)linear));
+        return (ushort)ReadSlow(linear, 2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint Read32(uint linear)
+    {
+        TlbEntry* e = readTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 4)
+            return Unsafe.ReadUnaligned<uint>((byte*)(e->Addend + (nint)linear));
+        return ReadSlow(linear, 4);
+    }
+
+    public ulong Read64(uint linear) => Read32(linear) | ((ulong)Read32(linear + 4) << 32);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private uint ReadSlow(uint linear, int size)
+    {
+        uint offset = linear & PhysicalMemory.PageMask;
+        if (offset + (uint)size <= PhysicalMemory.PageSize)
+        {
+            byte* page = FillRead(linear, out uint p);
+            if (page != null)
+            {
+                byte* h = page + offset;
+                return size switch { 1 => *h, 2 => Unsafe.ReadUnaligned<ushort>(h), _ => Unsafe.ReadUnaligned<uint>(h) };
+            }
+            return phys.Read(p, size);
+        }
+        // Crosses into the next page: translate both pages before reading either.
+        uint p0 = Translate(linear, AccessKind.Read);
+        uint p1 = Translate(linear + (uint)size - 1, AccessKind.Read) & ~PhysicalMemory.PageMask;
+        int first = (int)(PhysicalMemory.PageSize - offset);
+        uint value = 0;
+        for (int i = 0; i < size; i++)
+        {
+            uint b = i < first ? phys.Read8(p0 + (uint)i) : phys.Read8(p1 + (uint)(i - first));
+            value |= b << (8 * i);
+        }
+        return value;
+    }
+
+    // ---- writes ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write8(uint linear, byte value)
+    {
+        TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask)) { *(byte*)(e->Addend + (nint)linear) = value; return; }
+        WriteSlow(linear, 1, value);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write16(uint linear, ushort value)
+    {
+        TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 2)
+        {
+            Unsafe.WriteUnaligned((byte*)(e->Addend + (nint)linear), value);
+            return;
+        }
+        WriteSlow(linear, 2, value);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write32(uint linear, uint value)
+    {
+        TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 4)
+        {
+            Unsafe.WriteUnaligned((byte*)(e->Addend + (nint)linear), value);
+            return;
+        }
+        WriteSlow(linear, 4, value);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteSlow(uint linear, int size, uint value)
+    {
+        uint offset = linear & PhysicalMemory.PageMask;
+        if (offset + (uint)size <= PhysicalMemory.PageSize)
+        {
+            byte* page = FillWrite(linear, out uint p);
+            if (page != null)
+            {
+                byte* h = page + offset;
+                switch (size)
+                {
+                    case 1: *h = (byte)value; break;
+                    case 2: Unsafe.WriteUnaligned(h, (ushort)value); break;
+                    default: Unsafe.WriteUnaligned(h, value); break;
+                }
+                return;
+            }
+            phys.Write(p, size, value);
+            return;
+        }
+        uint p0 = Translate(linear, AccessKind.Write);
+        uint p1 = Translate(linear + (uint)size - 1, AccessKind.Write) & ~PhysicalMemory.PageMask;
+        int first = (int)(PhysicalMemory.PageSize - offset);
+        for (int i = 0; i < size; i++)
+        {
+            byte b = (byte)(value >> (8 * i));
+            if (i < first) phys.Write(p0 + (uint)i, 1, b);
+            else phys.Write(p1 + (uint)(i - first), 1, b);
+        }
+    }
+
+    /// <summary>
+    /// Checks that [linear, linear + size) may be written, raising the fault a write would
+    /// raise, without writing. Read-modify-write instructions call this before reading, so a
+    /// fault leaves no state changed and reports a write access, as the CPU does.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ProbeWrite(uint linear, int size)
+    {
+        TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (uint)size)
+            return;
+        ProbeWriteSlow(linear, size);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ProbeWriteSlow(uint linear, int size)
+    {
+        Translate(linear, AccessKind.Write);
+        if (((linear ^ (linear + (uint)size - 1)) & ~PhysicalMemory.PageMask) != 0)
+            Translate(linear + (uint)size - 1, AccessKind.Write);
+    }
+
+    // ---- instruction fetch ----
+
+    /// <summary>
+    /// Translates a code address for fetching and returns its physical address; the host
+    /// pointer to the start of its page, or null when the page is not directly readable.
+    /// </summary>
+    public uint TranslateFetch(uint linear, out byte* pageHost)
+    {
+        uint p = Translate(linear, AccessKind.Fetch);
+        pageHost = phys.PageHostPointer(p, write: false);
+        return p;
+    }
+
+    /// <summary>One byte of code, fetched through translation (for instructions that cross pages).</summary>
+    public byte FetchByte(uint linear) => phys.Read8(Translate(linear, AccessKind.Fetch));
+
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~Mmu() => Free();
+
+    private void Free()
+    {
+        if (disposed) return;
+        disposed = true;
+        NativeMemory.AlignedFree(tlbBlock);
+    }
+}

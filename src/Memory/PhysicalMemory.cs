@@ -1,0 +1,253 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Emu.Memory;
+
+/// <summary>
+/// The 32-bit physical address space: guest RAM as one pinned native block, ROM regions,
+/// memory-mapped devices and unmapped holes, at 4 KiB page granularity.
+/// </summary>
+/// <remarks>
+/// Every page has a read region and a write region (they differ for ROM, whose writes are
+/// dropped, and later for shadow RAM). Only RAM and ROM hand out host pointers, and only
+/// for whole pages inside their own native block: no guest physical address can reach host
+/// memory outside it. Unmapped reads return all ones, as on a PC bus; unmapped writes are
+/// dropped.
+/// </remarks>
+public sealed unsafe class PhysicalMemory : IDisposable
+{
+    public const int PageShift = 12;
+    public const uint PageSize = 1u << PageShift;
+    public const uint PageMask = PageSize - 1;
+    private const int PageCount = 1 << (32 - PageShift);
+
+    private enum RegionKind : byte { Unmapped, Ram, Rom, Mmio }
+
+    private sealed class Region
+    {
+        public RegionKind Kind;
+        public uint Start;
+        public uint Size;
+        public byte* Host;          // RAM and ROM only
+        public IMmioDevice? Device; // MMIO only
+        public string Name = "";
+    }
+
+    private readonly List<Region> regions = new();
+    private readonly ushort[] readRegion = new ushort[PageCount];
+    private readonly ushort[] writeRegion = new ushort[PageCount];
+    private readonly byte[] codePages; // per RAM page: nonzero while decoded guest code lives there
+    private readonly List<IntPtr> romBlocks = new();
+    private bool disposed;
+
+    /// <summary>Host address of guest RAM (physical address 0).</summary>
+    public byte* Ram { get; }
+
+    /// <summary>Size of guest RAM in bytes (a multiple of 4 KiB).</summary>
+    public uint RamSize { get; }
+
+    /// <summary>
+    /// Called after a write (by the CPU or a device) landed on a page marked as holding code,
+    /// with the physical address and length written. The CPU's block cache invalidates here.
+    /// </summary>
+    public Action<uint, int>? CodeWritten { get; set; }
+
+    /// <summary>Called when a page becomes a code page, so cached write translations to it can be dropped.</summary>
+    public event Action<uint>? CodePageMarked;
+
+    public PhysicalMemory(uint ramSize)
+    {
+        if (ramSize == 0 || (ramSize & PageMask) != 0)
+            throw new ArgumentException("RAM size must be a non-zero multiple of 4 KiB", nameof(ramSize));
+        if (ramSize > 0xF000_0000u)
+            throw new ArgumentException("RAM size must leave room below 4 GiB for ROM and devices", nameof(ramSize));
+        RamSize = ramSize;
+        Ram = (byte*)NativeMemory.AlignedAlloc(ramSize, 4096);
+        NativeMemory.Clear(Ram, ramSize);
+        codePages = new byte[ramSize >> PageShift];
+        regions.Add(new Region { Kind = RegionKind.Unmapped, Name = "unmapped" });
+        var ram = new Region { Kind = RegionKind.Ram, Start = 0, Size = ramSize, Host = Ram, Name = "RAM" };
+        Map(ram, read: true, write: true);
+    }
+
+    /// <summary>Maps a read-only copy of <paramref name="image"/> at <paramref name="address"/>; writes there are dropped.</summary>
+    public void MapRom(uint address, ReadOnlySpan<byte> image, string name = "ROM")
+    {
+        uint size = ((uint)image.Length + PageMask) & ~PageMask;
+        CheckRange(address, size);
+        byte* block = (byte*)NativeMemory.AlignedAlloc(size, 4096);
+        NativeMemory.Fill(block, size, 0xFF);
+        image.CopyTo(new Span<byte>(block, image.Length));
+        romBlocks.Add((IntPtr)block);
+        var region = new Region { Kind = RegionKind.Rom, Start = address, Size = size, Host = block, Name = name };
+        Map(region, read: true, write: false);
+        SetWriteRegion(address, size, 0);
+    }
+
+    /// <summary>Routes the pages of [address, address + size) to a device.</summary>
+    public void MapMmio(uint address, uint size, IMmioDevice device, string name = "MMIO")
+    {
+        CheckRange(address, size);
+        var region = new Region { Kind = RegionKind.Mmio, Start = address, Size = size, Device = device, Name = name };
+        Map(region, read: true, write: true);
+    }
+
+    private static void CheckRange(uint address, uint size)
+    {
+        if ((address & PageMask) != 0 || size == 0 || (size & PageMask) != 0 || (ulong)address + size > 0x1_0000_0000UL)
+            throw new ArgumentException($"region 0x{address:X8}+0x{size:X} is not page-aligned or leaves the 4 GiB space");
+    }
+
+    private void Map(Region region, bool read, bool write)
+    {
+        if (regions.Count >= ushort.MaxValue) throw new InvalidOperationException("too many memory regions");
+        regions.Add(region);
+        ushort index = (ushort)(regions.Count - 1);
+        uint first = region.Start >> PageShift;
+        uint count = region.Size >> PageShift;
+        for (uint p = 0; p < count; p++)
+        {
+            if (read) readRegion[first + p] = index;
+            if (write) writeRegion[first + p] = index;
+        }
+    }
+
+    private void SetWriteRegion(uint address, uint size, ushort index)
+    {
+        uint first = address >> PageShift;
+        for (uint p = 0; p < size >> PageShift; p++) writeRegion[first + p] = index;
+    }
+
+    /// <summary>
+    /// Host pointer to the start of the physical page containing <paramref name="address"/>
+    /// for direct access, or null when the page must take the slow path (MMIO, unmapped,
+    /// a dropped ROM write, or a write to a page that holds code).
+    /// </summary>
+    public byte* PageHostPointer(uint address, bool write)
+    {
+        uint page = address >> PageShift;
+        Region r = regions[write ? writeRegion[page] : readRegion[page]];
+        if (r.Kind != RegionKind.Ram && r.Kind != RegionKind.Rom) return null;
+        if (write && r.Kind == RegionKind.Ram && codePages[page] != 0) return null;
+        return r.Host + ((address & ~PageMask) - r.Start);
+    }
+
+    // ---- sized physical accesses (slow path; also used by devices for DMA) ----
+
+    public byte Read8(uint address)
+    {
+        Region r = regions[readRegion[address >> PageShift]];
+        return r.Kind switch
+        {
+            RegionKind.Ram or RegionKind.Rom => r.Host[address - r.Start],
+            RegionKind.Mmio => (byte)r.Device!.Read(address, 1),
+            _ => 0xFF,
+        };
+    }
+
+    /// <summary>A read of 1, 2 or 4 bytes that does not cross a page boundary.</summary>
+    public uint Read(uint address, int size)
+    {
+        Region r = regions[readRegion[address >> PageShift]];
+        switch (r.Kind)
+        {
+            case RegionKind.Ram:
+            case RegionKind.Rom:
+                byte* p = r.Host + (address - r.Start);
+                return size switch { 1 => *p, 2 => Unsafe.ReadUnaligned<ushort>(p), _ => Unsafe.ReadUnaligned<uint>(p) };
+            case RegionKind.Mmio:
+                return r.Device!.Read(address, size);
+            default:
+                return size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
+        }
+    }
+
+    /// <summary>A write of 1, 2 or 4 bytes that does not cross a page boundary.</summary>
+    public void Write(uint address, int size, uint value)
+    {
+        uint page = address >> PageShift;
+        Region r = regions[writeRegion[page]];
+        switch (r.Kind)
+        {
+            case RegionKind.Ram:
+                byte* p = r.Host + (address - r.Start);
+                switch (size)
+                {
+                    case 1: *p = (byte)value; break;
+                    case 2: Unsafe.WriteUnaligned(p, (ushort)value); break;
+                    default: Unsafe.WriteUnaligned(p, value); break;
+                }
+                if (codePages[page] != 0) CodeWritten?.Invoke(address, size);
+                break;
+            case RegionKind.Mmio:
+                r.Device!.Write(address, size, value);
+                break;
+            default:
+                break; // ROM and holes drop writes
+        }
+    }
+
+    /// <summary>Copies guest physical memory out, byte by byte through the address map.</summary>
+    public void ReadBytes(uint address, Span<byte> destination)
+    {
+        for (int i = 0; i < destination.Length; i++) destination[i] = Read8(address + (uint)i);
+    }
+
+    /// <summary>Copies bytes into guest physical memory (a loader or a device's DMA).</summary>
+    public void WriteBytes(uint address, ReadOnlySpan<byte> source)
+    {
+        for (int i = 0; i < source.Length; i++) Write(address + (uint)i, 1, source[i]);
+    }
+
+    /// <summary>Whether [address, address + length) lies wholly inside guest RAM.</summary>
+    public bool IsRam(uint address, uint length) =>
+        (ulong)address + length <= RamSize && regions[readRegion[address >> PageShift]].Kind == RegionKind.Ram;
+
+    // ---- code pages (self-modifying code) ----
+
+    /// <summary>Whether the page of <paramref name="address"/> is RAM that holds decoded code.</summary>
+    public bool IsCodePage(uint address)
+    {
+        uint page = address >> PageShift;
+        return page < (uint)codePages.Length && codePages[page] != 0;
+    }
+
+    /// <summary>
+    /// Marks the RAM page of <paramref name="address"/> as holding decoded code: from now on
+    /// writes to it take the slow path and report through <see cref="CodeWritten"/>.
+    /// </summary>
+    public void MarkCodePage(uint address)
+    {
+        uint page = address >> PageShift;
+        if (page >= (uint)codePages.Length || codePages[page] != 0) return;
+        if (regions[writeRegion[page]].Kind != RegionKind.Ram) return;
+        codePages[page] = 1;
+        CodePageMarked?.Invoke(page << PageShift);
+    }
+
+    /// <summary>Clears the code mark of a page once no decoded code remains there.</summary>
+    public void UnmarkCodePage(uint address)
+    {
+        uint page = address >> PageShift;
+        if (page < (uint)codePages.Length) codePages[page] = 0;
+    }
+
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~PhysicalMemory() => Free();
+
+    private void Free()
+    {
+        if (disposed) return;
+        disposed = true;
+        NativeMemory.AlignedFree(Ram);
+        foreach (IntPtr b in romBlocks) NativeMemory.AlignedFree((void*)b);
+        romBlocks.Clear();
+    }
+}
