@@ -20,6 +20,20 @@ public enum InstrFlags : ushort
     EndsBlock = 1 << 2,
 }
 
+/// <summary>How an instruction's operands wrap its semantic operation, for engines that compose them generically.</summary>
+public enum ShapeKind : byte
+{
+    /// <summary>Handled by its own handler (and, in the translator, its own emitter or the handler itself).</summary>
+    None,
+    /// <summary>op0 = Op.Apply(op0, op1): see <see cref="Shapes.Binary{TOp, TSize}"/>.</summary>
+    Binary,
+    /// <summary>op0 = Op.Apply(op0): see <see cref="Shapes.Unary{TOp, TSize}"/>.</summary>
+    Unary,
+}
+
+/// <summary>The shape of an instruction and the operation type (an <see cref="IBinaryOp"/> or <see cref="IUnaryOp"/>) it applies.</summary>
+public readonly record struct SemanticShape(ShapeKind Kind, Type? Operation, int Size);
+
 /// <summary>
 /// The one table of instructions: for every <see cref="Code"/> the decoder can produce, the
 /// interpreter handler and the <see cref="InstrFlags"/>. Each instruction-group file
@@ -33,6 +47,9 @@ public static unsafe class InstructionTable
     public static readonly delegate*<Cpu, ref Instruction, void>[] Handlers = new delegate*<Cpu, ref Instruction, void>[CodeCount];
 
     public static readonly InstrFlags[] Info = new InstrFlags[CodeCount];
+
+    /// <summary>For instructions registered through a generic shape: the shape, operation and operand size.</summary>
+    public static readonly SemanticShape[] ShapeOf = new SemanticShape[CodeCount];
 
     static InstructionTable()
     {
@@ -60,6 +77,20 @@ public static unsafe class InstructionTable
             throw new InvalidOperationException($"{code} is registered twice");
         Handlers[(int)code] = handler;
         Info[(int)code] = flags | InstrFlags.Implemented;
+    }
+
+    /// <summary>Registers op0 = TOp(op0, op1) with the shared <see cref="Shapes.Binary{TOp, TSize}"/> handler.</summary>
+    internal static void AddBinary<TOp, TSize>(Code code) where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
+    {
+        Add(code, &Shapes.Binary<TOp, TSize>);
+        ShapeOf[(int)code] = new SemanticShape(ShapeKind.Binary, typeof(TOp), TSize.Size);
+    }
+
+    /// <summary>Registers op0 = TOp(op0) with the shared <see cref="Shapes.Unary{TOp, TSize}"/> handler.</summary>
+    internal static void AddUnary<TOp, TSize>(Code code) where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
+    {
+        Add(code, &Shapes.Unary<TOp, TSize>);
+        ShapeOf[(int)code] = new SemanticShape(ShapeKind.Unary, typeof(TOp), TSize.Size);
     }
 
     internal static void AddSensitive(Code code, delegate*<Cpu, ref Instruction, void> handler, bool endsBlock = false) =>

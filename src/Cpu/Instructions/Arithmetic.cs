@@ -275,19 +275,19 @@ public static unsafe class Arithmetic
         RegisterBinary<SbbOp>("Sbb");
         RegisterBinary<CmpOp>("Cmp");
 
-        InstructionTable.Add(Code.Inc_r16, &Shapes.Unary<IncOp, Word16>);
-        InstructionTable.Add(Code.Inc_r32, &Shapes.Unary<IncOp, Dword32>);
-        InstructionTable.Add(Code.Dec_r16, &Shapes.Unary<DecOp, Word16>);
-        InstructionTable.Add(Code.Dec_r32, &Shapes.Unary<DecOp, Dword32>);
-        InstructionTable.Add(Code.Inc_rm8, &Shapes.Unary<IncOp, Byte8>);
-        InstructionTable.Add(Code.Inc_rm16, &Shapes.Unary<IncOp, Word16>);
-        InstructionTable.Add(Code.Inc_rm32, &Shapes.Unary<IncOp, Dword32>);
-        InstructionTable.Add(Code.Dec_rm8, &Shapes.Unary<DecOp, Byte8>);
-        InstructionTable.Add(Code.Dec_rm16, &Shapes.Unary<DecOp, Word16>);
-        InstructionTable.Add(Code.Dec_rm32, &Shapes.Unary<DecOp, Dword32>);
-        InstructionTable.Add(Code.Neg_rm8, &Shapes.Unary<NegOp, Byte8>);
-        InstructionTable.Add(Code.Neg_rm16, &Shapes.Unary<NegOp, Word16>);
-        InstructionTable.Add(Code.Neg_rm32, &Shapes.Unary<NegOp, Dword32>);
+        InstructionTable.AddUnary<IncOp, Word16>(Code.Inc_r16);
+        InstructionTable.AddUnary<IncOp, Dword32>(Code.Inc_r32);
+        InstructionTable.AddUnary<DecOp, Word16>(Code.Dec_r16);
+        InstructionTable.AddUnary<DecOp, Dword32>(Code.Dec_r32);
+        InstructionTable.AddUnary<IncOp, Byte8>(Code.Inc_rm8);
+        InstructionTable.AddUnary<IncOp, Word16>(Code.Inc_rm16);
+        InstructionTable.AddUnary<IncOp, Dword32>(Code.Inc_rm32);
+        InstructionTable.AddUnary<DecOp, Byte8>(Code.Dec_rm8);
+        InstructionTable.AddUnary<DecOp, Word16>(Code.Dec_rm16);
+        InstructionTable.AddUnary<DecOp, Dword32>(Code.Dec_rm32);
+        InstructionTable.AddUnary<NegOp, Byte8>(Code.Neg_rm8);
+        InstructionTable.AddUnary<NegOp, Word16>(Code.Neg_rm16);
+        InstructionTable.AddUnary<NegOp, Dword32>(Code.Neg_rm32);
 
         InstructionTable.Add(Code.Mul_rm8, &MulRm<Byte8>);
         InstructionTable.Add(Code.Mul_rm16, &MulRm<Word16>);
@@ -312,14 +312,11 @@ public static unsafe class Arithmetic
     /// <summary>Registers the fifteen encodings an ALU mnemonic has (Intel SDM Vol. 2, opcodes 00-3F and 80-83).</summary>
     internal static void RegisterBinary<TOp>(string m) where TOp : struct, IBinaryOp
     {
-        delegate*<Cpu, ref Instruction, void> b = &Shapes.Binary<TOp, Byte8>;
-        delegate*<Cpu, ref Instruction, void> w = &Shapes.Binary<TOp, Word16>;
-        delegate*<Cpu, ref Instruction, void> d = &Shapes.Binary<TOp, Dword32>;
         foreach (string f in new[] { "rm8_r8", "r8_rm8", "AL_imm8", "rm8_imm8", "rm8_imm8_82" })
-            InstructionTable.Add(Shapes.CodeOf(m, f), b);
+            InstructionTable.AddBinary<TOp, Byte8>(Shapes.CodeOf(m, f));
         foreach (string f in new[] { "rm16_r16", "r16_rm16", "AX_imm16", "rm16_imm16", "rm16_imm8" })
-            InstructionTable.Add(Shapes.CodeOf(m, f), w);
+            InstructionTable.AddBinary<TOp, Word16>(Shapes.CodeOf(m, f));
         foreach (string f in new[] { "rm32_r32", "r32_rm32", "EAX_imm32", "rm32_imm32", "rm32_imm8" })
-            InstructionTable.Add(Shapes.CodeOf(m, f), d);
+            InstructionTable.AddBinary<TOp, Dword32>(Shapes.CodeOf(m, f));
     }
 }

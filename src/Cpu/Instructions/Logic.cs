@@ -46,24 +46,15 @@ public static unsafe class Logic
         Arithmetic.RegisterBinary<OrOp>("Or");
         Arithmetic.RegisterBinary<XorOp>("Xor");
 
-        delegate*<Cpu, ref Instruction, void> tb = &Shapes.Binary<TestOp, Byte8>;
-        delegate*<Cpu, ref Instruction, void> tw = &Shapes.Binary<TestOp, Word16>;
-        delegate*<Cpu, ref Instruction, void> td = &Shapes.Binary<TestOp, Dword32>;
-        InstructionTable.Add(Code.Test_rm8_r8, tb);
-        InstructionTable.Add(Code.Test_AL_imm8, tb);
-        InstructionTable.Add(Code.Test_rm8_imm8, tb);
-        InstructionTable.Add(Code.Test_rm8_imm8_F6r1, tb);
-        InstructionTable.Add(Code.Test_rm16_r16, tw);
-        InstructionTable.Add(Code.Test_AX_imm16, tw);
-        InstructionTable.Add(Code.Test_rm16_imm16, tw);
-        InstructionTable.Add(Code.Test_rm16_imm16_F7r1, tw);
-        InstructionTable.Add(Code.Test_rm32_r32, td);
-        InstructionTable.Add(Code.Test_EAX_imm32, td);
-        InstructionTable.Add(Code.Test_rm32_imm32, td);
-        InstructionTable.Add(Code.Test_rm32_imm32_F7r1, td);
+        foreach (Code code in new[] { Code.Test_rm8_r8, Code.Test_AL_imm8, Code.Test_rm8_imm8, Code.Test_rm8_imm8_F6r1 })
+            InstructionTable.AddBinary<TestOp, Byte8>(code);
+        foreach (Code code in new[] { Code.Test_rm16_r16, Code.Test_AX_imm16, Code.Test_rm16_imm16, Code.Test_rm16_imm16_F7r1 })
+            InstructionTable.AddBinary<TestOp, Word16>(code);
+        foreach (Code code in new[] { Code.Test_rm32_r32, Code.Test_EAX_imm32, Code.Test_rm32_imm32, Code.Test_rm32_imm32_F7r1 })
+            InstructionTable.AddBinary<TestOp, Dword32>(code);
 
-        InstructionTable.Add(Code.Not_rm8, &Shapes.Unary<NotOp, Byte8>);
-        InstructionTable.Add(Code.Not_rm16, &Shapes.Unary<NotOp, Word16>);
-        InstructionTable.Add(Code.Not_rm32, &Shapes.Unary<NotOp, Dword32>);
+        InstructionTable.AddUnary<NotOp, Byte8>(Code.Not_rm8);
+        InstructionTable.AddUnary<NotOp, Word16>(Code.Not_rm16);
+        InstructionTable.AddUnary<NotOp, Dword32>(Code.Not_rm32);
     }
 }

@@ -215,14 +215,11 @@ public static unsafe class Shifts
 
     private static void RegisterShift<TOp>(string m) where TOp : struct, IBinaryOp
     {
-        delegate*<Cpu, ref Instruction, void> b = &Shapes.Binary<TOp, Byte8>;
-        delegate*<Cpu, ref Instruction, void> w = &Shapes.Binary<TOp, Word16>;
-        delegate*<Cpu, ref Instruction, void> d = &Shapes.Binary<TOp, Dword32>;
         foreach (string f in new[] { "imm8", "1", "CL" })
         {
-            InstructionTable.Add(Shapes.CodeOf(m, "rm8_" + f), b);
-            InstructionTable.Add(Shapes.CodeOf(m, "rm16_" + f), w);
-            InstructionTable.Add(Shapes.CodeOf(m, "rm32_" + f), d);
+            InstructionTable.AddBinary<TOp, Byte8>(Shapes.CodeOf(m, "rm8_" + f));
+            InstructionTable.AddBinary<TOp, Word16>(Shapes.CodeOf(m, "rm16_" + f));
+            InstructionTable.AddBinary<TOp, Dword32>(Shapes.CodeOf(m, "rm32_" + f));
         }
     }
 }

@@ -31,15 +31,26 @@ public static unsafe class Interpreter
             handlers[i](c, ref ins);
             if (c.BlockExit != BlockExitKind.None)
             {
-                int kind = c.BlockExit;
-                c.BlockExit = BlockExitKind.None;
-                c.InstructionCount += i + 1;
-                if (kind == BlockExitKind.EipSet) return;
-                if (i < n - 1 || !b.EndsInBranch) c.Eip = (uint)ins.NextIP & (b.Code32 ? 0xFFFF_FFFFu : 0xFFFFu);
+                LeaveEarly(c, b, i);
                 return;
             }
         }
         c.InstructionCount += n;
         if (!b.EndsInBranch) c.Eip = b.NextEip;
+    }
+
+    /// <summary>
+    /// Instruction <paramref name="index"/> of <paramref name="b"/> asked to leave the block
+    /// (see <see cref="BlockExitKind"/>): counts it as retired and sets EIP to where execution
+    /// continues. Both engines leave a block early through here.
+    /// </summary>
+    public static void LeaveEarly(Cpu c, Block b, int index)
+    {
+        int kind = c.BlockExit;
+        c.BlockExit = BlockExitKind.None;
+        c.InstructionCount += index + 1;
+        if (kind == BlockExitKind.EipSet) return;
+        if (index < b.Count - 1 || !b.EndsInBranch)
+            c.Eip = (uint)b.Code[index].NextIP & (b.Code32 ? 0xFFFF_FFFFu : 0xFFFFu);
     }
 }

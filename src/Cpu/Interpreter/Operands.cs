@@ -81,12 +81,21 @@ public sealed partial class Cpu
     {
         Register b = i.MemoryBase;
         Register x = i.MemoryIndex;
-        uint ea = i.MemoryDisplacement32;
-        if (b != Register.None) ea += Gpr[RegisterNumber[(int)b]];
-        if (x != Register.None) ea += Gpr[RegisterNumber[(int)x]] * (uint)i.MemoryIndexScale;
-        if (Is16BitRegister[(int)b] || Is16BitRegister[(int)x] || (b == Register.None && x == Register.None && i.MemoryDisplSize == 2))
-            ea &= 0xFFFF;
-        return ea;
+        bool a16 = Is16BitRegister[(int)b] || Is16BitRegister[(int)x] || (b == Register.None && x == Register.None && i.MemoryDisplSize == 2);
+        return Ea(RegisterNumber[(int)b], RegisterNumber[(int)x], i.MemoryIndexScale, i.MemoryDisplacement32, a16);
+    }
+
+    /// <summary>
+    /// base + index * scale + displacement, wrapped to 16 bits for 16-bit addressing. A
+    /// negative register number means "none". Both engines compute addresses here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint Ea(int baseReg, int indexReg, int scale, uint displacement, bool addressSize16)
+    {
+        uint ea = displacement;
+        if (baseReg >= 0) ea += Gpr[baseReg];
+        if (indexReg >= 0) ea += Gpr[indexReg] * (uint)scale;
+        return addressSize16 ? ea & 0xFFFF : ea;
     }
 
     /// <summary>Whether the instruction's memory operand uses 16-bit addressing (for string/XLAT forms: the address size).</summary>
