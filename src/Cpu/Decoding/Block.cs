@@ -1,3 +1,4 @@
+using System;
 using Iced.Intel;
 
 namespace Emu.X86;
@@ -38,8 +39,11 @@ public sealed unsafe class Block
     /// <summary>Times the block has been entered (the translator's tiering counter).</summary>
     public int Hits;
 
-    /// <summary>Compiled code for the block, when the translator has produced it.</summary>
-    public object? Translation;
+    /// <summary>Compiled code for the block, once the translator has produced it (runs the whole block).</summary>
+    public volatile Action<Cpu>? Translation;
+
+    /// <summary>Set when the block has been queued for compilation.</summary>
+    public bool CompileQueued;
 
     internal Block? HashNext;
     internal Block? PageNext;
