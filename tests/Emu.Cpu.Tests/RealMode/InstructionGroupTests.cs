@@ -83,7 +83,7 @@ public class InstructionGroupTests
         C("lgs ax,[bx]", a => a.lgs(ax, __dword_ptr[bx]), "BX=0010 w[ds:0010]=1234 w[ds:0012]=0700", "AX=1234 GS=0700"),
         C("lss sp,[bx]", a => a.lss(sp, __dword_ptr[bx]), "BX=0010 w[ds:0010]=0800 w[ds:0012]=7000", "SP=0800 SS=7000"),
         C("lds esi,[bx] (66h: m16:32)", a => a.lds(esi, __fword_ptr[bx]), "BX=0010 d[ds:0010]=87654321 w[ds:0014]=0500", "ESI=87654321 DS=0500"),
-        C("lds si,[bx]: the selector wraps to offset 0", a => a.lds(si, __dword_ptr[bx]), "BX=FFFC w[ds:FFFC]=1234 w[ds:FFFE]=0900", "SI=1234 DS=0900"),
+        C("lds si,[bx] at the end of the segment", a => a.lds(si, __dword_ptr[bx]), "BX=FFFC w[ds:FFFC]=1234 w[ds:FFFE]=0900", "SI=1234 DS=0900"),
         C("lahf", a => a.lahf(), "AX=0000 F=SZAPC", "AH=D7"),
         C("lahf with no flags", a => a.lahf(), "AX=FFFF F=O", "AH=02"),
         C("sahf", a => a.sahf(), "AH=C1", "F=SZC"),
