@@ -221,6 +221,21 @@ public unsafe class MmuTests
     }
 
     [Fact]
+    public void A20ChangedIsRaisedOnlyWhenTheGateChanges()
+    {
+        using var r = new Rig();
+        int raised = 0;
+        r.Mmu.A20Changed += () => raised++;
+        r.Mmu.A20Enabled = true;
+        Assert.Equal(0, raised);
+        r.Mmu.A20Enabled = false;
+        r.Mmu.A20Enabled = false;
+        Assert.Equal(1, raised);
+        r.Mmu.A20Enabled = true;
+        Assert.Equal(2, raised);
+    }
+
+    [Fact]
     public void A20AliasOfACodePageStillReportsTheWrite()
     {
         using var r = new Rig();
