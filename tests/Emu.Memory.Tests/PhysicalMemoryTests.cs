@@ -84,6 +84,26 @@ public unsafe class PhysicalMemoryTests
     }
 
     [Theory]
+    [InlineData(0x0000u, 0x4000u, true)]
+    [InlineData(0x0000u, 0x1_0000u, false)] // the whole of RAM includes the ROM and MMIO pages
+    [InlineData(0x4000u, 0x1000u, false)]   // the ROM page over RAM
+    [InlineData(0x3000u, 0x2000u, false)]   // runs from RAM into the ROM page
+    [InlineData(0x3FFFu, 2u, false)]
+    [InlineData(0x5000u, 0x1000u, true)]
+    [InlineData(0x5FFFu, 0x1001u, false)]   // runs into the MMIO page
+    [InlineData(0x7000u, 0x9000u, true)]    // up to the end of RAM
+    [InlineData(0x7000u, 0x9001u, false)]   // one byte past it
+    [InlineData(0xFFFF_FFFFu, 2u, false)]   // wraps at 4 GiB
+    public void IsRamChecksEveryPageOfTheRange(uint address, uint length, bool expected)
+    {
+        using var p = new PhysicalMemory(0x1_0000);
+        p.MapRom(0x4000, new byte[16]);
+        p.MapMmio(0x6000, 0x1000, new RecordingMmio());
+        if (expected) Assert.True(p.IsRam(address, length));
+        else Assert.False(p.IsRam(address, length));
+    }
+
+    [Theory]
     [InlineData(0x1234u, 0x1000u)]       // not page-aligned
     [InlineData(0xFFFF_F000u, 0x2000u)]  // leaves the 4 GiB space
     [InlineData(0x1000u, 0u)]            // empty
