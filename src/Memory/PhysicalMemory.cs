@@ -218,9 +218,17 @@ public sealed unsafe class PhysicalMemory : IDisposable
         for (int i = 0; i < source.Length; i++) Write(address + (uint)i, 1, source[i]);
     }
 
-    /// <summary>Whether [address, address + length) lies wholly inside guest RAM.</summary>
-    public bool IsRam(uint address, uint length) =>
-        (ulong)address + length <= RamSize && regions[readRegion[address >> PageShift]].Kind == RegionKind.Ram;
+    /// <summary>Whether [address, address + length) lies wholly inside guest RAM (no ROM or device mapped over any of it).</summary>
+    public bool IsRam(uint address, uint length)
+    {
+        if ((ulong)address + length > RamSize) return false;
+        uint last = length == 0 ? address : address + length - 1;
+        for (uint page = address >> PageShift; page <= last >> PageShift; page++)
+        {
+            if (regions[readRegion[page]].Kind != RegionKind.Ram || regions[writeRegion[page]].Kind != RegionKind.Ram) return false;
+        }
+        return true;
+    }
 
     // ---- code pages (self-modifying code) ----
 
