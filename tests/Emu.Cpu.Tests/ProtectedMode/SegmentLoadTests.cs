@@ -282,6 +282,39 @@ public class SegmentLoadTests
     }
 
     [Fact]
+    public void IretdAtTheSamePrivilegeLevelLoadsCsEipAndEflags()
+    {
+        using var rig = new GdtRig();
+        rig.T.Physical.WriteBytes(0x1_0000, Asm.Assemble(16, 0, a => { a.mov(ax, cs); a.hlt(); }));
+        StopReason r = rig.Run(a =>
+        {
+            a.push(0x3203);        // EFLAGS: IOPL 3, IF, CF (and bit 1)
+            a.push((int)Code16);
+            a.push(0);
+            a.iretd();
+        }, appendHlt: false);
+        rig.AssertHalted(r);
+        Assert.Equal((uint)Code16, rig.Cpu.Eax & 0xFFFF);
+        Assert.Equal(0x3203u, rig.Cpu.GetEflags());
+        Assert.Equal(0x80000u, rig.Cpu.Esp);
+        Assert.False(rig.Cpu.Code32);
+    }
+
+    [Fact]
+    public void FarReturnChecksTheSelectorItPops()
+    {
+        using var rig = new GdtRig();
+        StopReason r = rig.Run(a =>
+        {
+            a.push((int)NotPresentCode);
+            a.push(0);
+            a.retf();
+        });
+        Faults.AssertFault(rig.Cpu, r, ExceptionVectors.NP, CodeAt + 4, NotPresentCode);
+        Assert.Equal(0x80000u - 8, rig.Cpu.Esp);
+    }
+
+    [Fact]
     public void AFaultingFarCallLeavesTheStackPointer()
     {
         using var rig = new GdtRig();

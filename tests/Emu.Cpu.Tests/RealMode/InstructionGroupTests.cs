@@ -318,6 +318,8 @@ public class InstructionGroupTests
         C("push word [bx]", a => a.push(__word_ptr[bx]), "BX=0010 w[ds:0010]=4321", "SP=FFEE w[ss:FFEE]=4321"),
         C("pop word [bx]", a => a.pop(__word_ptr[bx]), "BX=0010 w[ss:FFF0]=4321", "SP=FFF2 w[ds:0010]=4321"),
         C("push sp pushes the old SP", a => a.push(sp), "", "SP=FFEE w[ss:FFEE]=FFF0"),
+        C("pop sp loads the popped value", a => a.pop(sp), "w[ss:FFF0]=1234", "SP=1234"),
+        C("pop esp (66h) loads the popped value", a => a.pop(esp), "d[ss:FFF0]=00005678", "ESP=00005678"),
         C("pusha", a => a.pusha(), "AX=0A0A CX=0C0C DX=0D0D BX=0B0B SP=0010 BP=0B0F SI=051E DI=0D1E",
             "SP=0000 w[ss:000E]=0A0A w[ss:000C]=0C0C w[ss:000A]=0D0D w[ss:0008]=0B0B w[ss:0006]=0010 w[ss:0004]=0B0F w[ss:0002]=051E w[ss:0000]=0D1E"),
         C("pusha wraps below 0", a => a.pusha(), "AX=0A0A CX=0C0C DX=0D0D BX=0B0B SP=0008 BP=0B0F SI=051E DI=0D1E",
