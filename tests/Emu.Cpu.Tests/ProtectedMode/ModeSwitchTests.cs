@@ -166,6 +166,27 @@ public class ModeSwitchTests
         Assert.Equal(0xFFFFu, c.Seg[SegReg.SS].Limit);
     }
 
+    [Theory]
+    [InlineData(false, 0x0034_5678u)] // 16-bit operand size: 24 bits of base (Intel SDM Vol. 2, LGDT)
+    [InlineData(true, 0x1234_5678u)]
+    public void LgdtAndLidtLoadLimitAndBase(bool o32, uint expectedBase)
+    {
+        using var rig = new RealModeRig();
+        rig.Write16(SegReg.DS, 0x10, 0x03FF);
+        rig.Write32(SegReg.DS, 0x12, 0x1234_5678);
+        rig.RunToHalt(a =>
+        {
+            if (o32) a.db(0x66);
+            a.lgdt(__[0x10]);
+            if (o32) a.db(0x66);
+            a.lidt(__[0x10]);
+        });
+        Assert.Equal(0x03FF, rig.Cpu.Gdtr.Limit);
+        Assert.Equal(expectedBase, rig.Cpu.Gdtr.Base);
+        Assert.Equal(0x03FF, rig.Cpu.Idtr.Limit);
+        Assert.Equal(expectedBase, rig.Cpu.Idtr.Base);
+    }
+
     [Fact]
     public void LmswCanSetPeButNotClearIt()
     {
