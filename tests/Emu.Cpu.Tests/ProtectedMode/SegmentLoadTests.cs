@@ -222,6 +222,53 @@ public class SegmentLoadTests
         Assert.Equal(0x1002u, rig.Cpu.Esp);
     }
 
+    [Fact]
+    public void A16BitStackSegmentWrapsSpIn32BitCode()
+    {
+        using var rig = new GdtRig();
+        StopReason r = rig.Run(a =>
+        {
+            var f = a.CreateLabel();
+            var done = a.CreateLabel();
+            a.mov(ax, Stack16);
+            a.mov(ss, ax);
+            a.mov(esp, 0x1234_0000);
+            a.push(0x5566_7788);     // SP 0000h -> FFFCh
+            a.mov(ebx, esp);
+            a.call(f);               // a 32-bit return address at SS:FFF8
+            a.jmp(done);
+            a.Label(ref f);
+            a.mov(ecx, __dword_ptr.ss[0xFFF8]);
+            a.ret();
+            a.Label(ref done);
+            a.pop(edx);              // SP FFFCh -> 0000h
+        });
+        rig.AssertHalted(r);
+        Emu.X86.Cpu c = rig.Cpu;
+        Assert.False(c.Stack32);
+        Assert.Equal(0x1234_FFFCu, c.Ebx);             // the upper half of ESP is kept
+        Assert.Equal(0x1234_0000u, c.Esp);
+        Assert.Equal(0x5566_7788u, c.Edx);
+        Assert.Equal(0x5566_7788u, rig.T.Physical.Read(0x4_FFFC, 4));
+        Assert.True(c.Ecx > CodeAt && c.Ecx < CodeAt + 0x40); // the return address CALL pushed
+    }
+
+    [Fact]
+    public void ADwordPushStraddlingTheSpWrapIsAStackFault()
+    {
+        // SP=2: the dword would occupy SS:FFFE..0001, which runs past the 64 KiB limit.
+        using var rig = new GdtRig();
+        void Prefix(Assembler a)
+        {
+            a.mov(ax, Stack16);
+            a.mov(ss, ax);
+            a.mov(esp, 0x1234_0002);
+        }
+        StopReason r = rig.Run(a => { Prefix(a); a.push(eax); });
+        Faults.AssertFault(rig.Cpu, r, ExceptionVectors.SS, CodeAt + (uint)Asm.Length(32, Prefix), 0);
+        Assert.Equal(0x1234_0002u, rig.Cpu.Esp);
+    }
+
     // ---- far transfers to code segments ----
 
     public static TheoryData<ushort, uint, int, int> FarJumps() => new()

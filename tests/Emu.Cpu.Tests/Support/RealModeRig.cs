@@ -20,7 +20,7 @@ public sealed class RealModeRig : IDisposable
 
     public RealModeRig()
     {
-        T = new TestCpu();
+        T = new TestCpu(4u << 20); // 4 MiB: room above 1 MiB for A20 and unreal-mode tests
         LoadSeg(SegReg.CS, CodeSeg);
         LoadSeg(SegReg.DS, DataSeg);
         LoadSeg(SegReg.ES, ExtraSeg);
