@@ -10,7 +10,7 @@ public sealed class IoSpace
 {
     private readonly IPortDevice?[] ports = new IPortDevice?[0x10000];
 
-    /// <summary>Claims ports [first, first + count) for <paramref name="device"/>.</summary>
+    /// <summary>Claims ports [first, first + count) for <paramref name="device"/>; on a conflict nothing is claimed.</summary>
     public void Register(ushort first, int count, IPortDevice device)
     {
         if (count <= 0 || first + count > 0x10000) throw new ArgumentOutOfRangeException(nameof(count));
@@ -18,8 +18,8 @@ public sealed class IoSpace
         {
             if (ports[p] is not null && !ReferenceEquals(ports[p], device))
                 throw new InvalidOperationException($"I/O port 0x{p:X4} is already claimed");
-            ports[p] = device;
         }
+        for (int p = first; p < first + count; p++) ports[p] = device;
     }
 
     public void Unregister(ushort first, int count)

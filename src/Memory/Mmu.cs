@@ -77,8 +77,16 @@ public sealed unsafe class Mmu : IA20Line, IDisposable
             if (mask == a20Mask) return;
             a20Mask = mask;
             FlushAll();
+            A20Changed?.Invoke();
         }
     }
+
+    /// <summary>
+    /// Raised after the A20 gate changed. Linear addresses above 1 MiB now reach other physical
+    /// memory, so whatever the CPU keys by linear address (its block lookup) must be dropped;
+    /// the gate is driven by devices, which never see the CPU.
+    /// </summary>
+    public event Action? A20Changed;
 
     /// <summary>Drops every cached translation (both privileges, reads and writes).</summary>
     public void FlushAll()

@@ -147,9 +147,14 @@ public sealed unsafe class PhysicalMemory : IDisposable
         };
     }
 
-    /// <summary>A read of 1, 2 or 4 bytes that does not cross a page boundary.</summary>
+    /// <summary>
+    /// A read of 1, 2 or 4 bytes. One that crosses a page boundary (a device's DMA may ask
+    /// for one) is split into bytes, each answered by its own page's region, so it never
+    /// runs off the end of a RAM or ROM block.
+    /// </summary>
     public uint Read(uint address, int size)
     {
+        if ((address & PageMask) > PageSize - (uint)size) return ReadSplit(address, size);
         Region r = regions[readRegion[address >> PageShift]];
         switch (r.Kind)
         {
@@ -164,9 +169,21 @@ public sealed unsafe class PhysicalMemory : IDisposable
         }
     }
 
-    /// <summary>A write of 1, 2 or 4 bytes that does not cross a page boundary.</summary>
+    private uint ReadSplit(uint address, int size)
+    {
+        uint v = 0;
+        for (int k = 0; k < size; k++) v |= (uint)Read8(address + (uint)k) << (8 * k);
+        return v;
+    }
+
+    /// <summary>A write of 1, 2 or 4 bytes; one that crosses a page boundary is split into bytes as <see cref="Read"/> is.</summary>
     public void Write(uint address, int size, uint value)
     {
+        if ((address & PageMask) > PageSize - (uint)size)
+        {
+            for (int k = 0; k < size; k++) Write(address + (uint)k, 1, (byte)(value >> (8 * k)));
+            return;
+        }
         uint page = address >> PageShift;
         Region r = regions[writeRegion[page]];
         switch (r.Kind)
@@ -201,9 +218,17 @@ public sealed unsafe class PhysicalMemory : IDisposable
         for (int i = 0; i < source.Length; i++) Write(address + (uint)i, 1, source[i]);
     }
 
-    /// <summary>Whether [address, address + length) lies wholly inside guest RAM.</summary>
-    public bool IsRam(uint address, uint length) =>
-        (ulong)address + length <= RamSize && regions[readRegion[address >> PageShift]].Kind == RegionKind.Ram;
+    /// <summary>Whether [address, address + length) lies wholly inside guest RAM (no ROM or device mapped over any of it).</summary>
+    public bool IsRam(uint address, uint length)
+    {
+        if ((ulong)address + length > RamSize) return false;
+        uint last = length == 0 ? address : address + length - 1;
+        for (uint page = address >> PageShift; page <= last >> PageShift; page++)
+        {
+            if (regions[readRegion[page]].Kind != RegionKind.Ram || regions[writeRegion[page]].Kind != RegionKind.Ram) return false;
+        }
+        return true;
+    }
 
     // ---- code pages (self-modifying code) ----
 

@@ -43,6 +43,7 @@ public sealed unsafe class BlockCache
         decoder16 = Decoder.Create(16, reader, 0, DecoderOptions.None);
         decoder32 = Decoder.Create(32, reader, 0, DecoderOptions.None);
         cpu.Physical.CodeWritten = OnCodeWritten;
+        cpu.Mmu.A20Changed += FlushJumpCache;
     }
 
     private static int HashIndex(uint phys, uint eip, bool code32) =>

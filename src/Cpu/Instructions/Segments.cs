@@ -195,9 +195,11 @@ public static unsafe class Segments
         int seg = Cpu.RegNum(i.Op0Register);
         int size = TSize.Size;
         ushort sel = c.Read16(SegReg.SS, c.StackPointer);
+        // ESP moves by the stack size in force before the load: POP SS may change SS.B.
         uint newSp = c.StackOffset(OperandSize.Bytes(size));
+        uint newEsp = c.Stack32 ? newSp : (c.Gpr[Reg.ESP] & 0xFFFF_0000u) | newSp;
         LoadDataSegment(c, seg, sel);
-        c.StackPointer = newSp;
+        c.Gpr[Reg.ESP] = newEsp;
         if (seg == SegReg.SS) c.InterruptShadow = true;
     }
 

@@ -1,0 +1,560 @@
+using System;
+using System.Collections.Generic;
+using Emu.Cpu.Tests.Support;
+using Emu.Memory;
+using Emu.TestSupport;
+using Emu.X86;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Emu.Cpu.Tests.Decoding;
+
+/// <summary>How guest code becomes blocks: decoded once, ended where the design says, limited by the page and the CS limit.</summary>
+public class BlockCacheTests
+{
+    private const uint At = 0x1000;
+
+    private static void SetCsLimit(Emu.X86.Cpu c, uint limit)
+    {
+        c.Seg[SegReg.CS].Load(0x08, 0, limit, SegmentCache.RightsP | SegmentCache.RightsS | SegmentCache.RightsDB | 0xB);
+        c.UpdateModes();
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(10)]
+    [InlineData(100_000)]
+    public void AHotLoopIsDecodedOnce(int iterations)
+    {
+        using var t = TestCpu.Flat32();
+        t.RunToHalt(At, a =>
+        {
+            var top = a.CreateLabel();
+            a.xor(eax, eax);
+            a.mov(ecx, iterations);
+            a.Label(ref top);
+            a.add(eax, ecx);
+            a.dec(ecx);
+            a.jnz(top);
+        });
+        Assert.Equal((uint)((long)iterations * (iterations + 1) / 2), t.Cpu.Eax);
+        // The entry block (to the first JNZ), the loop body, and the HLT: whatever the count.
+        Assert.Equal(3, t.Cpu.Blocks.Decoded);
+        Assert.Equal(0, t.Cpu.Blocks.Invalidated);
+        Assert.Equal(3L * iterations + 3, t.Cpu.InstructionCount);
+    }
+
+    [Fact]
+    public void RunningTheSameCodeAgainDecodesNothing()
+    {
+        using var t = TestCpu.Flat32();
+        t.RunToHalt(At, a => { a.mov(eax, 5); a.add(eax, eax); });
+        long decoded = t.Cpu.Blocks.Decoded;
+        for (int i = 0; i < 3; i++) Assert.Equal(StopReason.Halted, t.Run(At));
+        Assert.Equal(decoded, t.Cpu.Blocks.Decoded);
+    }
+
+    // ---- where blocks end ----
+
+    public static TheoryData<string, bool> Enders() => new()
+    {
+        // name, whether the block ends after it
+        { "jmp short", true }, { "jz", true }, { "call", true }, { "ret", true }, { "ret 8", true }, { "loop", true },
+        { "jecxz", true }, { "jmp eax", true }, { "call [eax]", true }, { "jmp far", true }, { "call far", true },
+        { "retf", true }, { "iretd", true }, { "int3", true }, { "int 21h", true }, { "into", true }, { "ud2", true },
+        { "invalid", true }, { "hlt", true }, { "mov ds,ax", true }, { "pop ss", true }, { "lss", true }, { "popfd", true },
+        { "sti", true }, { "mov cr0,eax", true }, { "lmsw", true }, { "invlpg", true },
+        { "add", false }, { "cli", false }, { "pushfd", false }, { "in al,dx", false }, { "out dx,al", false },
+        { "cpuid", false }, { "mov eax,cr0", false }, { "rep movsb", false }, { "lea", false }, { "push ds", false },
+    };
+
+    private static readonly Dictionary<string, Action<Assembler>> EnderCode = new()
+    {
+        ["jmp short"] = a => { var l = a.CreateLabel(); a.jmp(l); a.Label(ref l); },
+        ["jz"] = a => { var l = a.CreateLabel(); a.jz(l); a.Label(ref l); },
+        ["call"] = a => { var l = a.CreateLabel(); a.call(l); a.Label(ref l); },
+        ["ret"] = a => a.ret(),
+        ["ret 8"] = a => a.ret(8),
+        ["loop"] = a => { var l = a.CreateLabel(); a.loop(l); a.Label(ref l); },
+        ["jecxz"] = a => { var l = a.CreateLabel(); a.jecxz(l); a.Label(ref l); },
+        ["jmp eax"] = a => a.jmp(eax),
+        ["call [eax]"] = a => a.call(__dword_ptr[eax]),
+        ["jmp far"] = a => a.jmp(0x08, At),
+        ["call far"] = a => a.call(0x08, At),
+        ["retf"] = a => a.retf(),
+        ["iretd"] = a => a.iretd(),
+        ["int3"] = a => a.int3(),
+        ["int 21h"] = a => a.@int(0x21),
+        ["into"] = a => a.into(),
+        ["ud2"] = a => a.ud2(),
+        ["invalid"] = a => a.db(0xFE, 0xF8),
+        ["hlt"] = a => a.hlt(),
+        ["mov ds,ax"] = a => a.mov(ds, ax),
+        ["pop ss"] = a => a.pop(ss),
+        ["lss"] = a => a.lss(eax, __fword_ptr[ebx]),
+        ["popfd"] = a => a.popfd(),
+        ["sti"] = a => a.sti(),
+        ["mov cr0,eax"] = a => a.mov(cr0, eax),
+        ["lmsw"] = a => a.lmsw(ax),
+        ["invlpg"] = a => a.invlpg(__[eax]),
+        ["add"] = a => a.add(eax, ebx),
+        ["cli"] = a => a.cli(),
+        ["pushfd"] = a => a.pushfd(),
+        ["in al,dx"] = a => a.@in(al, dx),
+        ["out dx,al"] = a => a.@out(dx, al),
+        ["cpuid"] = a => a.cpuid(),
+        ["mov eax,cr0"] = a => a.mov(eax, cr0),
+        ["rep movsb"] = a => a.rep.movsb(),
+        ["lea"] = a => a.lea(eax, __[ebx + 4]),
+        ["push ds"] = a => a.push(ds),
+    };
+
+    [Theory]
+    [MemberData(nameof(Enders))]
+    public void BlocksEndAtControlTransfersAndAtInstructionsThatChangeDecoding(string name, bool ends)
+    {
+        using var t = TestCpu.Flat32();
+        t.Load(At, a =>
+        {
+            a.nop();
+            a.nop();
+            EnderCode[name](a);
+            a.nop();
+            a.nop();
+            a.hlt();
+        });
+        t.Cpu.Eip = At;
+        Block b = t.Cpu.Blocks.Get(); // decoding never runs anything, nor faults on what it decodes
+        Assert.Equal(ends ? 3 : 6, b.Count);
+        Assert.Equal(At, b.Eip);
+        Assert.Equal((uint)b.Code[b.Count - 1].NextIP, b.NextEip);
+        Assert.Equal(b.NextEip - At, b.PhysEnd - b.PhysStart);
+        Assert.Equal(ends && b.Code[2].FlowControl != FlowControl.Next, b.EndsInBranch);
+    }
+
+    [Fact]
+    public void BlocksEndAtThePageEnd()
+    {
+        using var t = TestCpu.Flat32();
+        t.Load(0x1FF0, a =>
+        {
+            for (int i = 0; i < 16; i++) a.inc(eax);
+            a.hlt(); // at 2000h, on the next page
+        });
+        t.Cpu.Eip = 0x1FF0;
+        Block b = t.Cpu.Blocks.Get();
+        Assert.Equal(16, b.Count);
+        Assert.Equal(0x2000u, b.NextEip);
+        Assert.Equal(0x2000u, b.PhysEnd);
+        Assert.False(b.EndsInBranch);
+        t.Cpu.Eax = 0;
+        Assert.Equal(StopReason.Halted, t.Run(0x1FF0));
+        Assert.Equal(16u, t.Cpu.Eax);
+        Assert.Equal(0x2001u, t.Cpu.Eip);
+    }
+
+    [Fact]
+    public void BlocksEndAtTheSizeCap()
+    {
+        using var t = TestCpu.Flat32();
+        t.Load(At, a =>
+        {
+            for (int i = 0; i < 100; i++) a.inc(eax);
+            a.hlt();
+        });
+        t.Cpu.Eip = At;
+        Block b = t.Cpu.Blocks.Get();
+        Assert.Equal(BlockCache.MaxInstructions, b.Count);
+        Assert.Equal(At + (uint)BlockCache.MaxInstructions, b.NextEip);
+        t.Cpu.Eax = 0;
+        Assert.Equal(StopReason.Halted, t.Run(At));
+        Assert.Equal(100u, t.Cpu.Eax);
+        Assert.Equal(2, t.Cpu.Blocks.Decoded);
+    }
+
+    // ---- instructions that straddle a page boundary ----
+
+    [Fact]
+    public void AnInstructionStraddlingAPageBoundaryRunsAndSeesItsCurrentBytes()
+    {
+        using var t = TestCpu.Flat32();
+        t.Load(0x1FF0, a =>
+        {
+            for (int i = 0; i < 14; i++) a.nop();
+            a.mov(eax, 0x1234_5678); // B8 at 1FFEh, its immediate at 1FFFh..2002h
+            a.mov(ebx, eax);
+            a.hlt();
+        });
+        t.Cpu.Eip = 0x1FF0;
+        Assert.Equal(14, t.Cpu.Blocks.Get().Count); // the block stops before the straddler
+
+        Assert.Equal(StopReason.Halted, t.Run(0x1FF0));
+        Assert.Equal(0x1234_5678u, t.Cpu.Ebx);
+
+        t.WriteBytes(0x2001, 0xAB); // change the immediate's third byte, on the second page
+        Assert.Equal(StopReason.Halted, t.Run(0x1FF0));
+        Assert.Equal(0x12AB_5678u, t.Cpu.Ebx);
+
+        t.WriteBytes(0x1FFF, 0xCD); // and its first byte, on the first page
+        Assert.Equal(StopReason.Halted, t.Run(0x1FF0));
+        Assert.Equal(0x12AB_56CDu, t.Cpu.Ebx);
+    }
+
+    [Fact]
+    public void ABranchTargetThatStraddlesAPageRuns()
+    {
+        using var t = TestCpu.Flat32();
+        t.Load(0x2FFD, a => { a.add(eax, 0x1111_1111); a.hlt(); }); // 05 id: 5 bytes from 2FFDh
+        t.RunToHalt(At, a => { a.mov(eax, 1); a.jmp(0x2FFD); });
+        Assert.Equal(0x1111_1112u, t.Cpu.Eax);
+    }
+
+    // ---- the CS limit ----
+
+    [Fact]
+    public void RunningOffTheEndOfTheCodeSegmentRaisesGp()
+    {
+        using var t = TestCpu.Flat32();
+        SetCsLimit(t.Cpu, 0x1FFF);
+        t.Load(0x1FF8, a => { for (int i = 0; i < 8; i++) a.inc(eax); a.hlt(); });
+        t.Cpu.Eax = 0;
+        Faults.AssertFault(t.Cpu, t.Run(0x1FF8), ExceptionVectors.GP, 0x2000, 0);
+        Assert.Equal(8u, t.Cpu.Eax);
+        Assert.Equal(8, t.Cpu.InstructionCount);
+    }
+
+    [Fact]
+    public void AnInstructionReachingPastTheCsLimitRaisesGpAtItself()
+    {
+        using var t = TestCpu.Flat32();
+        SetCsLimit(t.Cpu, 0x1FFF);
+        t.Load(0x1FFC, a => { a.inc(ecx); a.mov(eax, 0x1234_5678); a.hlt(); }); // the MOV at 1FFDh ends at 2001h
+        t.Cpu.Ecx = 0;
+        t.Cpu.Eax = 0;
+        Faults.AssertFault(t.Cpu, t.Run(0x1FFC), ExceptionVectors.GP, 0x1FFD, 0);
+        Assert.Equal(1u, t.Cpu.Ecx);
+        Assert.Equal(0u, t.Cpu.Eax);
+    }
+
+    [Fact]
+    public void AnInstructionReachingPastTheCsLimitMidPageRaisesGpAtItself()
+    {
+        using var t = TestCpu.Flat32();
+        SetCsLimit(t.Cpu, 0x1802);
+        t.Load(0x1800, a => { a.mov(eax, 0x1234_5678); a.hlt(); }); // ends at 1804h
+        Faults.AssertFault(t.Cpu, t.Run(0x1800), ExceptionVectors.GP, 0x1800, 0);
+    }
+
+    [Theory]
+    [InlineData("jmp")]
+    [InlineData("jz")]
+    [InlineData("call")]
+    [InlineData("ret")]
+    [InlineData("jmp eax")]
+    [InlineData("loop")]
+    public void BranchesBeyondTheCsLimitRaiseGpAtTheBranch(string kind)
+    {
+        using var t = TestCpu.Flat32();
+        SetCsLimit(t.Cpu, 0x1FFF);
+        t.Write32(0x7FFFC, 0x3000); // a return address beyond the limit
+        t.Cpu.Esp = 0x7FFFC;
+        t.Cpu.Eax = 0x3000;
+        t.Cpu.Ecx = 5;
+        t.Cpu.SetEflagsRaw(Flags.Reserved1 | Flags.ZF);
+        t.Load(At, a =>
+        {
+            switch (kind)
+            {
+                case "jmp": a.jmp(0x3000); break;
+                case "jz": a.jz(0x3000); break;
+                case "call": a.call(0x3000); break;
+                case "ret": a.ret(); break;
+                case "jmp eax": a.jmp(eax); break;
+                default: a.db(0xE2, 0x00); break; // loop $+2: patched below to reach 3000h
+            }
+        });
+        if (kind == "loop")
+        {
+            // LOOP rel8 cannot reach 3000h from 1000h; run it from near the limit instead.
+            t.WriteBytes(0x1FF0, 0xE2, 0x7F); // loop 1FF2h+7Fh = 2071h
+            Faults.AssertFault(t.Cpu, t.Run(0x1FF0), ExceptionVectors.GP, 0x1FF0, 0);
+        }
+        else
+        {
+            Faults.AssertFault(t.Cpu, t.Run(At), ExceptionVectors.GP, At, 0);
+        }
+        Assert.Equal(0x7FFFCu, t.Cpu.Esp);
+        Assert.Equal(5u, t.Cpu.Ecx);
+    }
+
+    [Fact]
+    public void ABlockDecodedUnderALargerCsLimitIsNotReusedPastASmallerOne()
+    {
+        using var t = TestCpu.Flat32();
+        t.Load(At, a => { for (int i = 0; i < 8; i++) a.inc(eax); a.hlt(); });
+        t.Cpu.Eax = 0;
+        Assert.Equal(StopReason.Halted, t.Run(At));
+        Assert.Equal(8u, t.Cpu.Eax);
+
+        SetCsLimit(t.Cpu, At + 3);
+        t.Cpu.Eax = 0;
+        Faults.AssertFault(t.Cpu, t.Run(At), ExceptionVectors.GP, At + 4, 0);
+        Assert.Equal(4u, t.Cpu.Eax);
+    }
+
+    // ---- #UD only when reached ----
+
+    [Theory]
+    [InlineData("ud2")]
+    [InlineData("FE /7")]
+    [InlineData("movaps (SSE: not on this CPU)")]
+    [InlineData("lock nop")]
+    public void AnInvalidInstructionRaisesUdAtItselfWhenReached(string kind)
+    {
+        using var t = TestCpu.Flat32();
+        t.Load(At, a =>
+        {
+            a.inc(eax);
+            a.inc(eax);
+            switch (kind)
+            {
+                case "ud2": a.ud2(); break;
+                case "FE /7": a.db(0xFE, 0xF8); break;
+                case "movaps (SSE: not on this CPU)": a.movaps(xmm0, xmm1); break;
+                default: a.db(0xF0, 0x90); break;
+            }
+            a.hlt();
+        });
+        t.Cpu.Eax = 0;
+        Faults.AssertFault(t.Cpu, t.Run(At), ExceptionVectors.UD, At + 2);
+        Assert.Equal(2u, t.Cpu.Eax);
+        Assert.Equal(2, t.Cpu.InstructionCount);
+    }
+
+    [Fact]
+    public void AnInvalidInstructionBehindAnEarlierFaultIsNotReported()
+    {
+        using var t = TestCpu.Flat32();
+        t.Load(At, a =>
+        {
+            a.xor(ecx, ecx);
+            a.div(ecx);
+            a.db(0xFE, 0xF8);
+        });
+        Faults.AssertFault(t.Cpu, t.Run(At), ExceptionVectors.DE, At + 2);
+    }
+
+    [Fact]
+    public void AnInvalidInstructionThatIsSkippedNeverFaults()
+    {
+        using var t = TestCpu.Flat32();
+        t.RunToHalt(At, a =>
+        {
+            var over = a.CreateLabel();
+            a.mov(eax, 1);
+            a.jmp(over);
+            a.db(0xFE, 0xF8);
+            a.ud2();
+            a.Label(ref over);
+        });
+        Assert.Equal(1u, t.Cpu.Eax);
+    }
+
+    // ---- self-modifying code ----
+
+    [Fact]
+    public void AStoreIntoALaterInstructionOfTheRunningBlockTakesEffect()
+    {
+        using var t = TestCpu.Flat32();
+        t.Load(At, a =>
+        {
+            var target = a.CreateLabel();
+            a.mov(__dword_ptr[At + 10 + 1], 42); // C7 05 disp32 imm32: 10 bytes; rewrites the immediate below
+            a.Label(ref target);
+            a.mov(eax, 1);
+            a.hlt();
+        });
+        t.Cpu.Eip = At;
+        Assert.Equal(3, t.Cpu.Blocks.Get().Count); // the store and its target are one block
+        Assert.Equal(StopReason.Halted, t.Run(At));
+        Assert.Equal(42u, t.Cpu.Eax);
+        Assert.True(t.Cpu.Blocks.Invalidated >= 1);
+    }
+
+    [Fact]
+    public void ARepStosOverwritingTheRestOfItsBlockTakesEffect()
+    {
+        using var t = TestCpu.Flat32();
+        uint after = At + (uint)Asm.Length(32, a =>
+        {
+            a.mov(edi, 0);
+            a.mov(al, 0x90);
+            a.mov(ecx, 5);
+            a.rep.stosb();
+        });
+        t.Load(At, a =>
+        {
+            a.mov(edi, after);
+            a.mov(al, 0x90);
+            a.mov(ecx, 5);
+            a.rep.stosb();
+            a.mov(eax, 0x1111_1111); // 5 bytes that become NOPs
+            a.hlt();
+        });
+        t.Cpu.Eip = At;
+        Assert.True(t.Cpu.Blocks.Get().Count >= 5);
+        Assert.Equal(StopReason.Halted, t.Run(At));
+        Assert.Equal(0x90u, t.Cpu.Eax);
+    }
+
+    [Fact]
+    public void ABlockThatRewritesItsOwnEarlierInstructionRunsTheNewCodeNextTime()
+    {
+        using var t = TestCpu.Flat32();
+        t.RunToHalt(At, a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(ecx, 2);
+            a.Label(ref top);
+            a.mov(eax, 1);                        // at At+5; immediate at At+6
+            a.mov(__byte_ptr[At + 6], 7);
+            a.dec(ecx);
+            a.jnz(top);
+        });
+        Assert.Equal(7u, t.Cpu.Eax);
+    }
+
+    [Fact]
+    public void ARewrittenLoopBodyRunsItsNewCode()
+    {
+        using var t = TestCpu.Flat32();
+        const uint body = 0x1800;
+        t.WriteBytes(body, 0x83, 0xC0, 0x01, 0xC3); // add eax,1 (immediate at body+2); ret
+        t.RunToHalt(At, a =>
+        {
+            var top = a.CreateLabel();
+            a.xor(eax, eax);
+            a.mov(ecx, 3);
+            a.Label(ref top);
+            a.call(body);
+            a.mov(__byte_ptr[body + 2], cl);      // the next pass adds the current count
+            a.loop(top);
+        });
+        Assert.Equal(1u + 3 + 2, t.Cpu.Eax);
+    }
+
+    [Fact]
+    public void CodeFirstWrittenAsDataIsInvalidatedByLaterStores()
+    {
+        // The first stores fill the write TLB for the page; decoding it then marks it as code,
+        // and later stores must not go through the stale write translation.
+        using var t = TestCpu.Flat32();
+        const uint f = 0x3000;
+        t.RunToHalt(At, a =>
+        {
+            a.mov(__dword_ptr[f], 0x0000_05B8);       // B8 05 00 00 = mov eax,5 ...
+            a.mov(__dword_ptr[f + 4], 0x9090_C300);   // ... 00, then ret
+            a.call(f);
+            a.mov(ebx, eax);
+            a.mov(__byte_ptr[f + 1], 9);              // now mov eax,9
+            a.call(f);
+        });
+        Assert.Equal(5u, t.Cpu.Ebx);
+        Assert.Equal(9u, t.Cpu.Eax);
+    }
+
+    [Fact]
+    public void StoresNextToCodeDoNotInvalidateIt()
+    {
+        using var t = TestCpu.Flat32();
+        t.RunToHalt(At, a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(ecx, 100);
+            a.Label(ref top);
+            a.mov(__dword_ptr[At + 0x800], ecx);      // same page, no code there
+            a.loop(top);
+        });
+        Assert.Equal(0, t.Cpu.Blocks.Invalidated);
+        Assert.Equal(3, t.Cpu.Blocks.Decoded);
+        Assert.Equal(1u, t.Read32(At + 0x800));
+    }
+
+    [Fact]
+    public void AStoreThroughAnA20AliasInvalidatesTheCode()
+    {
+        using var t = TestCpu.Flat32();
+        const uint f = 0x3000;
+        t.Load(f, a => { a.mov(eax, 5); a.ret(); });
+        t.Mmu.A20Enabled = false;
+        t.RunToHalt(At, a =>
+        {
+            a.call(f);
+            a.mov(ebx, eax);
+            a.mov(__byte_ptr[0x10_0000 + f + 1], 9); // linear 103001h is physical 3001h with A20 off
+            a.call(f);
+        });
+        Assert.Equal(5u, t.Cpu.Ebx);
+        Assert.Equal(9u, t.Cpu.Eax);
+    }
+
+    [Fact]
+    public void DmaIntoCodeInvalidatesIt()
+    {
+        using var t = TestCpu.Flat32();
+        const uint f = 0x3000;
+        t.Load(f, a => { a.mov(eax, 5); a.ret(); });
+        t.RunToHalt(At, a => a.call(f));
+        Assert.Equal(5u, t.Cpu.Eax);
+        t.Physical.WriteBytes(f + 1, new byte[] { 9 }); // a device writing guest memory
+        t.RunToHalt(At, a => a.call(f));
+        Assert.Equal(9u, t.Cpu.Eax);
+    }
+
+    // ---- A20 and the block lookup ----
+
+    [Fact]
+    public void ChangingA20ChangesWhichCodeRuns()
+    {
+        // In real mode, FFFF:0010 is linear 100000h: physical 100000h with A20 on, 000000h with it off.
+        using var rig = new RealModeRig();
+        rig.T.Physical.WriteBytes(0x10_0000, Asm.Assemble(16, 0x10, a => { a.mov(ax, 0x1111); a.hlt(); }));
+        rig.T.Physical.WriteBytes(0x00_0000, Asm.Assemble(16, 0x10, a => { a.mov(ax, 0x2222); a.hlt(); }));
+        rig.LoadSeg(SegReg.CS, 0xFFFF);
+        rig.AssertHalted(rig.Run(0x10));
+        Assert.Equal(0x1111u, rig.Cpu.Eax & 0xFFFF);
+
+        rig.T.Mmu.A20Enabled = false;
+        rig.AssertHalted(rig.Run(0x10));
+        Assert.Equal(0x2222u, rig.Cpu.Eax & 0xFFFF);
+
+        rig.T.Mmu.A20Enabled = true;
+        rig.AssertHalted(rig.Run(0x10));
+        Assert.Equal(0x1111u, rig.Cpu.Eax & 0xFFFF);
+    }
+
+    [Fact]
+    public void CodeInRomIsDecodedAndRunsButStoresToItAreDropped()
+    {
+        using var t = TestCpu.Flat32();
+        byte[] code = Asm.Assemble(32, 0xFFFF_0000, a =>
+        {
+            a.mov(__byte_ptr[0xFFFF_0000 + 11], 0x22); // try to patch the immediate below (10 bytes + 1)
+            a.mov(eax, 0x11);
+            a.hlt();
+        });
+        t.Physical.MapRom(0xFFFF_0000, code);
+        Assert.Equal(StopReason.Halted, t.Run(0xFFFF_0000));
+        Assert.Equal(0x11u, t.Cpu.Eax);
+        Assert.Equal(StopReason.Halted, t.Run(0xFFFF_0000));
+        Assert.Equal(0x11u, t.Cpu.Eax);
+    }
+
+    [Fact]
+    public void CodeInUnmappedSpaceDecodesAsAllOnesAndFaults()
+    {
+        using var t = TestCpu.Flat32();
+        // FF FF is FF /7 with a register operand: invalid.
+        Faults.AssertFault(t.Cpu, t.Run(0x8000_0000), ExceptionVectors.UD, 0x8000_0000);
+    }
+}
