@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using CommandLine;
+using CommandLine.Text;
 using Emu.Machine.Boot;
 
 namespace Emu.Machine.Cli;
@@ -18,20 +19,48 @@ public static class CommandLineProgram
     /// <summary>Runs the program with <paramref name="args"/>; the guest's console goes to <paramref name="stdout"/>.</summary>
     public static int Run(string[] args, Stream stdout, TextWriter stderr, Action<Board>? onStart = null)
     {
+        // No HelpWriter: the help text is built below, so asked-for help goes to stdout
+        // and the help that comes with an error goes to stderr.
         using var parser = new Parser(s =>
         {
-            s.HelpWriter = stderr;
-            s.CaseInsensitiveEnumValues = true;
+            s.HelpWriter = null;
             s.AutoVersion = true;
         });
         // Verbs are listed here; "bench" joins "run" when the translator gives it something to compare.
         ParserResult<object> parsed = parser.ParseArguments(args, typeof(RunOptions));
         return parsed.MapResult(
             (RunOptions o) => RunVerb(o, stdout, stderr, onStart),
-            errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError)
-                ? ExitStatus.Success
-                : ExitStatus.Usage);
+            errors => errors.OfType<HelpVerbRequestedError>().FirstOrDefault() is { Matched: true } verbHelp
+                ? Run(new[] { verbHelp.Verb, "--help" }, stdout, stderr) // "help run" is "run --help"
+                : Help(parsed, errors.ToList(), stdout, stderr));
     }
+
+    private static int Help(ParserResult<object> parsed, List<Error> errors, Stream stdout, TextWriter stderr)
+    {
+        bool asked = errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError);
+        string text;
+        if (errors.Any(e => e.Tag == ErrorType.VersionRequestedError))
+            text = Heading;
+        else
+            text = HelpText.AutoBuild(parsed, h =>
+            {
+                h.Heading = Heading;
+                h.Copyright = "";
+                h.AddDashesToOption = true;
+                return HelpText.DefaultParsingErrorsHandler(parsed, h);
+            }, e => e, verbsIndex: parsed.TypeInfo.Current == typeof(NullInstance)).ToString();
+        if (asked)
+        {
+            using var w = new StreamWriter(stdout, leaveOpen: true);
+            w.WriteLine(text);
+            return ExitStatus.Success;
+        }
+        stderr.WriteLine(text);
+        return ExitStatus.Usage;
+    }
+
+    private static string Heading =>
+        $"emu {typeof(CommandLineProgram).Assembly.GetName().Version?.ToString(3)}: a full-system 32-bit x86 PC emulator";
 
     private static int RunVerb(RunOptions o, Stream stdout, TextWriter stderr, Action<Board>? onStart)
     {
