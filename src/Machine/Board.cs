@@ -105,13 +105,31 @@ public sealed class Board : IDisposable
         Cpu.RequestStop(StopReason.Requested);
     }
 
+    /// <summary>
+    /// How many instructions the CPU runs between two looks at the host's requests. The CPU
+    /// forgets a stop asked before its run began, so a Ctrl-C during loading is seen here.
+    /// </summary>
+    private const long SliceInstructions = 1 << 22;
+
     /// <summary>Runs the guest until it exits, stops or fails; <paramref name="maxInstructions"/> 0 means no limit.</summary>
     public RunResult Run(long maxInstructions = 0)
     {
         StopReason reason;
+        long remaining = maxInstructions > 0 ? maxInstructions : long.MaxValue;
         try
         {
-            reason = Cpu.Run(maxInstructions > 0 ? maxInstructions : long.MaxValue);
+            while (true)
+            {
+                if (interruptRequested)
+                {
+                    reason = StopReason.Requested;
+                    break;
+                }
+                long before = Cpu.InstructionCount;
+                reason = Cpu.Run(Math.Min(remaining, SliceInstructions));
+                if (maxInstructions > 0) remaining -= Cpu.InstructionCount - before;
+                if (reason != StopReason.BudgetExhausted || remaining <= 0) break;
+            }
         }
         finally
         {
