@@ -42,6 +42,11 @@ public static unsafe class Misc
             if (name.StartsWith("Reservednop_", System.StringComparison.Ordinal) && !name.Contains("rm64") && name[^4..] is not "0F0D")
                 InstructionTable.Add(code, &Nop);
         }
+        // Iced names some encodings of that space after the CET instructions that later reused
+        // them (ENDBR32 is F3 0F 1E FB). A CPU without CET runs them as the hint NOPs they are,
+        // which is why CET-built code (Debian's libgcc) runs on a P6.
+        foreach (Code code in new[] { Code.Endbr32, Code.Endbr64, Code.Rdsspd_r32 })
+            InstructionTable.Add(code, &Nop);
         // UD2, UD0 and UD1 exist to raise #UD.
         foreach (Code code in new[] { Code.Ud2, Code.Ud0, Code.Ud0_r16_rm16, Code.Ud0_r32_rm32, Code.Ud1_r16_rm16, Code.Ud1_r32_rm32 })
             InstructionTable.Add(code, &InstructionTable.Undefined);

@@ -5,7 +5,12 @@ using Iced.Intel;
 namespace Emu.X86;
 
 /// <summary>An exception the CPU raised, as reported to the host.</summary>
-public readonly record struct FaultInfo(int Vector, uint ErrorCode, bool HasErrorCode, ushort Cs, uint Eip, uint Linear)
+/// <remarks>
+/// For a software interrupt (INT n, INT3, INTO) <see cref="Eip"/> is the instruction after it,
+/// as the CPU saves it; for a fault it is the faulting instruction.
+/// </remarks>
+public readonly record struct FaultInfo(int Vector, uint ErrorCode, bool HasErrorCode, ushort Cs, uint Eip, uint Linear,
+    bool IsSoftwareInterrupt = false)
 {
     public string Name => ExceptionVectors.Name(Vector);
 }
@@ -46,6 +51,12 @@ public sealed partial class Cpu
     /// <summary>The last exception that stopped the run.</summary>
     public FaultInfo? LastFault;
 
+    /// <summary>
+    /// What the guest used that the emulator does not implement yet, when the run stopped with
+    /// <see cref="StopReason.Unimplemented"/>; EIP is left at the instruction that used it.
+    /// </summary>
+    public string? LastLimitation;
+
     /// <summary>Runs until a stop condition or until <paramref name="maxInstructions"/> more instructions have retired.</summary>
     public StopReason Run(long maxInstructions = long.MaxValue)
     {
@@ -65,10 +76,22 @@ public sealed partial class Cpu
                 BlockExit = BlockExitKind.None;
                 if (DeliverException is null || !DeliverException(this, f))
                 {
-                    LastFault = new FaultInfo(f.Vector, f.ErrorCode, f.HasErrorCode, Seg[SegReg.CS].Selector, Eip, Seg[SegReg.CS].Base + Eip);
+                    LastFault = new FaultInfo(f.Vector, f.ErrorCode, f.HasErrorCode, Seg[SegReg.CS].Selector, Eip,
+                        Seg[SegReg.CS].Base + Eip, f.IsSoftwareInterrupt);
                     StopReason = StopReason.UnhandledException;
                     return StopReason;
                 }
+            }
+            catch (EmulatorLimitationException e)
+            {
+                // Not a guest exception: the guest did something legal that we cannot do yet.
+                // The instruction has not retired, so EIP still points at it for the report.
+                RetirePartialBlock();
+                CurrentBlock = null;
+                BlockExit = BlockExitKind.None;
+                LastLimitation = e.Message;
+                StopReason = StopReason.Unimplemented;
+                return StopReason;
             }
         }
     }
@@ -105,6 +128,18 @@ public sealed partial class Cpu
     {
         StopReason = reason;
         StopRequested = true;
+    }
+
+    /// <summary>
+    /// Stops the run right after the instruction being executed, not at the end of its block:
+    /// a port write that ends the run (QEMU's isa-debug-exit) must not let the instructions
+    /// after it run. Only for the emulation thread (a device callback during an instruction);
+    /// other threads use <see cref="RequestStop"/>.
+    /// </summary>
+    public void StopAfterCurrentInstruction(StopReason reason)
+    {
+        RequestStop(reason);
+        if (CurrentBlock is not null && BlockExit == BlockExitKind.None) BlockExit = BlockExitKind.ContinueAfter;
     }
 
     /// <summary>Disassembles the instruction at CS:EIP for a message (best effort; never faults).</summary>

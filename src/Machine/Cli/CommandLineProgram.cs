@@ -1,0 +1,128 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using CommandLine;
+using CommandLine.Text;
+using Emu.Machine.Boot;
+
+namespace Emu.Machine.Cli;
+
+/// <summary>
+/// The command-line program: parses the verb and its options, runs it, and turns every
+/// failure into a one-line message on stderr and an exit status from <see cref="ExitStatus"/>.
+/// Nothing a user or a guest does ends it with a .NET stack trace.
+/// </summary>
+public static class CommandLineProgram
+{
+    /// <summary>Runs the program with <paramref name="args"/>; the guest's console goes to <paramref name="stdout"/>.</summary>
+    public static int Run(string[] args, Stream stdout, TextWriter stderr, Action<Board>? onStart = null)
+    {
+        // No HelpWriter: the help text is built below, so asked-for help goes to stdout
+        // and the help that comes with an error goes to stderr.
+        using var parser = new Parser(s =>
+        {
+            s.HelpWriter = null;
+            s.AutoVersion = true;
+        });
+        // Verbs are listed here; "bench" joins "run" when the translator gives it something to compare.
+        ParserResult<object> parsed = parser.ParseArguments(args, typeof(RunOptions));
+        return parsed.MapResult(
+            (RunOptions o) => RunVerb(o, stdout, stderr, onStart),
+            errors => errors.OfType<HelpVerbRequestedError>().FirstOrDefault() is { Matched: true } verbHelp
+                ? Run(new[] { verbHelp.Verb, "--help" }, stdout, stderr) // "help run" is "run --help"
+                : Help(parsed, errors.ToList(), stdout, stderr));
+    }
+
+    private static int Help(ParserResult<object> parsed, List<Error> errors, Stream stdout, TextWriter stderr)
+    {
+        bool asked = errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError);
+        string text;
+        if (errors.Any(e => e.Tag == ErrorType.VersionRequestedError))
+            text = Heading;
+        else
+            text = HelpText.AutoBuild(parsed, h =>
+            {
+                h.Heading = Heading;
+                h.Copyright = "";
+                h.AddDashesToOption = true;
+                return HelpText.DefaultParsingErrorsHandler(parsed, h);
+            }, e => e, verbsIndex: parsed.TypeInfo.Current == typeof(NullInstance)).ToString();
+        if (asked)
+        {
+            using var w = new StreamWriter(stdout, leaveOpen: true);
+            w.WriteLine(text);
+            return ExitStatus.Success;
+        }
+        stderr.WriteLine(text);
+        return ExitStatus.Usage;
+    }
+
+    private static string Heading =>
+        $"emu {typeof(CommandLineProgram).Assembly.GetName().Version?.ToString(3)}: a full-system 32-bit x86 PC emulator";
+
+    private static int RunVerb(RunOptions o, Stream stdout, TextWriter stderr, Action<Board>? onStart)
+    {
+        if (!TryParseMemory(o.Memory, out uint ramMiB))
+            return Fail(stderr, ExitStatus.Usage, $"--memory {o.Memory}: expected a size from {Board.MinRamMiB}M to {Board.MaxRamMiB}M (for example 128M or 1G)");
+        if (!string.Equals(o.Engine, "interpreter", StringComparison.Ordinal))
+            return Fail(stderr, ExitStatus.Usage, $"--engine {o.Engine}: unknown engine; the only engine so far is 'interpreter' (the translator is not built yet)");
+        if (o.MaxInstructions < 0)
+            return Fail(stderr, ExitStatus.Usage, "--max-instructions must not be negative");
+        if (o.Append.Contains('\0') || System.Text.Encoding.UTF8.GetByteCount(o.Append) > MultibootLoader.MaxCommandLineBytes)
+            return Fail(stderr, ExitStatus.Usage, $"--append: the kernel command line must be at most {MultibootLoader.MaxCommandLineBytes} bytes");
+
+        byte[] image;
+        try
+        {
+            image = KernelFile.Read(o.Kernel, (ulong)ramMiB << 20);
+        }
+        catch (BootImageException e)
+        {
+            return Fail(stderr, ExitStatus.BadImage, $"{o.Kernel}: {e.Message}");
+        }
+
+        using var board = new Board(ramMiB, stdout);
+        try
+        {
+            board.BootMultiboot(image, o.Append);
+        }
+        catch (BootImageException e)
+        {
+            return Fail(stderr, ExitStatus.BadImage, $"{o.Kernel}: {e.Message}");
+        }
+
+        onStart?.Invoke(board);
+        RunResult r = board.Run(o.MaxInstructions);
+        if (r.Message is not null)
+        {
+            stderr.WriteLine($"emu: {r.Message}");
+            if (r.Details is not null)
+                foreach (string line in r.Details.Split('\n')) stderr.WriteLine($"  {line}");
+        }
+        return r.ExitStatus;
+    }
+
+    private static int Fail(TextWriter stderr, int status, string message)
+    {
+        stderr.WriteLine($"emu: {message}");
+        return status;
+    }
+
+    /// <summary>A RAM size: a number of MiB, optionally with an M (MiB) or G (GiB) suffix.</summary>
+    public static bool TryParseMemory(string text, out uint mib)
+    {
+        mib = 0;
+        string t = text.Trim();
+        ulong scale = 1;
+        if (t.EndsWith('M') || t.EndsWith('m')) t = t[..^1];
+        else if (t.EndsWith('G') || t.EndsWith('g')) { t = t[..^1]; scale = 1024; }
+        if (!ulong.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n)) return false;
+        if (n > Board.MaxRamMiB) return false;
+        n *= scale;
+        if (n < Board.MinRamMiB || n > Board.MaxRamMiB) return false;
+        mib = (uint)n;
+        return true;
+    }
+}

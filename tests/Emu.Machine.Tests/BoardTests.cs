@@ -1,0 +1,256 @@
+using System;
+using System.IO;
+using System.Text;
+using Emu.Machine.Boot;
+using Emu.X86;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Emu.Machine.Tests;
+
+/// <summary>Guests assembled in the test, booted through the Multiboot loader, run to their end.</summary>
+public class BoardTests
+{
+    private const uint Start = 0x10_0000;
+
+    private static (RunResult Result, string Output, Board Board) Run(Action<Assembler> code, long maxInstructions = 1_000_000, string cmdline = "")
+    {
+        var output = new MemoryStream();
+        var board = new Board(8, output);
+        board.BootMultiboot(ElfBuilder.WithCode(Start, code).Build(), cmdline);
+        RunResult r = board.Run(maxInstructions);
+        return (r, Encoding.ASCII.GetString(output.ToArray()), board);
+    }
+
+    private static void Print(Assembler a, string text)
+    {
+        foreach (char ch in text)
+        {
+            a.mov(al, (byte)ch);
+            a.@out(0xE9, al);
+        }
+    }
+
+    [Fact]
+    public void TheKernelStartsInTheMultibootState()
+    {
+        var output = new MemoryStream();
+        using var board = new Board(8, output);
+        MultibootEntry e = board.BootMultiboot(ElfBuilder.WithCode(Start, a => a.hlt()).Build(), "");
+        Cpu c = board.Cpu;
+        Assert.Equal(MultibootLoader.BootloaderMagic, c.Eax);
+        Assert.Equal(e.InfoAddress, c.Ebx);
+        Assert.Equal(Start, c.Eip);
+        Assert.True(c.ProtectedMode);
+        Assert.Equal(0u, c.Cr0 & Cr0Bits.PG);
+        Assert.True(board.Mmu.A20Enabled);
+        Assert.Equal(0u, c.GetEflags() & (Flags.IF | Flags.VM));
+        Assert.True(c.Code32);
+        Assert.Equal(0, c.Cpl);
+        for (int s = 0; s < 6; s++)
+        {
+            Assert.Equal(0u, c.Seg[s].Base);
+            Assert.Equal(0xFFFF_FFFFu, c.Seg[s].Limit);
+        }
+        Assert.Equal(e.GdtBase, c.Gdtr.Base);
+    }
+
+    [Fact]
+    public void TheGuestPrintsAndExitsWithItsStatus()
+    {
+        var (r, output, board) = Run(a =>
+        {
+            Print(a, "hi\n");
+            a.mov(al, 0x2A);
+            a.@out(0xF4, al);
+            a.hlt();
+        });
+        using (board)
+        {
+            Assert.Equal("hi\n", output);
+            Assert.Equal(RunOutcome.GuestExit, r.Outcome);
+            Assert.Equal(0x2Au, r.GuestExitValue);
+            Assert.Equal(0x55, r.ExitStatus);
+            Assert.Null(r.Message);
+        }
+    }
+
+    [Fact]
+    public void NothingRunsAfterTheExitWrite()
+    {
+        // The exit write and the prints after it are in one block: they must not run.
+        var (r, output, board) = Run(a =>
+        {
+            a.mov(eax, 0x1_0003);
+            a.@out(0xF4, eax);
+            Print(a, "after");
+            a.hlt();
+        });
+        using (board)
+        {
+            Assert.Equal("", output);
+            Assert.Equal(0x1_0003u, r.GuestExitValue);
+            Assert.Equal(0x2_0007, r.ExitStatus);
+            Assert.Equal(Start + 7, board.Cpu.Eip); // right after mov eax, imm32 (5 bytes) and out imm8, eax (2)
+        }
+    }
+
+    [Fact]
+    public void SegmentReloadsWithTheLoaderSelectorsWork()
+    {
+        var (r, _, board) = Run(a =>
+        {
+            a.mov(ax, 0x10);
+            a.mov(ds, ax);
+            a.mov(ss, ax);
+            a.mov(al, 1);
+            a.@out(0xF4, al);
+        });
+        using (board) Assert.Equal(RunOutcome.GuestExit, r.Outcome);
+    }
+
+    [Fact]
+    public void InvalidOpcodeStopsWithItsName()
+    {
+        var (r, _, board) = Run(a =>
+        {
+            a.nop();
+            a.ud2();
+        });
+        using (board)
+        {
+            Assert.Equal(RunOutcome.GuestException, r.Outcome);
+            Assert.Equal(ExitStatus.GuestException, r.ExitStatus);
+            Assert.Equal("unhandled guest exception #UD (invalid opcode) at 0008:00100001: ud2  [0F0B]", r.Message);
+            Assert.Contains("EAX=2BADB002", r.Details, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void GeneralProtectionFaultGivesItsErrorCode()
+    {
+        var (r, _, board) = Run(a =>
+        {
+            a.mov(ax, 0x28); // past the loader's three-entry GDT
+            a.mov(ds, ax);
+        });
+        using (board)
+        {
+            Assert.Equal(RunOutcome.GuestException, r.Outcome);
+            Assert.StartsWith("unhandled guest exception #GP (general protection), error code 0x28 at 0008:00100004: mov ds,ax", r.Message);
+        }
+    }
+
+    [Fact]
+    public void DivideErrorStops()
+    {
+        var (r, _, board) = Run(a =>
+        {
+            a.xor(ecx, ecx);
+            a.div(ecx);
+        });
+        using (board) Assert.Contains("#DE (divide error) at 0008:00100002: div ecx", r.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SoftwareInterruptStops()
+    {
+        var (r, _, board) = Run(a =>
+        {
+            a.@int(0x80);
+            a.nop();
+        });
+        using (board)
+        {
+            Assert.Equal(ExitStatus.GuestException, r.ExitStatus);
+            Assert.Equal("the guest executed INT 80h, and interrupt delivery is not implemented yet (return address 0008:00100002)", r.Message);
+        }
+    }
+
+    [Fact]
+    public void HaltStops()
+    {
+        var (r, _, board) = Run(a =>
+        {
+            a.cli();
+            a.hlt();
+        });
+        using (board)
+        {
+            Assert.Equal(RunOutcome.Halted, r.Outcome);
+            Assert.Equal(ExitStatus.Halted, r.ExitStatus);
+            Assert.Contains("halted (HLT)", r.Message, StringComparison.Ordinal);
+            Assert.Contains("0008:00100002", r.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void UnimplementedFeatureStopsWithWhatIsMissing()
+    {
+        var (r, _, board) = Run(a =>
+        {
+            a.mov(eax, cr0);
+            a.or(eax, 0x8000_0000);
+            a.mov(cr0, eax);
+        });
+        using (board)
+        {
+            Assert.Equal(RunOutcome.Unimplemented, r.Outcome);
+            Assert.Equal(ExitStatus.Unimplemented, r.ExitStatus);
+            Assert.StartsWith("not implemented yet: paging (CR0.PG=1), at 0008:00100008: mov cr0,eax", r.Message);
+        }
+    }
+
+    [Fact]
+    public void InstructionLimitStopsAnEndlessLoop()
+    {
+        var (r, _, board) = Run(a =>
+        {
+            var top = a.CreateLabel();
+            a.Label(ref top);
+            a.inc(eax);
+            a.jmp(top);
+        }, maxInstructions: 10_000);
+        using (board)
+        {
+            Assert.Equal(RunOutcome.InstructionLimit, r.Outcome);
+            Assert.Equal(ExitStatus.InstructionLimit, r.ExitStatus);
+            Assert.InRange(r.Instructions, 10_000, 10_000 + 64);
+        }
+    }
+
+    [Fact]
+    public void AnInterruptRequestStopsTheRun()
+    {
+        var output = new MemoryStream();
+        using var board = new Board(8, output);
+        board.BootMultiboot(ElfBuilder.WithCode(Start, a =>
+        {
+            var top = a.CreateLabel();
+            a.Label(ref top);
+            a.jmp(top);
+        }).Build(), "");
+        board.RequestInterrupt();
+        RunResult r = board.Run();
+        Assert.Equal(RunOutcome.Interrupted, r.Outcome);
+        Assert.Equal(ExitStatus.Interrupted, r.ExitStatus);
+    }
+
+    [Fact]
+    public void FetchingFromAHoleIsAGuestFaultNotACrash()
+    {
+        var (r, _, board) = Run(a =>
+        {
+            a.mov(eax, 0xFFFF_0000);
+            a.jmp(eax);
+        });
+        using (board) Assert.Equal(RunOutcome.GuestException, r.Outcome);
+    }
+
+    [Fact]
+    public void RamSizeIsChecked()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Board(1, new MemoryStream()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Board(Board.MaxRamMiB + 1, new MemoryStream()));
+    }
+}

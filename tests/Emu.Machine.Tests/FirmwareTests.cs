@@ -1,0 +1,121 @@
+using System;
+using System.IO;
+using System.Text;
+using Emu.Machine.Cli;
+
+namespace Emu.Machine.Tests;
+
+/// <summary>
+/// The demo in firmware/hello, built with firmware/build.sh (gcc -m32), run in-process and
+/// through the ./emu script as a user runs it.
+/// </summary>
+public sealed class FirmwareTests : IClassFixture<FirmwareFixture>
+{
+    private static readonly TimeSpan EmuTimeout = TimeSpan.FromMinutes(5); // the first ./emu builds the emulator
+
+    private readonly FirmwareFixture firmware;
+
+    public FirmwareTests(FirmwareFixture firmware) => this.firmware = firmware;
+
+    /// <summary>What hello prints with 32 MiB of RAM and the command line "from the test".</summary>
+    private const string HelloOutput =
+        "Hello from emu's firmware demo!\n" +
+        "loader: emu flat runner\n" +
+        "command line: \"from the test\"\n" +
+        "memory: lower 639 KiB, upper 31744 KiB\n" +
+        "  00000000-0009fbff available\n" +
+        "  0009fc00-0009ffff reserved\n" +
+        "  000f0000-000fffff reserved\n" +
+        "  00100000-01ffffff available\n" +
+        "available: 32383 KiB\n" +
+        "primes: 2 3 5 7 11 13 17 19 23 29 ...\n" +
+        "9592 primes below 100000, the largest 99991, CRC-32 of them 0xdc49f864\n" +
+        "fib(90) = 2880067194370816120\n" +
+        "bye\n";
+
+    /// <summary>hello exits with 0x10 (FW_EXIT_PASS): status (0x10 &lt;&lt; 1) | 1.</summary>
+    private const int HelloStatus = 33;
+
+    [Fact]
+    public void HelloRunsInProcess()
+    {
+        var stdout = new MemoryStream();
+        var stderr = new StringWriter();
+        int status = CommandLineProgram.Run(
+            new[] { "run", "--kernel", firmware.Elf("hello"), "--memory", "32M", "--append", "from the test" }, stdout, stderr);
+        Assert.Equal("", stderr.ToString());
+        Assert.Equal(HelloOutput, Encoding.ASCII.GetString(stdout.ToArray()));
+        Assert.Equal(HelloStatus, status);
+    }
+
+    [Fact]
+    public void HelloRunsThroughTheEmuScript()
+    {
+        Repository.ProcessResult r = Emu("run", "--kernel", firmware.Elf("hello"), "--memory", "32M", "--append", "from the test");
+        Assert.Equal("", r.Stderr);
+        Assert.Equal(Encoding.ASCII.GetBytes(HelloOutput), r.Stdout);
+        Assert.Equal(HelloStatus, r.ExitCode);
+    }
+
+    [Fact]
+    public void HelloFailsItsOwnCheckWhenNotStartedByAMultibootLoader()
+    {
+        // Its checks are real: with EAX spoiled after the boot, it must refuse to go on and
+        // exit with 0x11 (FW_EXIT_FAIL, status 35).
+        var output = new MemoryStream();
+        using var board = new Board(32, output);
+        board.BootMultiboot(File.ReadAllBytes(firmware.Elf("hello")), "");
+        board.Cpu.Eax = 0x1234_5678;
+        RunResult r = board.Run();
+        Assert.Equal("FAIL: EAX is 0x12345678, not the Multiboot magic 0x2BADB002\n", Encoding.ASCII.GetString(output.ToArray()));
+        Assert.Equal(35, r.ExitStatus);
+    }
+
+    [Fact]
+    public void EmuScriptReportsAMissingKernel()
+    {
+        Repository.ProcessResult r = Emu("run", "--kernel", "build/no-such-kernel.elf");
+        Assert.Equal(ExitStatus.BadImage, r.ExitCode);
+        Assert.Empty(r.Stdout);
+        Assert.Equal("emu: build/no-such-kernel.elf: no such file\n", r.Stderr);
+    }
+
+    [Fact]
+    public void EmuScriptReportsAMalformedElf()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"emu-truncated-{Environment.ProcessId}.elf");
+        byte[] hello = File.ReadAllBytes(firmware.Elf("hello"));
+        File.WriteAllBytes(path, hello.AsSpan(0, 60).ToArray());
+        try
+        {
+            Repository.ProcessResult r = Emu("run", "--kernel", path);
+            Assert.Equal(ExitStatus.BadImage, r.ExitCode);
+            Assert.Equal($"emu: {path}: ELF program headers (offset 0x34, 2 entries) extend past the end of the file (60 bytes)\n", r.Stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void EmuScriptReportsAGuestFault()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"emu-ud2-{Environment.ProcessId}.elf");
+        File.WriteAllBytes(path, ElfBuilder.WithCode(0x10_0000, a => a.ud2()).Build());
+        try
+        {
+            Repository.ProcessResult r = Emu("run", "--kernel", path);
+            Assert.Equal(ExitStatus.GuestException, r.ExitCode);
+            Assert.StartsWith("emu: unhandled guest exception #UD (invalid opcode) at 0008:00100000: ud2", r.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal); // no .NET stack trace
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static Repository.ProcessResult Emu(params string[] args) =>
+        Repository.Run(Path.Combine(Repository.Root, "emu"), args, EmuTimeout);
+}
