@@ -418,7 +418,8 @@ public sealed class CaseGenerator
     }
 
     /// <summary>Instructions whose memory operand is only an address (no access is made).</summary>
-    private bool AddressOnly => mn is Mnemonic.Lea or Mnemonic.Nop or Mnemonic.Reservednop;
+    private bool AddressOnly => mn is Mnemonic.Lea or Mnemonic.Nop or Mnemonic.Reservednop
+        or Mnemonic.Prefetchnta or Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchit0 or Mnemonic.Prefetchit1 or Mnemonic.Cldemote;
 
     /// <summary>
     /// A memory operand of the form's address size whose effective address lands on a random
@@ -819,6 +820,17 @@ public sealed class CaseGenerator
             count = ins.GetOpKind(last) == OpKind.Register ? tc.Gpr[Ecx] & 0xFF : (uint)ins.GetImmediate(last);
         }
         tc.UndefinedFlags = UndefinedFlags.Mask(mn, bits, count);
+        if (mn == Mnemonic.Push && ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister())
+        {
+            int slot = form.Code.ToString().StartsWith("Pushd_", StringComparison.Ordinal) ? 32 : 16;
+            int undefinedBytes = UndefinedFlags.SegmentPushUndefinedBytes(slot);
+            if (undefinedBytes > 0)
+            {
+                uint sp = tc.Stack16 ? (tc.Gpr[Esp] - 4) & 0xFFFF : tc.Gpr[Esp] - 4;
+                tc.IgnoreMemoryOffset = (int)(sp + (uint)(4 - undefinedBytes));
+                tc.IgnoreMemoryLength = undefinedBytes;
+            }
+        }
         if (UndefinedFlags.ResultUndefined(mn, bits, count))
         {
             if (ins.Op0Kind == OpKind.Register)

@@ -43,9 +43,10 @@ public static unsafe class Misc
                 InstructionTable.Add(code, &Nop);
         }
         // Iced names some encodings of that space after the later instructions that took them
-        // over (0F 18 /0-/3 PREFETCHh, 0F 1C /0 CLDEMOTE); the P6 we emulate has none of them,
+        // over (0F 18 /0-/3 PREFETCHh, /6-/7 PREFETCHITn, 0F 1C /0 CLDEMOTE); the P6 we emulate has none of them,
         // so they are the same hint NOPs (a CPU without them runs them as NOPs too).
-        foreach (Code code in new[] { Code.Prefetchnta_m8, Code.Prefetcht0_m8, Code.Prefetcht1_m8, Code.Prefetcht2_m8, Code.Cldemote_m8 })
+        foreach (Code code in new[] { Code.Prefetchnta_m8, Code.Prefetcht0_m8, Code.Prefetcht1_m8, Code.Prefetcht2_m8, Code.Prefetchit0_m8,
+                     Code.Prefetchit1_m8, Code.Cldemote_m8 })
             InstructionTable.Add(code, &Nop);
         // UD2, UD0 and UD1 exist to raise #UD.
         foreach (Code code in new[] { Code.Ud2, Code.Ud0, Code.Ud0_r16_rm16, Code.Ud0_r32_rm32, Code.Ud1_r16_rm16, Code.Ud1_r32_rm32 })
