@@ -68,6 +68,7 @@ public sealed class CaseGenerator
         Prepare();
         Instruction ins = Build();
         Finish(ref ins);
+        Prefixes(ref ins);
         Encode(ins);
         Undefined(ins);
         foreach (var run in Runs()) tc.Patches.Add(run);
@@ -107,6 +108,10 @@ public sealed class CaseGenerator
         else if (rng.Chance(2))
         {
             sp = (uint)rng.Range(0, 7); // ESP below the pushes: #SS
+        }
+        else if (rng.Chance(2))
+        {
+            sp = (uint)(0x10000 - rng.Range(0, 6)); // pops cross the limit: #SS
         }
         return sp;
     }
@@ -431,6 +436,9 @@ public sealed class CaseGenerator
         bool a16 = form.AddressSize == 16;
         bool free = AddressOnly && rng.Chance(50);
         uint t = (uint)rng.Range(0x100, 0x7E00);
+        // Sometimes at the segment's end: a multi-byte access crosses the limit (#GP, or #SS
+        // through SS), and with 32-bit addressing the offset may lie beyond it.
+        if (rng.Chance(5)) t = (uint)(0x10000 - rng.Range(1, 8)) + (a16 ? 0 : (uint)rng.Below(2) * 8);
         Register seg = rng.Chance(30) ? rng.Pick(DataOverrides) : Register.None;
         if (oc.GetOpKind(0) == OpCodeOperandKind.mem_offs || oc.OpCount > 1 && oc.GetOpKind(1) == OpCodeOperandKind.mem_offs)
         {
@@ -546,6 +554,8 @@ public sealed class CaseGenerator
         }
         SetReg(Esi, Place());
         SetReg(Edi, Place());
+        if (rng.Chance(10)) // overlapping source and destination
+            SetReg(Edi, (tc.Gpr[Edi] & (a16 ? 0xFFFF_0000u : 0)) + ((tc.Gpr[Esi] + (uint)rng.Range(-8, 8)) & (a16 ? 0xFFFFu : 0xFFFF_FFFFu)));
         uint si = a16 ? tc.Gpr[Esi] & 0xFFFF : tc.Gpr[Esi];
         uint di = a16 ? tc.Gpr[Edi] & 0xFFFF : tc.Gpr[Edi];
         int span = n * size + 8;
@@ -740,6 +750,28 @@ public sealed class CaseGenerator
         }
     }
 
+    // ---- prefixes beyond the form's own ----
+
+    /// <summary>The instructions LOCK may prefix when their destination is memory (Intel SDM Vol. 2, LOCK).</summary>
+    private bool Lockable => mn is Mnemonic.Add or Mnemonic.Adc or Mnemonic.And or Mnemonic.Btc or Mnemonic.Btr or Mnemonic.Bts
+        or Mnemonic.Cmpxchg or Mnemonic.Cmpxchg8b or Mnemonic.Dec or Mnemonic.Inc or Mnemonic.Neg or Mnemonic.Not or Mnemonic.Or
+        or Mnemonic.Sbb or Mnemonic.Sub or Mnemonic.Xor or Mnemonic.Xadd or Mnemonic.Xchg;
+
+    /// <summary>Segment prefixes the instruction ignores (it has no memory operand, or only ES:(E)DI).</summary>
+    private int extraPrefix;
+
+    private void Prefixes(ref Instruction ins)
+    {
+        // LOCK: often on a memory destination that allows it; rarely anywhere else, where it is #UD.
+        bool memoryDest = ins.OpCount > 0 && ins.Op0Kind == OpKind.Memory;
+        if (Lockable && memoryDest ? rng.Chance(40) : rng.Chance(3)) ins.HasLockPrefix = true;
+        extraPrefix = 0;
+        bool usesSegment = false;
+        for (int n = 0; n < ins.OpCount; n++)
+            usesSegment |= ins.GetOpKind(n) is OpKind.Memory or OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegDI or OpKind.MemorySegEDI;
+        if (!usesSegment && rng.Chance(10)) extraPrefix = rng.Pick(new[] { 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65 });
+    }
+
     // ---- encoding ----
 
     private bool IsDirectBranch(Instruction ins) => ins.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32;
@@ -749,6 +781,7 @@ public sealed class CaseGenerator
         uint entry = Layout.Entry(code16);
         int jmpLen = code16 ? 3 : 5;
         byte[] bytes = EncodeAt(ins, entry);
+        if (bytes.Length >= 15) extraPrefix = 0;
         // The taken exit's trampoline sits after the fall-through one.
         branchTarget = entry + (uint)bytes.Length + (uint)jmpLen;
         if (IsDirectBranch(ins))
@@ -794,6 +827,11 @@ public sealed class CaseGenerator
     private byte[] EncodeAt(Instruction ins, uint ip)
     {
         var w = new CodeWriterImpl();
+        if (extraPrefix != 0)
+        {
+            w.WriteByte((byte)extraPrefix);
+            ip++;
+        }
         var e = Encoder.Create(form.Bitness, w);
         if (!e.TryEncode(ins, ip, out _, out string? err))
             throw new InvalidOperationException($"{form.Key}: cannot encode {ins}: {err}");
@@ -820,6 +858,7 @@ public sealed class CaseGenerator
             count = ins.GetOpKind(last) == OpKind.Register ? tc.Gpr[Ecx] & 0xFF : (uint)ins.GetImmediate(last);
         }
         tc.UndefinedFlags = UndefinedFlags.Mask(mn, bits, count);
+        if (mn is Mnemonic.Popa or Mnemonic.Popad) tc.FaultIgnoredRegisters = 0xFF & ~(1u << Esp);
         if (mn == Mnemonic.Push && ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister())
         {
             int slot = form.Code.ToString().StartsWith("Pushd_", StringComparison.Ordinal) ? 32 : 16;

@@ -33,6 +33,7 @@ public static class Comparer
         }
         for (int i = 0; i < 8; i++)
         {
+            if (host.Status == CaseResult.Faulted && (c.FaultIgnoredRegisters & (1u << i)) != 0) continue;
             uint mask = completed && i == c.IgnoreRegister ? ~c.IgnoreRegisterMask : 0xFFFF_FFFFu;
             if (((host.Gpr[i] ^ emu.Gpr[i]) & mask) != 0) d.Add($"{Reg.Names32[i]}: host {host.Gpr[i]:X8}, emulator {emu.Gpr[i]:X8}");
         }
