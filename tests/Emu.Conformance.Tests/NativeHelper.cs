@@ -37,9 +37,9 @@ public static class NativeHelper
             if (!File.Exists(exe) || File.GetLastWriteTimeUtc(exe) < newest)
             {
                 Directory.CreateDirectory(outDir);
-                var args = new List<string> { "-m32", "-O2", "-fno-pie", "-no-pie", "-fno-stack-protector", "-Wall", "-Werror", "-o", exe + ".tmp" };
+                var args = new List<string> { "-m32", "-O2", "-fno-pie", "-no-pie", "-fno-stack-protector", "-Wall", "-o", exe + ".tmp" };
                 args.AddRange(sources.Where(f => !f.EndsWith(".h")));
-                var (code, _, err) = Run("gcc", args, null, TimeSpan.FromMinutes(2));
+                var (code, _, err) = Run("gcc", args, TimeSpan.FromMinutes(2));
                 if (code != 0)
                 {
                     bool multilib = err.Contains("bits/") || err.Contains("gnu/stubs-32") || err.Contains("cannot find -lgcc")
@@ -59,8 +59,13 @@ public static class NativeHelper
         string exe = EnsureBuilt();
         byte[] input = Encode(image, cases);
         var (code, output, err) = RunBinary(exe, input, TimeSpan.FromMinutes(5));
-        if (code != 0) throw new InvalidOperationException($"native helper exited with {code}: {err}");
-        return Decode(output, cases.Count);
+        var (host, results, done) = Decode(output, cases.Count);
+        if (code != 0 || done < cases.Count)
+        {
+            string at = done < cases.Count ? $" at case {cases[done].Index} of {cases[done].Form.Key} ({cases[done].CodeHex} {cases[done].Disassemble()})" : "";
+            throw new InvalidOperationException($"native helper exited with {code} after {done} of {cases.Count} cases{at}: {err}");
+        }
+        return (host, results);
     }
 
     private static byte[] Encode(byte[] image, IReadOnlyList<TestCase> cases)
@@ -89,7 +94,7 @@ public static class NativeHelper
         return ms.ToArray();
     }
 
-    private static (HostSelectors, CaseResult[]) Decode(byte[] output, int count)
+    private static (HostSelectors, CaseResult[], int) Decode(byte[] output, int count)
     {
         var r = new BinaryReader(new MemoryStream(output));
         if (output.Length < 20 || r.ReadUInt32() != 0x31534552u) throw new InvalidOperationException("native helper: bad output header");
@@ -97,26 +102,37 @@ public static class NativeHelper
         var results = new CaseResult[count];
         for (int n = 0; n < count; n++)
         {
-            if (r.BaseStream.Position >= output.Length)
-                throw new InvalidOperationException($"native helper stopped after {n} of {count} cases");
-            var res = new CaseResult { Status = (int)r.ReadUInt32(), ExitId = (int)r.ReadUInt32() };
-            for (int i = 0; i < 8; i++) res.Gpr[i] = r.ReadUInt32();
-            res.Eflags = r.ReadUInt32();
-            res.Eip = r.ReadUInt32();
-            res.Vector = (int)r.ReadUInt32();
-            res.ErrorCode = r.ReadUInt32();
-            res.Cs = r.ReadUInt32();
-            uint changed = r.ReadUInt32();
-            for (uint i = 0; i < changed; i++)
+            if (r.BaseStream.Position >= output.Length) return (host, results, n);
+            try
             {
-                ushort off = r.ReadUInt16();
-                byte v = r.ReadByte();
-                r.ReadByte();
-                res.Changes.Add((off, v));
+                results[n] = ReadResult(r);
             }
-            results[n] = res;
+            catch (EndOfStreamException)
+            {
+                return (host, results, n); // the helper died while writing this record
+            }
         }
-        return (host, results);
+        return (host, results, count);
+    }
+
+    private static CaseResult ReadResult(BinaryReader r)
+    {
+        var res = new CaseResult { Status = (int)r.ReadUInt32(), ExitId = (int)r.ReadUInt32() };
+        for (int i = 0; i < 8; i++) res.Gpr[i] = r.ReadUInt32();
+        res.Eflags = r.ReadUInt32();
+        res.Eip = r.ReadUInt32();
+        res.Vector = (int)r.ReadUInt32();
+        res.ErrorCode = r.ReadUInt32();
+        res.Cs = r.ReadUInt32();
+        uint changed = r.ReadUInt32();
+        for (uint i = 0; i < changed; i++)
+        {
+            ushort off = r.ReadUInt16();
+            byte v = r.ReadByte();
+            r.ReadByte();
+            res.Changes.Add((off, v));
+        }
+        return res;
     }
 
     private static (int, byte[], string) RunBinary(string exe, byte[] input, TimeSpan timeout)
@@ -154,7 +170,7 @@ public static class NativeHelper
         return (p.ExitCode, stdout.ToArray(), readErr.Result);
     }
 
-    private static (int, string, string) Run(string file, IEnumerable<string> args, string? stdin, TimeSpan timeout)
+    private static (int, string, string) Run(string file, IEnumerable<string> args, TimeSpan timeout)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in args) psi.ArgumentList.Add(a);
@@ -176,7 +192,6 @@ public static class NativeHelper
                 p.Kill();
                 throw new TimeoutException($"{file} did not finish in {timeout}");
             }
-            _ = stdin;
             return (p.ExitCode, o.Result, e.Result);
         }
     }
