@@ -69,6 +69,7 @@ public sealed class CaseGenerator
         Instruction ins = Build();
         Finish(ref ins);
         Prefixes(ref ins);
+        Producer();
         Encode(ins);
         Undefined(ins);
         foreach (var run in Runs()) tc.Patches.Add(run);
@@ -134,6 +135,7 @@ public sealed class CaseGenerator
             tc.Gpr[r] = (tc.Gpr[r] & 0xFFFF_00FFu) | ((v & 0xFF) << 8);
         else
             tc.Gpr[r] = (tc.Gpr[r] & ~Mask(size * 8)) | (v & Mask(size * 8));
+        pinned |= 1u << r;
         return true;
     }
 
@@ -417,7 +419,11 @@ public sealed class CaseGenerator
         {
             Register r = rng.Pick(file);
             // An indirect branch's register must hold the target: it cannot be one pinned for something else.
-            if (mn is Mnemonic.Jmp or Mnemonic.Call && Pinned(Num(r))) continue;
+            if (mn is Mnemonic.Jmp or Mnemonic.Call)
+            {
+                if (Pinned(Num(r))) continue;
+                pinned |= 1u << Num(r);
+            }
             return r;
         }
     }
@@ -744,8 +750,8 @@ public sealed class CaseGenerator
                 SetPart(Register.DX, (uint)(n >> 16));
                 break;
             default:
-                SetReg(Eax, (uint)n, pin: false);
-                SetReg(Edx, (uint)(n >> 32), pin: false);
+                SetReg(Eax, (uint)n);
+                SetReg(Edx, (uint)(n >> 32));
                 break;
         }
     }
@@ -772,16 +778,57 @@ public sealed class CaseGenerator
         if (!usesSegment && rng.Chance(10)) extraPrefix = rng.Pick(new[] { 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65 });
     }
 
+    // ---- a flag-producing instruction before the one under test ----
+
+    private static readonly Mnemonic[] Producers =
+        { Mnemonic.Add, Mnemonic.Adc, Mnemonic.Sub, Mnemonic.Sbb, Mnemonic.Cmp, Mnemonic.Neg, Mnemonic.Inc, Mnemonic.Dec };
+
+    private byte[] producer = Array.Empty<byte>();
+
+    /// <summary>
+    /// Half the cases start with an ADD, ADC, SUB, SBB, CMP, NEG, INC or DEC on free
+    /// registers, so the instruction under test reads flags an earlier instruction left
+    /// (lazily, in the emulator) rather than flags loaded whole. Only producers whose flags
+    /// the SDM defines completely, so nothing undefined flows into the result.
+    /// </summary>
+    private void Producer()
+    {
+        producer = Array.Empty<byte>();
+        if (!rng.Chance(50)) return;
+        int bits = rng.Pick(new[] { 8, 16, 32 });
+        Register[] file = bits == 8 ? Regs8 : bits == 16 ? Regs16 : Regs32;
+        Register[] free = file.Where(r => !Pinned(Num(r))).ToArray();
+        Mnemonic op = free.Length == 0 ? Mnemonic.Cmp : rng.Pick(Producers);
+        Register dst = op == Mnemonic.Cmp ? rng.Pick(file) : rng.Pick(free);
+        string sz = bits.ToString();
+        Instruction p;
+        if (op is Mnemonic.Neg or Mnemonic.Inc or Mnemonic.Dec)
+            p = Instruction.Create(Enum.Parse<Code>($"{op}_rm{sz}"), dst);
+        else if (rng.Chance(50))
+            p = Instruction.Create(Enum.Parse<Code>($"{op}_rm{sz}_r{sz}"), dst, rng.Chance(20) ? dst : rng.Pick(file));
+        else
+        {
+            // Sometimes the register's own value: equal operands (ZF, and the boundary of every unsigned condition).
+            uint imm = rng.Chance(20) ? GetPart(dst) + (uint)rng.Range(-1, 1) : Value(bits);
+            p = Instruction.Create(Enum.Parse<Code>($"{op}_rm{sz}_imm{sz}"), dst, (int)(bits == 32 ? imm : imm & Mask(bits)));
+        }
+        producer = EncodeAt(p, Layout.Entry(code16), withExtraPrefix: false);
+    }
+
     // ---- encoding ----
 
     private bool IsDirectBranch(Instruction ins) => ins.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32;
 
     private void Encode(Instruction ins)
     {
-        uint entry = Layout.Entry(code16);
+        uint entry = Layout.Entry(code16) + (uint)producer.Length;
         int jmpLen = code16 ? 3 : 5;
         byte[] bytes = EncodeAt(ins, entry);
-        if (bytes.Length >= 15) extraPrefix = 0;
+        if (bytes.Length >= 15)
+        {
+            extraPrefix = 0;
+            bytes = EncodeAt(ins, entry);
+        }
         // The taken exit's trampoline sits after the fall-through one.
         branchTarget = entry + (uint)bytes.Length + (uint)jmpLen;
         if (IsDirectBranch(ins))
@@ -794,7 +841,7 @@ public sealed class CaseGenerator
         {
             bool w = form.Code is Code.Jmp_rm16 or Code.Call_rm16;
             uint v = BranchValue(w);
-            if (ins.Op0Kind == OpKind.Register) SetReg(Num(ins.Op0Register), w ? (tc.Gpr[Num(ins.Op0Register)] & 0xFFFF_0000u) | (v & 0xFFFF) : v, pin: false);
+            if (ins.Op0Kind == OpKind.Register) SetReg(Num(ins.Op0Register), w ? (tc.Gpr[Num(ins.Op0Register)] & 0xFFFF_0000u) | (v & 0xFFFF) : v);
             else PokeValue(memTarget, v, w ? 2 : 4);
         }
         else if (mn == Mnemonic.Ret)
@@ -802,12 +849,15 @@ public sealed class CaseGenerator
             bool w = form.Code is Code.Retnw or Code.Retnw_imm16;
             PokeValue(StackTop(), BranchValue(w), w ? 2 : 4);
         }
-        if (bytes.Length + 2 * jmpLen > Layout.CodeWindow) throw new InvalidOperationException($"{form.Key}: instruction too long");
+        int at = producer.Length;
+        if (at + bytes.Length + 2 * jmpLen > Layout.CodeWindow) throw new InvalidOperationException($"{form.Key}: instruction too long");
         Array.Fill(tc.Code, (byte)0xF4);
-        bytes.CopyTo(tc.Code, 0);
+        producer.CopyTo(tc.Code, 0);
+        bytes.CopyTo(tc.Code, at);
+        tc.InstructionOffset = at;
         tc.InstructionLength = bytes.Length;
-        WriteJump(bytes.Length, Layout.ExitFall(code16));
-        WriteJump(bytes.Length + jmpLen, Layout.ExitTaken(code16));
+        WriteJump(at + bytes.Length, Layout.ExitFall(code16));
+        WriteJump(at + bytes.Length + jmpLen, Layout.ExitTaken(code16));
     }
 
     private void WriteJump(int at, uint target)
@@ -824,10 +874,10 @@ public sealed class CaseGenerator
         }
     }
 
-    private byte[] EncodeAt(Instruction ins, uint ip)
+    private byte[] EncodeAt(Instruction ins, uint ip, bool withExtraPrefix = true)
     {
         var w = new CodeWriterImpl();
-        if (extraPrefix != 0)
+        if (extraPrefix != 0 && withExtraPrefix)
         {
             w.WriteByte((byte)extraPrefix);
             ip++;

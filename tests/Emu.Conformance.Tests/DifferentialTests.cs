@@ -47,17 +47,28 @@ public class DifferentialTests
     [Fact]
     public void NativeHelperReportsWhatTheCodeDid()
     {
-        // ADD EAX, ECX in 32-bit code must leave the sum: the harness is not comparing two empty results.
+        // ADD EAX, ECX; MOV [EBX], EAX in 32-bit code: the helper must report the sum in EAX and
+        // in memory, so the suite is not comparing two empty results.
         var form = new Form(Code.Add_rm32_r32, 32, OperandForm.Register, 0, RepPrefixKind.None);
+        var c = new TestCase { Form = form, Eflags = 0 };
+        byte[] code = { 0x01, 0xC8, 0x89, 0x03 };
+        Array.Fill(c.Code, (byte)0xF4);
+        code.CopyTo(c.Code, 0);
+        c.Code[4] = 0xE9;
+        BitConverter.TryWriteBytes(c.Code.AsSpan(5), Layout.Code32ExitFall - (Layout.Code32Entry + 9));
+        c.InstructionLength = 4;
+        c.Gpr[0] = 0x1234_5678;
+        c.Gpr[1] = 0x1111_1111;
+        c.Gpr[3] = 0x100;
+        c.Gpr[4] = 0x8000;
         byte[] image = DifferentialRun.Image(1);
-        TestCase c = new CaseGenerator(form, image).Generate(0, 42);
         var (host, results) = NativeHelper.RunBatch(image, new[] { c });
-        var d = Decoder.Create(32, new ByteArrayCodeReader(c.Code, 0, c.InstructionLength));
-        d.Decode(out Instruction ins);
-        int dst = ins.Op0Register - Register.EAX, src = ins.Op1Register - Register.EAX;
-        Assert.Equal(CaseResult.Exited, results[0].Status);
-        Assert.Equal(1, results[0].ExitId);
-        Assert.Equal(c.Gpr[dst] + c.Gpr[src], results[0].Gpr[dst]);
+        CaseResult r = results[0];
+        Assert.Equal(CaseResult.Exited, r.Status);
+        Assert.Equal(1, r.ExitId);
+        Assert.Equal(0x2345_6789u, r.Gpr[0]);
+        Assert.Equal(new[] { ((ushort)0x100, (byte)0x89), ((ushort)0x101, (byte)0x67), ((ushort)0x102, (byte)0x45), ((ushort)0x103, (byte)0x23) },
+            r.Changes.Where(x => x.Value != image[x.Offset]).ToArray());
         Assert.NotEqual(0, host.Cs);
     }
 

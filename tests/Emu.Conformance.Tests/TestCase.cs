@@ -22,6 +22,8 @@ public sealed class TestCase
     public uint Eflags { get; set; }
     public byte Mode { get; set; }
     public byte[] Code { get; } = new byte[Layout.CodeWindow];
+    /// <summary>Where the instruction under test starts in <see cref="Code"/> (after a flag-producing one, if any).</summary>
+    public int InstructionOffset { get; set; }
     public int InstructionLength { get; set; }
     public List<Patch> Patches { get; } = new();
 
@@ -43,20 +45,27 @@ public sealed class TestCase
     public int IgnoreMemoryOffset { get; set; }
     public int IgnoreMemoryLength { get; set; }
 
-    /// <summary>The instruction as Iced decodes it (for reports).</summary>
+    /// <summary>The code as Iced decodes it (for reports): the flag producer, if any, then the instruction under test.</summary>
     public string Disassemble()
     {
         int bitness = Code16 ? 16 : 32;
-        var d = Decoder.Create(bitness, new ByteArrayCodeReader(Code, 0, InstructionLength), Layout.Entry(Code16));
-        d.Decode(out Instruction ins);
+        int end = InstructionOffset + InstructionLength;
+        var d = Decoder.Create(bitness, new ByteArrayCodeReader(Code, 0, end), Layout.Entry(Code16));
         var f = new NasmFormatter();
         f.Options.ShowBranchSize = true;
         var o = new StringOutput();
-        f.Format(ins, o);
-        return o.ToStringAndReset();
+        var parts = new List<string>();
+        while ((int)(d.IP - Layout.Entry(Code16)) < end)
+        {
+            d.Decode(out Instruction ins);
+            f.Format(ins, o);
+            parts.Add(o.ToStringAndReset());
+        }
+        return string.Join("; ", parts);
     }
 
-    public string CodeHex => Convert.ToHexString(Code, 0, InstructionLength);
+    public string CodeHex => (InstructionOffset > 0 ? Convert.ToHexString(Code, 0, InstructionOffset) + " " : "")
+        + Convert.ToHexString(Code, InstructionOffset, InstructionLength);
 }
 
 /// <summary>What a case did, on the host or on the emulator.</summary>
