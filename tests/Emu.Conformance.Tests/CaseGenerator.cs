@@ -270,7 +270,7 @@ public sealed class CaseGenerator
         if (branch) return Instruction.CreateBranch(form.Code, Layout.Entry(code16)); // the real target is set when encoding
 
         var ops = new List<object>();
-        for (int i = 0; i < oc.OpCount; i++) ops.Add(Operand(oc.GetOpKind(i), i));
+        for (int i = 0; i < oc.OpCount; i++) ops.Add(Operand(oc.GetOpKind(i)));
         return Create(ops);
     }
 
@@ -311,7 +311,7 @@ public sealed class CaseGenerator
         };
     }
 
-    private object Operand(OpCodeOperandKind k, int n)
+    private object Operand(OpCodeOperandKind k)
     {
         switch (k)
         {
@@ -349,7 +349,7 @@ public sealed class CaseGenerator
             case OpCodeOperandKind.dx: return Register.DX;
             case OpCodeOperandKind.eax: return Register.EAX;
             case OpCodeOperandKind.imm8_const_1: return 1;
-            case OpCodeOperandKind.imm8: return Imm8(n);
+            case OpCodeOperandKind.imm8: return Imm8();
             case OpCodeOperandKind.imm8sex16:
             case OpCodeOperandKind.imm8sex32:
                 return (int)(sbyte)Value(8);
@@ -362,7 +362,7 @@ public sealed class CaseGenerator
         }
     }
 
-    private int Imm8(int n)
+    private int Imm8()
     {
         switch (mn)
         {
@@ -377,7 +377,6 @@ public sealed class CaseGenerator
             case Mnemonic.Bt or Mnemonic.Bts or Mnemonic.Btr or Mnemonic.Btc:
                 return rng.Chance(50) ? rng.Below(OperandBits()) : rng.Below(256);
             default:
-                _ = n;
                 return (int)(Value(8) & 0xFF);
         }
     }
@@ -485,8 +484,7 @@ public sealed class CaseGenerator
                     displSize = 2;
                 }
             }
-            disp = displSize == 2 ? (short)d : displSize == 1 ? (sbyte)d : 0;
-            if (displSize == 2) disp = (long)(d & 0xFFFF);
+            disp = displSize == 2 ? d & 0xFFFF : displSize == 1 ? (sbyte)d : 0;
         }
         else
         {
@@ -652,6 +650,8 @@ public sealed class CaseGenerator
                 break;
             case Mnemonic.Bsf or Mnemonic.Bsr:
                 if (rng.Chance(20)) WriteOperand(ref ins, 1, bits, 0);
+                // Whether the result is defined depends on the source: no producer may change it.
+                if (ins.Op1Kind == OpKind.Register) pinned |= 1u << Num(ins.Op1Register);
                 break;
             case Mnemonic.Cmpxchg:
                 if (rng.Chance(50))
@@ -699,6 +699,9 @@ public sealed class CaseGenerator
         if (code16 && rng.Chance(5)) v |= 0x10000;
         return v;
     }
+
+    /// <summary>The initial value of operand 1 (a register or the memory at the target).</summary>
+    private uint SourceValue(Instruction ins, int bits) => ReadOperand(ref ins, 1, bits);
 
     private uint ReadOperand(ref Instruction ins, int n, int bits)
     {
@@ -920,7 +923,9 @@ public sealed class CaseGenerator
                 tc.IgnoreMemoryLength = undefinedBytes;
             }
         }
-        if (UndefinedFlags.ResultUndefined(mn, bits, count))
+        bool undefinedResult = UndefinedFlags.ResultUndefined(mn, bits, count)
+            || mn is Mnemonic.Bsf or Mnemonic.Bsr && UndefinedFlags.BitScanResultUndefined(SourceValue(ins, bits));
+        if (undefinedResult)
         {
             if (ins.Op0Kind == OpKind.Register)
             {
