@@ -23,6 +23,8 @@ namespace Emu.X86;
 /// <item><term>RCL, RCR (count &#8800; 0)</term><description>OF when the count is not 1 (computed as for a 1-bit rotate)</description></item>
 /// <item><term>SHLD, SHRD (count &#8800; 0)</term><description>AF (0); OF when count &gt; 1 (sign change); 16-bit with count &gt; 16: result and all flags</description></item>
 /// <item><term>BSWAP r16</term><description>the result (the register reads as 0)</description></item>
+/// <item><term>BSF, BSR with a zero source</term><description>the destination (left unchanged)</description></item>
+/// <item><term>PUSH Sreg (32-bit operand size)</term><description>the upper two bytes of the stack slot (left unmodified: a 16-bit store)</description></item>
 /// </list>
 /// Counts are the operand count masked to 5 bits, as the CPU masks it.
 /// </remarks>
@@ -95,6 +97,20 @@ public static class UndefinedFlags
                 return 0;
         }
     }
+
+    /// <summary>
+    /// PUSH of a segment register with a 32-bit operand size: "either a zero-extended value is
+    /// pushed on the stack or the segment selector is written on the stack using a 16-bit
+    /// move" (Intel SDM Vol. 2, PUSH). Returns how many high bytes of the pushed slot are
+    /// therefore implementation-specific (2 for a 32-bit push; we do the 16-bit move).
+    /// </summary>
+    public static int SegmentPushUndefinedBytes(int operandBits) => operandBits == 32 ? 2 : 0;
+
+    /// <summary>
+    /// BSF/BSR: "If the content of the source operand is 0, the content of the destination
+    /// operand is undefined" (Intel SDM Vol. 2, BSF and BSR). We leave it unchanged.
+    /// </summary>
+    public static bool BitScanResultUndefined(uint source) => source == 0;
 
     /// <summary>Whether the SDM leaves the destination itself undefined (so a comparison must ignore it).</summary>
     public static bool ResultUndefined(Mnemonic mnemonic, int operandBits, uint count = 0)

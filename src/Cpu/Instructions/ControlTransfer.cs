@@ -23,10 +23,20 @@ public static unsafe class ControlTransfer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint NextEip(Cpu c, ref Instruction i) => c.Code32 ? (uint)i.NextIP : (uint)i.NextIP & 0xFFFF;
 
+    /// <summary>
+    /// Near CALL: the stack slot for the return address is checked first (#SS), then the
+    /// target against the CS limit (#GP(0)): a real CPU reports the stack fault when both
+    /// apply. Nothing is written unless both checks pass.
+    /// </summary>
     public static void Call(Cpu c, uint target, uint returnAddress, int size)
     {
+        int bytes = OperandSize.Bytes(size);
+        uint sp = c.StackOffset(-bytes);
+        uint lin = c.LinearWrite(SegReg.SS, sp, bytes);
+        c.Mmu.ProbeWrite(lin, bytes);
         if (target > c.Seg[SegReg.CS].ValidHigh) throw GuestFault.Create(ExceptionVectors.GP, 0);
-        StackOps.Push(c, returnAddress, size);
+        c.WriteLinear(lin, size, returnAddress);
+        c.StackPointer = sp;
         c.Eip = target;
     }
 

@@ -42,10 +42,12 @@ public static unsafe class Misc
             if (name.StartsWith("Reservednop_", System.StringComparison.Ordinal) && !name.Contains("rm64") && name[^4..] is not "0F0D")
                 InstructionTable.Add(code, &Nop);
         }
-        // Iced names some encodings of that space after the CET instructions that later reused
-        // them (ENDBR32 is F3 0F 1E FB). A CPU without CET runs them as the hint NOPs they are,
-        // which is why CET-built code (Debian's libgcc) runs on a P6.
-        foreach (Code code in new[] { Code.Endbr32, Code.Endbr64, Code.Rdsspd_r32 })
+        // Iced names some encodings of that space after later instructions that took them over:
+        // ENDBR32 (F3 0F 1E FB) and the other CET forms, 0F 18 /0-/3 PREFETCHh, /6-/7 PREFETCHITn,
+        // 0F 1C /0 CLDEMOTE. The P6 we emulate has none of them and runs them as the hint NOPs they
+        // are (which is why CET-built code, such as Debian's libgcc, runs on a P6).
+        foreach (Code code in new[] { Code.Endbr32, Code.Endbr64, Code.Rdsspd_r32, Code.Prefetchnta_m8, Code.Prefetcht0_m8,
+                     Code.Prefetcht1_m8, Code.Prefetcht2_m8, Code.Prefetchit0_m8, Code.Prefetchit1_m8, Code.Cldemote_m8 })
             InstructionTable.Add(code, &Nop);
         // UD2, UD0 and UD1 exist to raise #UD.
         foreach (Code code in new[] { Code.Ud2, Code.Ud0, Code.Ud0_r16_rm16, Code.Ud0_r32_rm32, Code.Ud1_r16_rm16, Code.Ud1_r32_rm32 })

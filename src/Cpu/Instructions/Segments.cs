@@ -179,9 +179,11 @@ public static unsafe class Segments
         ushort sel = c.Seg[Cpu.RegNum(i.Op0Register)].Selector;
         if (TSize.Size == 2)
         {
-            // A 32-bit push of a segment register writes only the low word (P6 and later).
+            // A 32-bit push of a segment register writes only the low word (P6 and later), but
+            // the whole doubleword slot must lie within SS's limit (#SS otherwise).
             uint sp = c.StackOffset(-4);
-            c.Write16(SegReg.SS, sp, sel);
+            uint lin = c.LinearWrite(SegReg.SS, sp, 4);
+            c.Mmu.Write16(lin, sel);
             c.StackPointer = sp;
         }
         else

@@ -1,3 +1,4 @@
+using Emu.Memory;
 using Iced.Intel;
 
 namespace Emu.X86;
@@ -107,6 +108,10 @@ public static unsafe class StackOps
             c.WriteMem(SegReg.SS, sp, size, frameTemp);
         }
         sp = Wrap(sp - alloc);
+        // #SS(0) when the new stack pointer is outside the stack segment's limit (Intel SDM
+        // Vol. 2, ENTER); the frame has been stored by then, but no register has changed.
+        ref SegmentCache ss = ref c.Seg[SegReg.SS];
+        if (sp < ss.ValidLow || sp > ss.ValidHigh) throw GuestFault.Create(ExceptionVectors.SS, 0);
         c.SetReg(Reg.EBP, size, frameTemp);
         c.StackPointer = sp;
     }

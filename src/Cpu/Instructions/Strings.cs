@@ -109,7 +109,10 @@ public static unsafe class Strings
         }
     }
 
-    /// <summary>CMPS: flags of [src:(E)SI] - [ES:(E)DI]; REPE stops on a mismatch, REPNE on a match.</summary>
+    /// <summary>
+    /// CMPS: flags of [src:(E)SI] - [ES:(E)DI]; REPE stops on a mismatch, REPNE on a match.
+    /// ES:(E)DI is read first: when both operands fault, a real CPU reports the destination's.
+    /// </summary>
     public static void Cmps(Cpu c, int size, int srcSeg, bool a32, int rep)
     {
         int delta = Delta(c, size);
@@ -117,8 +120,8 @@ public static unsafe class Strings
         for (int done = 0; n != 0; done++)
         {
             if (done == RepChunk) { Yield(c); return; }
-            uint a = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
             uint b = c.ReadMem(SegReg.ES, Index(c, Reg.EDI, a32), size);
+            uint a = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
             Arithmetic.Sub(c, a, b, size);
             Advance(c, Reg.ESI, a32, delta);
             Advance(c, Reg.EDI, a32, delta);

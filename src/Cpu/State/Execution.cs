@@ -39,6 +39,9 @@ public sealed partial class Cpu
     /// <summary>When set, the run stops as soon as CS.base + EIP equals this linear address.</summary>
     public uint? StopAtLinear;
 
+    /// <summary>A second stop address, checked like <see cref="StopAtLinear"/> (a test tells two exits apart).</summary>
+    public uint? StopAtLinear2;
+
     /// <summary>The executing engine; null means the interpreter.</summary>
     public IExecutionEngine? Engine;
 
@@ -100,11 +103,13 @@ public sealed partial class Cpu
     {
         IExecutionEngine? engine = Engine;
         uint? stopAt = StopAtLinear;
+        uint? stopAt2 = StopAtLinear2;
         while (true)
         {
             if (StopRequested) return StopReason == StopReason.None ? StopReason.Requested : StopReason;
             if (InstructionCount >= end) return StopReason = StopReason.BudgetExhausted;
             if (stopAt.HasValue && Seg[SegReg.CS].Base + Eip == stopAt.Value) return StopReason = StopReason.StopAddress;
+            if (stopAt2.HasValue && Seg[SegReg.CS].Base + Eip == stopAt2.Value) return StopReason = StopReason.StopAddress;
             CurrentBlock = null;
             Block b = Blocks.Get();
             CurrentBlock = b;
