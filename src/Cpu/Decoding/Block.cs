@@ -25,8 +25,19 @@ public sealed unsafe class Block
     public readonly uint LastByte;
     /// <summary>CS base the block was found through (with EIP, it gives the linear address).</summary>
     public readonly uint CsBase;
-    /// <summary>Physical address range [PhysStart, PhysEnd) the block's bytes occupy.</summary>
+    /// <summary>Physical address range [PhysStart, PhysEnd) the block's bytes occupy in its first page.</summary>
     public readonly uint PhysStart, PhysEnd;
+
+    /// <summary>
+    /// For a block whose one instruction runs into the next page: the physical range of its
+    /// bytes there, [SecondPage, SecondPage + SecondPageBytes). <see cref="NoSecondPage"/> otherwise.
+    /// </summary>
+    public readonly uint SecondPage = NoSecondPage;
+    public readonly int SecondPageBytes;
+
+    public const uint NoSecondPage = 0xFFFF_FFFF;
+
+    public bool Straddles => SecondPage != NoSecondPage;
     public readonly bool Code32;
     /// <summary>The last instruction sets EIP itself (a branch, call, return, interrupt...).</summary>
     public readonly bool EndsInBranch;
@@ -47,10 +58,14 @@ public sealed unsafe class Block
 
     internal Block? HashNext;
     internal Block? PageNext;
+    internal Block? PageNext2; // the link in the second page's list, for a block that straddles
 
     internal Block(Instruction[] code, delegate*<Cpu, ref Instruction, void>[] handlers, int count, uint eip, uint nextEip,
-        uint csBase, uint physStart, uint physEnd, bool code32, bool endsInBranch, bool cacheable)
+        uint csBase, uint physStart, uint physEnd, bool code32, bool endsInBranch, bool cacheable,
+        uint secondPage = NoSecondPage, int secondPageBytes = 0)
     {
+        SecondPage = secondPage;
+        SecondPageBytes = secondPageBytes;
         Code = code;
         Handlers = handlers;
         Count = count;

@@ -73,7 +73,8 @@ public sealed unsafe class BlockCache
         int h = HashIndex(phys, eip, code32);
         for (Block? b = hash[h]; b is not null; b = b.HashNext)
         {
-            if (b.PhysStart == phys && b.Eip == eip && b.Code32 == code32 && b.LastByte <= cs.ValidHigh)
+            if (b.PhysStart == phys && b.Eip == eip && b.Code32 == code32 && b.LastByte <= cs.ValidHigh
+                && (!b.Straddles || SecondPageOf(linear, b) == b.SecondPage))
             {
                 if (b.CsBase == csBase) jump[j] = b;
                 return b;
@@ -91,10 +92,22 @@ public sealed unsafe class BlockCache
                 pageLists[page] = nb;
                 cpu.Physical.MarkCodePage(phys);
             }
+            if (nb.Straddles)
+            {
+                // Its bytes in the next page are code too: a store there must find the block.
+                uint page2 = nb.SecondPage >> PhysicalMemory.PageShift;
+                nb.PageNext2 = pageLists[page2];
+                pageLists[page2] = nb;
+                cpu.Physical.MarkCodePage(nb.SecondPage);
+            }
             jump[j] = nb;
         }
         return nb;
     }
+
+    /// <summary>Where the next page of a straddling block's first byte maps now (its cached bytes may be elsewhere).</summary>
+    private uint SecondPageOf(uint linear, Block b) =>
+        cpu.Mmu.Translate((linear | PhysicalMemory.PageMask) + 1, Emu.Memory.AccessKind.Fetch) & ~PhysicalMemory.PageMask;
 
     private Block Decode(uint eip, uint csBase, uint linear, uint phys, byte* pageHost, bool code32, uint csLimit)
     {
@@ -169,7 +182,14 @@ public sealed unsafe class BlockCache
         uint next = (uint)ins.NextIP;
         if (!code32) next &= 0xFFFF;
         bool branch = ins.FlowControl != FlowControl.Next;
-        return Make(1, eip, next, csBase, phys, phys + (uint)ins.Length, code32, branch, cacheable: false);
+        // Cache it when both pages are RAM: it is keyed by its first byte and found again only
+        // while the second page still maps to the same physical page.
+        int first = (int)(PhysicalMemory.PageSize - (phys & PhysicalMemory.PageMask));
+        uint second = cpu.Mmu.Translate((linear | PhysicalMemory.PageMask) + 1, Emu.Memory.AccessKind.Fetch) & ~PhysicalMemory.PageMask;
+        bool ram = (phys >> PhysicalMemory.PageShift) < (uint)pageLists.Length && (second >> PhysicalMemory.PageShift) < (uint)pageLists.Length
+                   && cpu.Physical.IsRam(phys & ~PhysicalMemory.PageMask, PhysicalMemory.PageSize) && cpu.Physical.IsRam(second, PhysicalMemory.PageSize);
+        return Make(1, eip, next, csBase, phys, phys + (uint)first, code32, branch, cacheable: ram,
+            secondPage: second, secondPageBytes: ins.Length - first);
     }
 
     private static bool NeedsMoreThan(byte[] bytes, int n, uint eip, bool code32)
@@ -179,7 +199,8 @@ public sealed unsafe class BlockCache
         return d.LastError == DecoderError.NoMoreBytes;
     }
 
-    private Block Make(int count, uint eip, uint next, uint csBase, uint physStart, uint physEnd, bool code32, bool endsInBranch, bool cacheable)
+    private Block Make(int count, uint eip, uint next, uint csBase, uint physStart, uint physEnd, bool code32, bool endsInBranch, bool cacheable,
+        uint secondPage = Block.NoSecondPage, int secondPageBytes = 0)
     {
         var code = new Instruction[count];
         var handlers = new delegate*<Cpu, ref Instruction, void>[count];
@@ -188,7 +209,8 @@ public sealed unsafe class BlockCache
             code[i] = scratch[i];
             handlers[i] = InstructionTable.Handlers[(int)code[i].Code];
         }
-        return new Block(code, handlers, count, eip, next, csBase, physStart, physEnd, code32, endsInBranch, cacheable);
+        return new Block(code, handlers, count, eip, next, csBase, physStart, physEnd, code32, endsInBranch, cacheable,
+            secondPage, secondPageBytes);
     }
 
     // ---- invalidation ----
@@ -197,19 +219,30 @@ public sealed unsafe class BlockCache
     {
         uint page = address >> PhysicalMemory.PageShift;
         if (page >= (uint)pageLists.Length) return;
+        uint pageBase = page << PhysicalMemory.PageShift;
         uint end = address + (uint)size;
         Block? prev = null;
         Block? b = pageLists[page];
         while (b is not null)
         {
-            Block? nextInPage = b.PageNext;
-            if (b.PhysStart < end && address < b.PhysEnd)
+            // A straddling block is in two lists; in this page's list it links through the slot for this page.
+            bool viaSecond = b.Straddles && b.SecondPage == pageBase && (b.PhysStart & ~PhysicalMemory.PageMask) != pageBase;
+            Block? nextInPage = viaSecond ? b.PageNext2 : b.PageNext;
+            uint lo = viaSecond ? b.SecondPage : b.PhysStart;
+            uint hi = viaSecond ? b.SecondPage + (uint)b.SecondPageBytes : b.PhysEnd;
+            bool hit = lo < end && address < hi;
+            if (hit || !b.Valid)
             {
-                if (prev is null) pageLists[page] = nextInPage; else prev.PageNext = nextInPage;
-                b.PageNext = null;
-                Drop(b);
-                Invalidated++;
-                if (ReferenceEquals(b, cpu.CurrentBlock)) cpu.BlockExit = BlockExitKind.ContinueAfter;
+                if (prev is null) pageLists[page] = nextInPage;
+                else if (prev.Straddles && prev.SecondPage == pageBase && (prev.PhysStart & ~PhysicalMemory.PageMask) != pageBase) prev.PageNext2 = nextInPage;
+                else prev.PageNext = nextInPage;
+                if (viaSecond) b.PageNext2 = null; else b.PageNext = null;
+                if (b.Valid)
+                {
+                    Drop(b);
+                    Invalidated++;
+                    if (ReferenceEquals(b, cpu.CurrentBlock)) cpu.BlockExit = BlockExitKind.ContinueAfter;
+                }
             }
             else
             {
@@ -246,6 +279,7 @@ public sealed unsafe class BlockCache
                 b.Valid = false;
                 b.HashNext = null;
                 b.PageNext = null;
+                b.PageNext2 = null;
                 BlockDropped?.Invoke(b);
                 b = n;
             }

@@ -70,7 +70,11 @@ public sealed partial class Cpu
         {
             try
             {
-                return RunBlocks(end);
+                StopReason r = RunBlocks(end);
+                // Between runs no block is executing: a device write into the last one must not
+                // leave an early-exit request behind for the next run.
+                CurrentBlock = null;
+                return r;
             }
             catch (GuestFault f)
             {

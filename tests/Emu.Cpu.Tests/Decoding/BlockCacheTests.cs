@@ -201,6 +201,34 @@ public class BlockCacheTests
     }
 
     [Fact]
+    public void AHotLoopThroughAStraddlingInstructionIsDecodedOnce()
+    {
+        using var t = TestCpu.Flat32();
+        // loop: 14 NOPs up to 1FFEh, then ADD EAX, imm32 straddling into page 2000h, DEC ECX, JNZ loop.
+        t.Load(0x1FF0, a =>
+        {
+            var loop = a.CreateLabel();
+            a.Label(ref loop);
+            for (int i = 0; i < 14; i++) a.nop();
+            a.add(eax, 0x0101_0101);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        t.Cpu.Eax = 0;
+        t.Cpu.Ecx = 1000;
+        Assert.Equal(StopReason.Halted, t.Run(0x1FF0));
+        Assert.Equal(unchecked(1000u * 0x0101_0101u), t.Cpu.Eax);
+        Assert.Equal(4, t.Cpu.Blocks.Decoded); // NOPs, the straddler, DEC/JNZ, HLT: each once
+
+        t.WriteBytes(0x2001, 0x02); // rewrite the straddler's immediate in the second page
+        t.Cpu.Eax = 0;
+        t.Cpu.Ecx = 10;
+        Assert.Equal(StopReason.Halted, t.Run(0x1FF0));
+        Assert.Equal(10u * 0x0102_0101u, t.Cpu.Eax);
+    }
+
+    [Fact]
     public void ABranchTargetThatStraddlesAPageRuns()
     {
         using var t = TestCpu.Flat32();
