@@ -27,6 +27,8 @@ public static class ExitStatus
     public const int InternalError = 16;
     /// <summary>The ./emu script could not build the emulator.</summary>
     public const int BuildFailed = 18;
+    /// <summary>Lockstep (--engine lockstep) found the translator disagreeing with the interpreter.</summary>
+    public const int Divergence = 20;
     /// <summary>The user interrupted the run (Ctrl-C), as shells report SIGINT.</summary>
     public const int Interrupted = 130;
 }
