@@ -196,6 +196,8 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("run --help", "--kernel")]
     [InlineData("help run", "--max-instructions")]
     [InlineData("help run", "--jit-threshold")]
+    [InlineData("help bench", "--sweep")]
+    [InlineData("--help", "bench")]
     [InlineData("--version", "emu 0.1.0")]
     public void AskedForHelpGoesToStdout(string args, string expected)
     {

@@ -27,9 +27,10 @@ public static class CommandLineProgram
             s.HelpWriter = null;
             s.AutoVersion = true;
         });
-        ParserResult<object> parsed = parser.ParseArguments(args, typeof(RunOptions));
+        ParserResult<object> parsed = parser.ParseArguments(args, typeof(RunOptions), typeof(BenchOptions));
         return parsed.MapResult(
             (RunOptions o) => RunVerb(o, stdout, stderr, onStart),
+            (BenchOptions o) => BenchVerb.Run(o, stdout, stderr),
             errors => errors.OfType<HelpVerbRequestedError>().FirstOrDefault() is { Matched: true } verbHelp
                 ? Run(new[] { verbHelp.Verb, "--help" }, stdout, stderr) // "help run" is "run --help"
                 : Help(parsed, errors.ToList(), stdout, stderr));
