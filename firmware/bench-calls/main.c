@@ -7,7 +7,7 @@
  */
 #include "fw.h"
 
-#define DEFAULT_ROUNDS 7
+#define DEFAULT_ROUNDS 14
 
 #define NOIPA __attribute__((noinline, noipa))
 

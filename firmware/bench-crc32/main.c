@@ -8,7 +8,7 @@
 
 #define SIZE (256u * 1024u)
 #define PREFIX (16u * 1024u)
-#define DEFAULT_ROUNDS 16
+#define DEFAULT_ROUNDS 32
 #define EXPECTED 0x0F4CD422u /* CRC-32 of the buffer below (zlib.crc32) */
 
 static uint8_t buffer[SIZE];

@@ -7,7 +7,7 @@
 #include "fw.h"
 
 #define LIMIT 500000u
-#define DEFAULT_ROUNDS 4
+#define DEFAULT_ROUNDS 8
 
 static uint8_t composite[LIMIT];
 

@@ -7,7 +7,7 @@
 #include "fw.h"
 
 #define SIZE 16384u
-#define DEFAULT_ROUNDS 16
+#define DEFAULT_ROUNDS 32
 #define EXPECTED 0xCB15E924u
 
 static uint8_t src[SIZE + 64], dst[SIZE + 64];
