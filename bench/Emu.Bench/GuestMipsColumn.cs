@@ -90,8 +90,10 @@ public sealed class GuestMipsConfig : ManualConfig
     {
         AddColumn(new GuestMipsColumn(), StatisticColumn.Median);
         // One invocation is a whole run (about a second); each iteration boots a fresh machine.
+        // Three warm-up runs: each case runs in its own process, where the translator's own
+        // code (the IL emitter, RyuJIT's paths) is cold at first and compiles slowly.
         AddJob(Job.Default.WithInvocationCount(1).WithUnrollFactor(1).WithStrategy(RunStrategy.Monitoring)
-            .WithWarmupCount(1).WithIterationCount(5));
+            .WithWarmupCount(3).WithIterationCount(7));
     }
 }
 
