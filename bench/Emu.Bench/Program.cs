@@ -1,13 +1,17 @@
 using System;
-using System.Diagnostics;
 using System.Globalization;
+using System.IO;
 using BenchmarkDotNet.Running;
+using Emu.Machine;
+using Emu.Machine.Benchmarks;
 
 namespace Emu.Bench;
 
 /// <summary>
-/// dotnet run -c Release --project bench/Emu.Bench            the benchmarks (BenchmarkDotNet options follow --)
-/// dotnet run -c Release --project bench/Emu.Bench -- --check each workload once: checked result, instructions, rough MIPS
+/// dotnet run -c Release --project bench/Emu.Bench                    the benchmarks (BenchmarkDotNet options follow --)
+/// dotnet run -c Release --project bench/Emu.Bench -- --filter '*Engine*'
+/// dotnet run -c Release --project bench/Emu.Bench -- --check         each workload once (one round) on each engine, checked
+/// The workloads are build/firmware/bench-*.elf: firmware/build.sh builds them.
 /// </summary>
 internal static class Program
 {
@@ -18,22 +22,24 @@ internal static class Program
         return 0;
     }
 
-    /// <summary>Runs every workload once (after a warm-up run) and checks its result; a quick sanity run for the test suite.</summary>
+    /// <summary>Runs every workload once, one round, on the interpreter and the translator; a quick check for the test suite.</summary>
     private static int Check()
     {
+        string dir = Workload.DefaultDirectory();
         foreach (Workload w in Workload.All)
         {
             try
             {
-                using var runner = new WorkloadRunner(w);
-                runner.RunOnce();
-                var sw = Stopwatch.StartNew();
-                long n = runner.RunOnce();
-                sw.Stop();
-                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-8} ok: {1,12:N0} instructions, {2,8:F1} guest MIPS (one run, interpreter)",
-                    w.Name, n, n / sw.Elapsed.TotalSeconds / 1e6));
+                byte[] image = WorkloadRun.Load(dir, w);
+                WorkloadResult i = WorkloadRun.Run(w, image, EngineKind.Interpreter, rounds: 1);
+                WorkloadResult t = WorkloadRun.Run(w, image, EngineKind.Translator, threshold: 1, rounds: 1);
+                if (i.Instructions != t.Instructions || i.Output != t.Output)
+                    throw new WorkloadFailedException($"workload {w.Name}: the translator retired {t.Instructions} instructions and printed \"{t.Output.Trim()}\", " +
+                                                      $"the interpreter {i.Instructions} and \"{i.Output.Trim()}\"");
+                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-8} ok on the interpreter and the translator: {1,12:N0} instructions (one round)",
+                    w.Name, i.Instructions));
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (e is WorkloadFailedException or IOException)
             {
                 Console.Error.WriteLine($"bench: {e.Message}");
                 return 1;

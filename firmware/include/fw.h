@@ -40,6 +40,15 @@ __attribute__((noreturn)) void fw_exit(uint32_t value);
 /* Prints a failure and exits with FW_EXIT_FAIL. */
 __attribute__((noreturn)) void fw_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * The value of KEY=NUMBER in the kernel command line (words separated by spaces; decimal),
+ * or `fallback` when the command line has no such word or its number is malformed.
+ */
+uint32_t fw_cmdline_uint(const struct multiboot_info *mbi, const char *key, uint32_t fallback);
+
+/* The CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of n bytes, continuing from crc (0 to start). */
+uint32_t fw_crc32(uint32_t crc, const void *data, uint32_t n);
+
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 void *memmove(void *d, const void *s, size_t n);

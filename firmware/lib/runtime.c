@@ -130,3 +130,37 @@ size_t strlen(const char *s)
     while (s[n]) n++;
     return n;
 }
+
+uint32_t fw_cmdline_uint(const struct multiboot_info *mbi, const char *key, uint32_t fallback)
+{
+    if (!(mbi->flags & MULTIBOOT_INFO_CMDLINE) || !mbi->cmdline) return fallback;
+    size_t keylen = strlen(key);
+    const char *p = (const char *)mbi->cmdline;
+    while (*p) {
+        while (*p == ' ') p++;
+        const char *word = p;
+        while (*p && *p != ' ') p++;
+        if ((size_t)(p - word) <= keylen || memcmp(word, key, keylen) != 0 || word[keylen] != '=') continue;
+        uint64_t v = 0;
+        const char *q = word + keylen + 1;
+        if (q == p) return fallback;
+        for (; q < p; q++) {
+            if (*q < '0' || *q > '9') return fallback;
+            v = v * 10 + (uint32_t)(*q - '0');
+            if (v > 0xFFFFFFFFu) return fallback;
+        }
+        return (uint32_t)v;
+    }
+    return fallback;
+}
+
+uint32_t fw_crc32(uint32_t crc, const void *data, uint32_t n)
+{
+    const uint8_t *p = data;
+    crc = ~crc;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & -(crc & 1u));
+    }
+    return ~crc;
+}

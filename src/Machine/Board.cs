@@ -3,6 +3,7 @@ using System.IO;
 using System.Text;
 using Emu.Devices.Debug;
 using Emu.Machine.Boot;
+using Emu.Machine.Lockstep;
 using Emu.Memory;
 using Emu.X86;
 
@@ -20,6 +21,8 @@ public enum RunOutcome
     Shutdown,
     /// <summary>The host asked the run to stop (Ctrl-C).</summary>
     Interrupted,
+    /// <summary>Lockstep found the engine and the interpreter disagreeing (see <see cref="Board.Lockstep"/>).</summary>
+    Divergence,
 }
 
 /// <summary>The end of a run: the process exit status and, unless the guest chose to exit, what happened.</summary>
@@ -54,6 +57,9 @@ public sealed class Board : IDisposable
     public DebugConsole DebugConsole { get; }
     public DebugExit DebugExit { get; }
 
+    /// <summary>The lockstep checker, once <see cref="StartLockstep"/> has started it.</summary>
+    public LockstepRunner? Lockstep { get; private set; }
+
     /// <param name="ramMiB">Guest RAM in MiB, from <see cref="MinRamMiB"/> to <see cref="MaxRamMiB"/>.</param>
     /// <param name="consoleOutput">Where the bytes the guest writes to port 0xE9 go.</param>
     /// <param name="engine">The execution engine; null for the interpreter.</param>
@@ -71,7 +77,7 @@ public sealed class Board : IDisposable
         DebugConsole = new DebugConsole(consoleOutput);
         DebugConsole.Attach(Io);
         // QEMU exits at once on the write: the instructions after the OUT must not run.
-        DebugExit = new DebugExit(_ => Cpu.StopAfterCurrentInstruction(StopReason.Requested));
+        DebugExit = new DebugExit(_ => StopForDevice());
         DebugExit.Attach(Io);
     }
 
@@ -96,6 +102,28 @@ public sealed class Board : IDisposable
         Cpu.Eip = e.Entry;
         Cpu.Blocks.Flush();
         return e;
+    }
+
+    /// <summary>
+    /// A device ends the run right after the instruction that reached it. Lockstep is told,
+    /// so its shadow CPU stops after the same device access.
+    /// </summary>
+    private void StopForDevice()
+    {
+        Cpu.StopAfterCurrentInstruction(StopReason.Requested);
+        Lockstep?.DeviceStoppedRun();
+    }
+
+    /// <summary>
+    /// From now on, runs the guest in lockstep: the CPU on its engine and a shadow CPU on the
+    /// interpreter (with a copy of RAM taken now), compared after every block; the run stops
+    /// with <see cref="RunOutcome.Divergence"/> at the first difference. Call it after booting.
+    /// </summary>
+    /// <param name="engineName">The board's engine, as reports name it.</param>
+    public LockstepRunner StartLockstep(string engineName = "translator")
+    {
+        if (Lockstep is not null) throw new InvalidOperationException("lockstep is already running");
+        return Lockstep = new LockstepRunner(Cpu, engineName);
     }
 
     /// <summary>Asks a run in progress to stop at the next block boundary; safe from any thread (Ctrl-C).</summary>
@@ -126,8 +154,9 @@ public sealed class Board : IDisposable
                     break;
                 }
                 long before = Cpu.InstructionCount;
-                reason = Cpu.Run(Math.Min(remaining, SliceInstructions));
+                reason = Lockstep is { } lockstep ? lockstep.Step() : Cpu.Run(Math.Min(remaining, SliceInstructions));
                 if (maxInstructions > 0) remaining -= Cpu.InstructionCount - before;
+                if (Lockstep?.Divergence is not null && !interruptRequested) return DescribeDivergence(Lockstep.Divergence);
                 if (reason != StopReason.BudgetExhausted || remaining <= 0) break;
             }
         }
@@ -169,6 +198,9 @@ public sealed class Board : IDisposable
         }
     }
 
+    private RunResult DescribeDivergence(Divergence d) =>
+        new(RunOutcome.Divergence, ExitStatus.Divergence, d.Summary, d.Details, Cpu.InstructionCount);
+
     private string DescribeFault(FaultInfo f)
     {
         string at = $"{f.Cs:X4}:{f.Eip:X8}";
@@ -181,9 +213,11 @@ public sealed class Board : IDisposable
     private string Disassemble() => Cpu.DisassembleAt(Cpu.Seg[SegReg.CS].Base, Cpu.Eip);
 
     /// <summary>The general registers, EIP and EFLAGS, and the control registers, for a stop message.</summary>
-    public string Registers()
+    public string Registers() => FormatRegisters(Cpu);
+
+    /// <summary>A CPU's general registers, EIP and EFLAGS, and control registers, in two lines.</summary>
+    public static string FormatRegisters(Cpu c)
     {
-        Cpu c = Cpu;
         var s = new StringBuilder();
         s.Append($"EAX={c.Eax:X8} EBX={c.Ebx:X8} ECX={c.Ecx:X8} EDX={c.Edx:X8} ESI={c.Esi:X8} EDI={c.Edi:X8} EBP={c.Ebp:X8} ESP={c.Esp:X8}");
         s.Append('\n');
@@ -195,6 +229,7 @@ public sealed class Board : IDisposable
 
     public void Dispose()
     {
+        Lockstep?.Dispose();
         Mmu.Dispose();
         Physical.Dispose();
     }

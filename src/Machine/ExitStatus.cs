@@ -27,6 +27,10 @@ public static class ExitStatus
     public const int InternalError = 16;
     /// <summary>The ./emu script could not build the emulator.</summary>
     public const int BuildFailed = 18;
+    /// <summary>Lockstep (--engine lockstep) found the translator disagreeing with the interpreter.</summary>
+    public const int Divergence = 20;
+    /// <summary>emu bench: a workload did not pass its own check (or the engines disagreed on it).</summary>
+    public const int WorkloadFailed = 22;
     /// <summary>The user interrupted the run (Ctrl-C), as shells report SIGINT.</summary>
     public const int Interrupted = 130;
 }

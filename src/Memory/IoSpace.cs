@@ -29,14 +29,34 @@ public sealed class IoSpace
 
     public IPortDevice? DeviceAt(ushort port) => ports[port];
 
+    /// <summary>
+    /// Records every port access (claimed or not), or replays them instead of reaching any
+    /// device: see <see cref="DeviceAccessLog"/>. Null (the default) for a plain run.
+    /// </summary>
+    public DeviceAccessLog? Log { get; set; }
+
     /// <summary>An IN of 1, 2 or 4 bytes.</summary>
     public uint In(ushort port, int size)
     {
+        DeviceAccessLog? log = Log;
+        if (log is not null && log.Replaying) return log.Replay(DeviceBus.Port, false, port, size, 0);
         IPortDevice? d = ports[port];
-        if (d is not null) return d.In(port, size);
-        return size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
+        uint v = d is not null ? d.In(port, size) : size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
+        log?.Record(DeviceBus.Port, false, port, size, v);
+        return v;
     }
 
     /// <summary>An OUT of 1, 2 or 4 bytes.</summary>
-    public void Out(ushort port, int size, uint value) => ports[port]?.Out(port, size, value);
+    public void Out(ushort port, int size, uint value)
+    {
+        DeviceAccessLog? log = Log;
+        if (log is not null && log.Replaying)
+        {
+            log.Replay(DeviceBus.Port, true, port, size, value);
+            return;
+        }
+        // Recorded before the device sees it: a device that stops the run (debug exit) finds it in the log.
+        log?.Record(DeviceBus.Port, true, port, size, value);
+        ports[port]?.Out(port, size, value);
+    }
 }

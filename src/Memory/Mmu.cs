@@ -52,6 +52,7 @@ public sealed unsafe class Mmu : IA20Line, IDisposable
         writeTlb = tlbBlock + TlbEntries;
         FlushAll();
         phys.CodePageMarked += OnCodePageMarked;
+        phys.WritePointersRevoked += FlushAll;
     }
 
     public PhysicalMemory Physical => phys;

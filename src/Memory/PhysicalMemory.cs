@@ -57,6 +57,20 @@ public sealed unsafe class PhysicalMemory : IDisposable
     /// <summary>Called when a page becomes a code page, so cached write translations to it can be dropped.</summary>
     public event Action<uint>? CodePageMarked;
 
+    /// <summary>Called when write pointers handed out before may no longer be used (write tracking began): drop them all.</summary>
+    public event Action? WritePointersRevoked;
+
+    /// <summary>
+    /// Records every MMIO access, or replays them instead of reaching any device: see
+    /// <see cref="DeviceAccessLog"/>. Null (the default) for a plain run.
+    /// </summary>
+    public DeviceAccessLog? Log { get; set; }
+
+    private bool trackWrites;
+    private byte[]? dirtyMark;     // per RAM page: listed in dirtyPages since the last clear
+    private uint[] dirtyPages = new uint[64];
+    private int dirtyCount;
+
     public PhysicalMemory(uint ramSize)
     {
         if (ramSize == 0 || (ramSize & PageMask) != 0)
@@ -130,8 +144,99 @@ public sealed unsafe class PhysicalMemory : IDisposable
         uint page = address >> PageShift;
         Region r = regions[write ? writeRegion[page] : readRegion[page]];
         if (r.Kind != RegionKind.Ram && r.Kind != RegionKind.Rom) return null;
-        if (write && r.Kind == RegionKind.Ram && codePages[page] != 0) return null;
+        if (write && r.Kind == RegionKind.Ram && (codePages[page] != 0 || trackWrites)) return null;
         return r.Host + ((address & ~PageMask) - r.Start);
+    }
+
+    // ---- write tracking (lockstep compares what each step wrote) ----
+
+    /// <summary>
+    /// While set, every write to RAM is seen here and its page listed in <see cref="DirtyPages"/>:
+    /// no write pointer to RAM is handed out (<see cref="PageHostPointer"/> returns null for
+    /// writes), so the MMU's fast path never stores to RAM behind this class's back, and
+    /// setting it revokes the pointers handed out before (<see cref="WritePointersRevoked"/>).
+    /// It slows every store down; lockstep is its only user.
+    /// </summary>
+    public bool TrackWrites
+    {
+        get => trackWrites;
+        set
+        {
+            if (value == trackWrites) return;
+            trackWrites = value;
+            if (value)
+            {
+                dirtyMark ??= new byte[RamSize >> PageShift];
+                WritePointersRevoked?.Invoke();
+            }
+            ClearDirtyPages();
+        }
+    }
+
+    /// <summary>The RAM pages (page numbers: address >> 12) written since the last <see cref="ClearDirtyPages"/>, each once.</summary>
+    public ReadOnlySpan<uint> DirtyPages => dirtyPages.AsSpan(0, dirtyCount);
+
+    public void ClearDirtyPages()
+    {
+        if (dirtyMark is not null)
+            for (int i = 0; i < dirtyCount; i++) dirtyMark[dirtyPages[i]] = 0;
+        dirtyCount = 0;
+    }
+
+    private void NoteDirty(uint page)
+    {
+        if (dirtyMark![page] != 0) return;
+        dirtyMark[page] = 1;
+        if (dirtyCount == dirtyPages.Length) Array.Resize(ref dirtyPages, dirtyCount * 2);
+        dirtyPages[dirtyCount++] = page;
+    }
+
+    /// <summary>
+    /// A second address space with this one's map and contents, for a machine that shadows
+    /// this one: RAM and ROM copied, MMIO regions at the same addresses but with no device
+    /// behind them (they read as an empty bus and drop writes, until a replaying
+    /// <see cref="DeviceAccessLog"/> answers for the devices). Code-page marks are not copied:
+    /// they belong to the CPU that decoded the code.
+    /// </summary>
+    public PhysicalMemory CreateShadow()
+    {
+        var shadow = new PhysicalMemory(RamSize);
+        NativeMemory.Copy(Ram, shadow.Ram, RamSize);
+        for (int i = 2; i < regions.Count; i++) // 0 is "unmapped", 1 is RAM
+        {
+            Region r = regions[i];
+            if (r.Kind == RegionKind.Rom) shadow.MapRom(r.Start, new ReadOnlySpan<byte>(r.Host, (int)r.Size), r.Name);
+            else if (r.Kind == RegionKind.Mmio) shadow.MapMmio(r.Start, r.Size, EmptyBus.Instance, r.Name);
+        }
+        return shadow;
+    }
+
+    private sealed class EmptyBus : IMmioDevice
+    {
+        public static readonly EmptyBus Instance = new();
+        public uint Read(uint address, int size) => size == 1 ? 0xFFu : size == 2 ? 0xFFFFu : 0xFFFF_FFFFu;
+        public void Write(uint address, int size, uint value) { }
+    }
+
+    private uint MmioRead(Region r, uint address, int size)
+    {
+        DeviceAccessLog? log = Log;
+        if (log is not null && log.Replaying) return log.Replay(DeviceBus.Mmio, false, address, size, 0);
+        uint v = r.Device!.Read(address, size);
+        log?.Record(DeviceBus.Mmio, false, address, size, v);
+        return v;
+    }
+
+    private void MmioWrite(Region r, uint address, int size, uint value)
+    {
+        DeviceAccessLog? log = Log;
+        if (log is not null && log.Replaying)
+        {
+            log.Replay(DeviceBus.Mmio, true, address, size, value);
+            return;
+        }
+        log?.Record(DeviceBus.Mmio, true, address, size, value);
+        r.Device!.Write(address, size, value);
     }
 
     // ---- sized physical accesses (slow path; also used by devices for DMA) ----
@@ -142,7 +247,7 @@ public sealed unsafe class PhysicalMemory : IDisposable
         return r.Kind switch
         {
             RegionKind.Ram or RegionKind.Rom => r.Host[address - r.Start],
-            RegionKind.Mmio => (byte)r.Device!.Read(address, 1),
+            RegionKind.Mmio => (byte)MmioRead(r, address, 1),
             _ => 0xFF,
         };
     }
@@ -163,7 +268,7 @@ public sealed unsafe class PhysicalMemory : IDisposable
                 byte* p = r.Host + (address - r.Start);
                 return size switch { 1 => *p, 2 => Unsafe.ReadUnaligned<ushort>(p), _ => Unsafe.ReadUnaligned<uint>(p) };
             case RegionKind.Mmio:
-                return r.Device!.Read(address, size);
+                return MmioRead(r, address, size);
             default:
                 return size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
         }
@@ -196,10 +301,11 @@ public sealed unsafe class PhysicalMemory : IDisposable
                     case 2: Unsafe.WriteUnaligned(p, (ushort)value); break;
                     default: Unsafe.WriteUnaligned(p, value); break;
                 }
+                if (trackWrites) NoteDirty(page);
                 if (codePages[page] != 0) CodeWritten?.Invoke(address, size);
                 break;
             case RegionKind.Mmio:
-                r.Device!.Write(address, size, value);
+                MmioWrite(r, address, size, value);
                 break;
             default:
                 break; // ROM and holes drop writes

@@ -15,8 +15,26 @@ namespace Emu.Translator;
 /// </summary>
 public sealed class TranslatorEngine : IExecutionEngine, IDisposable
 {
-    /// <summary>The default tiering threshold (see the translator's benchmark for how it was chosen).</summary>
-    public const int DefaultThreshold = 50;
+    /// <summary>The default tiering threshold: block entries before a block is compiled.</summary>
+    /// <remarks>
+    /// Chosen by measurement: the total time of the five benchmark workloads (firmware/bench-*,
+    /// about 0.6 s each on the interpreter), compiles included, median of 5-9 runs, per threshold:
+    /// <code>
+    /// threshold              1     10     50    200    500   2000   (interpreter: 3358 ms)
+    /// 2 cores, quiet      1515   1349   1343   1335   1348   1334   ms
+    /// 1 core (taskset)    1790   1472   1413   1422   1394   1392   ms
+    /// blocks compiled      188    109     82     80     56     46
+    /// </code>
+    /// 1 is 10-25% slower (the compile queue fills with cold blocks at about a millisecond of
+    /// RyuJIT each); from 10 up the totals are flat within noise on two cores, and on one core,
+    /// or on a loaded machine (a sweep at load average 5-8 had 500 lowest, 4% under 50), the
+    /// thresholds that compile less win by a little. 500 is in the middle of that flat region
+    /// and compiles a third fewer blocks than 50. Interpreting a block 500 times costs about
+    /// 30 us, far less than compiling it, so warm code of a big guest loses little by waiting.
+    /// Reproduce: <c>./emu bench --sweep 1,10,50,200,500,2000 --runs 9</c> (and under
+    /// <c>taskset -c 0</c> for one core).
+    /// </remarks>
+    public const int DefaultThreshold = 500;
 
     private readonly BlockingCollection<Block>? queue;
     private readonly Thread? worker;

@@ -52,6 +52,64 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal("", stderr);
     }
 
+    [Theory]
+    [InlineData("interpreter")]
+    [InlineData("translator")]
+    [InlineData("lockstep")]
+    public void EveryEngineRunsTheKernel(string engine)
+    {
+        // A loop long enough to get hot (so the translator compiles it), then "Z" and exit 7.
+        string kernel = Write("k.elf", ElfBuilder.WithCode(0x10_0000, a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(Iced.Intel.AssemblerRegisters.ecx, 1000);
+            a.Label(ref loop);
+            a.add(Iced.Intel.AssemblerRegisters.eax, Iced.Intel.AssemblerRegisters.ecx);
+            a.dec(Iced.Intel.AssemblerRegisters.ecx);
+            a.jnz(loop);
+            a.mov(Iced.Intel.AssemblerRegisters.al, (byte)'Z');
+            a.@out(0xE9, Iced.Intel.AssemblerRegisters.al);
+            a.mov(Iced.Intel.AssemblerRegisters.al, 7);
+            a.@out(0xF4, Iced.Intel.AssemblerRegisters.al);
+        }).Build());
+        var (status, stdout, stderr) = Run("run", "--kernel", kernel, "--memory", "4M", "--engine", engine);
+        Assert.Equal("", stderr);
+        Assert.Equal("Z", stdout);
+        Assert.Equal(15, status);
+    }
+
+    [Theory]
+    [InlineData("translator", "1")]
+    [InlineData("translator", "1000000")]
+    [InlineData("lockstep", "3")]
+    public void TheJitThresholdIsTakenByTheTranslatorAndLockstep(string engine, string threshold)
+    {
+        string kernel = Write("k.elf", ElfBuilder.WithCode(0x10_0000, a => { a.mov(Iced.Intel.AssemblerRegisters.al, 1); a.@out(0xF4, Iced.Intel.AssemblerRegisters.al); }).Build());
+        var (status, _, stderr) = Run("run", "--kernel", kernel, "--engine", engine, "--jit-threshold", threshold);
+        Assert.Equal("", stderr);
+        Assert.Equal(3, status);
+    }
+
+    [Theory]
+    [InlineData("0", "--jit-threshold 0: expected a number of block entries, at least 1")]
+    [InlineData("-2", "--jit-threshold -2: expected a number of block entries, at least 1")]
+    public void BadJitThresholds(string threshold, string expected)
+    {
+        string kernel = Write("k.elf", ElfBuilder.WithCode(0x10_0000, a => a.hlt()).Build());
+        var (status, _, stderr) = Run("run", "--kernel", kernel, "--engine", "translator", "--jit-threshold", threshold);
+        Assert.Equal(ExitStatus.Usage, status);
+        OneLineError(stderr, expected);
+    }
+
+    [Fact]
+    public void ANonNumericJitThresholdIsAUsageError()
+    {
+        var (status, stdout, stderr) = Run("run", "--kernel", "k.elf", "--engine", "translator", "--jit-threshold", "many");
+        Assert.Equal(ExitStatus.Usage, status);
+        Assert.Equal("", stdout);
+        Assert.Contains("Option 'jit-threshold' is defined with a bad format", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void MissingKernelFile()
     {
@@ -96,7 +154,9 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--engine", "translator", "unknown engine")]
+    [InlineData("--engine", "jit", "--engine jit: unknown engine; expected one of interpreter, translator, lockstep")]
+    [InlineData("--engine", "Translator", "--engine Translator: unknown engine")]
+    [InlineData("--jit-threshold", "5", "--jit-threshold applies to --engine translator or lockstep")]
     [InlineData("--memory", "1", "--memory 1: expected a size")]
     [InlineData("--memory", "4G", "--memory 4G: expected a size")]
     [InlineData("--memory", "lots", "--memory lots: expected a size")]
@@ -135,6 +195,9 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("--help", "run")]
     [InlineData("run --help", "--kernel")]
     [InlineData("help run", "--max-instructions")]
+    [InlineData("help run", "--jit-threshold")]
+    [InlineData("help bench", "--sweep")]
+    [InlineData("--help", "bench")]
     [InlineData("--version", "emu 0.1.0")]
     public void AskedForHelpGoesToStdout(string args, string expected)
     {

@@ -47,4 +47,40 @@ public sealed class FpuState
         InstructionSelector = OperandSelector = Opcode = 0;
         for (int i = 0; i < 8; i++) R[i] = default;
     }
+
+    /// <summary>Makes this state a copy of <paramref name="other"/> (lockstep starts its shadow CPU so).</summary>
+    public void CopyFrom(FpuState other)
+    {
+        R = other.R;
+        ControlWord = other.ControlWord;
+        StatusWord = other.StatusWord;
+        Top = other.Top;
+        TagWord = other.TagWord;
+        InstructionPointer = other.InstructionPointer;
+        OperandPointer = other.OperandPointer;
+        InstructionSelector = other.InstructionSelector;
+        OperandSelector = other.OperandSelector;
+        Opcode = other.Opcode;
+    }
+
+    /// <summary>The first difference from <paramref name="actual"/> (this is the expected state), or null.</summary>
+    public StateDifference? FirstDifference(FpuState actual)
+    {
+        for (int i = 0; i < 8; i++)
+        {
+            Float80 e = R[i], a = actual.R[i];
+            if (e.Significand != a.Significand || e.SignExponent != a.SignExponent)
+                return new StateDifference($"FPU R{i}", $"{e.SignExponent:X4}:{e.Significand:X16}", $"{a.SignExponent:X4}:{a.Significand:X16}");
+        }
+        if (ControlWord != actual.ControlWord) return Cpu.Hex("FPU control word", ControlWord, actual.ControlWord);
+        if (StatusWord != actual.StatusWord) return Cpu.Hex("FPU status word", StatusWord, actual.StatusWord);
+        if (Top != actual.Top) return Cpu.Dec("FPU TOP", Top, actual.Top);
+        if (TagWord != actual.TagWord) return Cpu.Hex("FPU tag word", TagWord, actual.TagWord);
+        if (InstructionPointer != actual.InstructionPointer) return Cpu.Hex("FPU instruction pointer", InstructionPointer, actual.InstructionPointer);
+        if (OperandPointer != actual.OperandPointer) return Cpu.Hex("FPU operand pointer", OperandPointer, actual.OperandPointer);
+        if (InstructionSelector != actual.InstructionSelector) return Cpu.Hex("FPU instruction selector", InstructionSelector, actual.InstructionSelector);
+        if (OperandSelector != actual.OperandSelector) return Cpu.Hex("FPU operand selector", OperandSelector, actual.OperandSelector);
+        if (Opcode != actual.Opcode) return Cpu.Hex("FPU opcode", Opcode, actual.Opcode);
+        return null;
+    }
 }

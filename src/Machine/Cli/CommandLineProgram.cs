@@ -6,6 +6,7 @@ using System.Linq;
 using CommandLine;
 using CommandLine.Text;
 using Emu.Machine.Boot;
+using Emu.X86;
 
 namespace Emu.Machine.Cli;
 
@@ -26,10 +27,10 @@ public static class CommandLineProgram
             s.HelpWriter = null;
             s.AutoVersion = true;
         });
-        // Verbs are listed here; "bench" joins "run" when the translator gives it something to compare.
-        ParserResult<object> parsed = parser.ParseArguments(args, typeof(RunOptions));
+        ParserResult<object> parsed = parser.ParseArguments(args, typeof(RunOptions), typeof(BenchOptions));
         return parsed.MapResult(
             (RunOptions o) => RunVerb(o, stdout, stderr, onStart),
+            (BenchOptions o) => BenchVerb.Run(o, stdout, stderr),
             errors => errors.OfType<HelpVerbRequestedError>().FirstOrDefault() is { Matched: true } verbHelp
                 ? Run(new[] { verbHelp.Verb, "--help" }, stdout, stderr) // "help run" is "run --help"
                 : Help(parsed, errors.ToList(), stdout, stderr));
@@ -66,8 +67,15 @@ public static class CommandLineProgram
     {
         if (!TryParseMemory(o.Memory, out uint ramMiB))
             return Fail(stderr, ExitStatus.Usage, $"--memory {o.Memory}: expected a size from {Board.MinRamMiB}M to {Board.MaxRamMiB}M (for example 128M or 1G)");
-        if (!string.Equals(o.Engine, "interpreter", StringComparison.Ordinal))
-            return Fail(stderr, ExitStatus.Usage, $"--engine {o.Engine}: unknown engine; the only engine so far is 'interpreter' (the translator is not built yet)");
+        if (!Engines.TryParse(o.Engine, out EngineKind engineKind))
+            return Fail(stderr, ExitStatus.Usage, $"--engine {o.Engine}: unknown engine; expected one of {Engines.Names}");
+        if (o.JitThreshold is int threshold)
+        {
+            if (engineKind == EngineKind.Interpreter)
+                return Fail(stderr, ExitStatus.Usage, "--jit-threshold applies to --engine translator or lockstep; the interpreter compiles nothing");
+            if (threshold < 1)
+                return Fail(stderr, ExitStatus.Usage, $"--jit-threshold {threshold}: expected a number of block entries, at least 1");
+        }
         if (o.MaxInstructions < 0)
             return Fail(stderr, ExitStatus.Usage, "--max-instructions must not be negative");
         if (o.Append.Contains('\0') || System.Text.Encoding.UTF8.GetByteCount(o.Append) > MultibootLoader.MaxCommandLineBytes)
@@ -83,7 +91,9 @@ public static class CommandLineProgram
             return Fail(stderr, ExitStatus.BadImage, $"{o.Kernel}: {e.Message}");
         }
 
-        using var board = new Board(ramMiB, stdout);
+        IExecutionEngine? engine = Engines.Create(engineKind, o.JitThreshold);
+        using var disposeEngine = engine as IDisposable;
+        using var board = new Board(ramMiB, stdout, engine);
         try
         {
             board.BootMultiboot(image, o.Append);
@@ -92,6 +102,7 @@ public static class CommandLineProgram
         {
             return Fail(stderr, ExitStatus.BadImage, $"{o.Kernel}: {e.Message}");
         }
+        if (engineKind == EngineKind.Lockstep) board.StartLockstep("translator");
 
         onStart?.Invoke(board);
         RunResult r = board.Run(o.MaxInstructions);

@@ -19,8 +19,12 @@ public sealed class RunOptions
     public string Memory { get; set; } = "128M";
 
     [Option("engine", Default = "interpreter", MetaValue = "NAME",
-        HelpText = "How guest code runs: interpreter (the only engine so far).")]
+        HelpText = "How guest code runs: interpreter; translator (hot blocks compiled to IL); lockstep (the translator checked against the interpreter after every block, stopping at the first divergence).")]
     public string Engine { get; set; } = "interpreter";
+
+    [Option("jit-threshold", MetaValue = "N",
+        HelpText = "Translator and lockstep: entries of a block before it is compiled (default: the translator's measured threshold, or 1 for lockstep: every block compiled at its first entry).")]
+    public int? JitThreshold { get; set; }
 
     [Option("max-instructions", Default = 0L, MetaValue = "N",
         HelpText = "Stop after N guest instructions (0: no limit).")]
