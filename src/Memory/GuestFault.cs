@@ -22,6 +22,9 @@ public sealed class GuestFault : Exception
     /// </summary>
     public bool IsSoftwareInterrupt { get; private set; }
 
+    /// <summary>For #PF, the linear address that faulted (the CPU loads it into CR2).</summary>
+    public uint Address { get; private set; }
+
     private GuestFault() : base("guest exception") { }
 
     public static GuestFault Create(int vector) => Get(vector, 0, false, false);
@@ -31,6 +34,14 @@ public sealed class GuestFault : Exception
     /// <summary>A software interrupt (INT n, INT3, INTO); the CPU has already moved EIP past the instruction.</summary>
     public static GuestFault SoftwareInterrupt(int vector) => Get(vector, 0, false, true);
 
+    /// <summary>#PF at a linear address, with the page-fault error code.</summary>
+    public static GuestFault PageFault(uint linear, uint errorCode)
+    {
+        GuestFault f = Get(ExceptionVectors.PF, errorCode, true, false);
+        f.Address = linear;
+        return f;
+    }
+
     private static GuestFault Get(int vector, uint errorCode, bool hasErrorCode, bool software)
     {
         GuestFault f = cached ??= new GuestFault();
@@ -38,6 +49,7 @@ public sealed class GuestFault : Exception
         f.ErrorCode = errorCode;
         f.HasErrorCode = hasErrorCode;
         f.IsSoftwareInterrupt = software;
+        f.Address = 0;
         return f;
     }
 

@@ -107,12 +107,12 @@ public static unsafe class ControlRegisters
             c.Ldtr.LoadNull(sel);
             return;
         }
-        if ((sel & 4) != 0) throw GuestFault.Create(ExceptionVectors.GP, sel & 0xFFFCu);
-        ulong d = Segments.ReadDescriptor(c, sel);
-        uint rights = Segments.DescriptorRights(d);
-        if ((rights & SegmentCache.RightsS) != 0 || (rights & 0xF) != 2) throw GuestFault.Create(ExceptionVectors.GP, sel & 0xFFFCu);
-        if ((rights & SegmentCache.RightsP) == 0) throw GuestFault.Create(ExceptionVectors.NP, sel & 0xFFFCu);
-        c.Ldtr.Load(sel, Segments.DescriptorBase(d), Segments.DescriptorLimit(d), rights);
+        uint err = sel & 0xFFFCu;
+        if ((sel & 4) != 0) throw GuestFault.Create(ExceptionVectors.GP, err);
+        Descriptor d = c.ReadDescriptor(sel);
+        if (!d.IsSystem || d.Type != 2) throw GuestFault.Create(ExceptionVectors.GP, err);
+        if (!d.Present) throw GuestFault.Create(ExceptionVectors.NP, err);
+        c.Ldtr.Load(sel, d.Base, d.Limit, d.Rights);
     }
 
     /// <summary>LTR: an available TSS in the GDT; it is marked busy in memory and in TR.</summary>
@@ -122,14 +122,13 @@ public static unsafe class ControlRegisters
         RequireCpl0(c);
         ushort sel = (ushort)c.ReadOperand(ref i, 0, 1);
         if ((sel & 0xFFFC) == 0) throw GP0;
-        if ((sel & 4) != 0) throw GuestFault.Create(ExceptionVectors.GP, sel & 0xFFFCu);
-        ulong d = Segments.ReadDescriptor(c, sel);
-        uint rights = Segments.DescriptorRights(d);
-        uint type = rights & 0xF;
-        if ((rights & SegmentCache.RightsS) != 0 || (type != 1 && type != 9)) throw GuestFault.Create(ExceptionVectors.GP, sel & 0xFFFCu);
-        if ((rights & SegmentCache.RightsP) == 0) throw GuestFault.Create(ExceptionVectors.NP, sel & 0xFFFCu);
-        c.Mmu.Write8(c.Gdtr.Base + ((uint)sel & ~7u) + 5, (byte)((d >> 40) | 2));
-        c.Tr.Load(sel, Segments.DescriptorBase(d), Segments.DescriptorLimit(d), rights | 2);
+        uint err = sel & 0xFFFCu;
+        if ((sel & 4) != 0) throw GuestFault.Create(ExceptionVectors.GP, err);
+        Descriptor d = c.ReadDescriptor(sel);
+        if (!d.IsSystem || d.Type is not (1 or 9)) throw GuestFault.Create(ExceptionVectors.GP, err);
+        if (!d.Present) throw GuestFault.Create(ExceptionVectors.NP, err);
+        c.SystemWrite(c.DescriptorAddress(sel) + 5, 1, (uint)(d.Raw >> 40) | 2);
+        c.Tr.Load(sel, d.Base, d.Limit, d.Rights | 2);
     }
 
     private static void MovToCr(Cpu c, ref Instruction i)

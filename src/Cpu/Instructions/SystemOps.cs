@@ -182,5 +182,6 @@ public static unsafe class SystemOps
         InstructionTable.AddSensitive(Code.Rdtsc, &Rdtsc);
         Segments.Register();
         ControlRegisters.Register();
+        ModelSpecific.Register();
     }
 }
