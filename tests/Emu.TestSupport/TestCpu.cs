@@ -25,7 +25,8 @@ public sealed class TestCpu : IDisposable
         Physical = new PhysicalMemory(ramSize);
         Mmu = new Mmu(Physical);
         Io = new IoSpace();
-        Cpu = new Cpu(Mmu, Io) { Engine = engine };
+        // Tests inspect the exception a guest raises; the system layer's own tests deliver them.
+        Cpu = new Cpu(Mmu, Io) { Engine = engine, StopOnException = true };
     }
 
     /// <summary>A CPU in flat 32-bit protected mode (as Multiboot leaves it) with ESP at 0x80000.</summary>

@@ -171,10 +171,20 @@ public static unsafe class ControlRegisters
         return dr;
     }
 
+    /// <summary>DR7.GD: a MOV to or from a debug register is a #DB fault, with DR6.BD set and GD cleared (Intel SDM Vol. 3, 17.2.4).</summary>
+    private static void CheckGeneralDetect(Cpu c)
+    {
+        if ((c.Dr[7] & (1u << 13)) == 0) return;
+        c.Dr[6] |= 1u << 13;
+        c.Dr[7] &= ~(1u << 13);
+        throw GuestFault.Create(ExceptionVectors.DB);
+    }
+
     private static void MovToDr(Cpu c, ref Instruction i)
     {
         RequireCpl0(c);
         int dr = DebugRegisterIndex(c, Cpu.RegNum(i.Op0Register));
+        CheckGeneralDetect(c);
         uint v = c.Gpr[Cpu.RegNum(i.Op1Register)];
         c.Dr[dr] = dr switch
         {
@@ -182,12 +192,14 @@ public static unsafe class ControlRegisters
             7 => (v & 0xFFFF_2BFF) | 0x400,
             _ => v,
         };
+        c.UpdateBreakpoints();
     }
 
     private static void MovFromDr(Cpu c, ref Instruction i)
     {
         RequireCpl0(c);
         int dr = DebugRegisterIndex(c, Cpu.RegNum(i.Op1Register));
+        CheckGeneralDetect(c);
         c.Gpr[Cpu.RegNum(i.Op0Register)] = c.Dr[dr];
     }
 

@@ -196,6 +196,7 @@ public static unsafe class FarTransfer
     public static void Iret(Cpu c, int size)
     {
         int bytes = OperandSize.Bytes(size);
+        c.NmiBlocked = false; // any IRET ends the NMI handler's blocking, even one that faults later
         if (!c.ProtectedMode)
         {
             IretRealOrV86(c, size, bytes, v86: false);

@@ -106,6 +106,10 @@ public sealed partial class Cpu
         Fpu.Reset();
         SysenterCs = SysenterEsp = SysenterEip = 0;
         Halted = false;
+        NmiBlocked = false;
+        InterruptShadow = false;
+        System.Array.Clear(Mtrr);
+        UpdateBreakpoints();
         UpdateModes();
         Blocks.Flush();
     }

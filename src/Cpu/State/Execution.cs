@@ -46,10 +46,21 @@ public sealed partial class Cpu
     public IExecutionEngine? Engine;
 
     /// <summary>
-    /// Delivers an exception to the guest (the system layer: IVT/IDT, task gates, #DF).
-    /// Returns false when it cannot, which stops the run with <see cref="StopReason.UnhandledException"/>.
+    /// A host hook that sees every exception before the guest does (tests, tools). Returning
+    /// true means it handled the exception; false stops the run with
+    /// <see cref="StopReason.UnhandledException"/>. Null: the CPU delivers it (IVT/IDT, task
+    /// gates, #DF, shutdown), unless <see cref="StopOnException"/>.
     /// </summary>
     public Func<Cpu, GuestFault, bool>? DeliverException;
+
+    /// <summary>Stop the run at the first exception instead of delivering it (tests that inspect the fault).</summary>
+    public bool StopOnException;
+
+    /// <summary>The processor's INTR and NMI inputs; null when nothing is wired to them.</summary>
+    public InterruptLine? Line;
+
+    /// <summary>NMIs are blocked from the delivery of one until the next IRET (Intel SDM Vol. 3, 6.7.1).</summary>
+    public bool NmiBlocked;
 
     /// <summary>The last exception that stopped the run.</summary>
     public FaultInfo? LastFault;
@@ -81,12 +92,26 @@ public sealed partial class Cpu
                 RetirePartialBlock();
                 CurrentBlock = null;
                 BlockExit = BlockExitKind.None;
-                if (DeliverException is null || !DeliverException(this, f))
+                if (f.Vector == ExceptionVectors.PF) Cr2 = f.Address;
+                var info = new FaultInfo(f.Vector, f.ErrorCode, f.HasErrorCode, Seg[SegReg.CS].Selector, Eip,
+                    Seg[SegReg.CS].Base + Eip, f.IsSoftwareInterrupt);
+                bool handled = DeliverException is not null ? DeliverException(this, f) : !StopOnException;
+                if (!handled)
                 {
-                    LastFault = new FaultInfo(f.Vector, f.ErrorCode, f.HasErrorCode, Seg[SegReg.CS].Selector, Eip,
-                        Seg[SegReg.CS].Base + Eip, f.IsSoftwareInterrupt);
+                    LastFault = info;
                     StopReason = StopReason.UnhandledException;
                     return StopReason;
+                }
+                if (DeliverException is null)
+                {
+                    Interrupts.Deliver(this, f.Vector, f.HasErrorCode, f.ErrorCode,
+                        f.IsSoftwareInterrupt ? EventSource.Software : EventSource.Exception);
+                    if (StopReason == StopReason.Shutdown)
+                    {
+                        LastFault = info;
+                        CurrentBlock = null;
+                        return StopReason;
+                    }
                 }
             }
             catch (EmulatorLimitationException e)
@@ -108,18 +133,106 @@ public sealed partial class Cpu
         IExecutionEngine? engine = Engine;
         uint? stopAt = StopAtLinear;
         uint? stopAt2 = StopAtLinear2;
+        InterruptLine? line = Line;
         while (true)
         {
             if (StopRequested) return StopReason == StopReason.None ? StopReason.Requested : StopReason;
             if (InstructionCount >= end) return StopReason = StopReason.BudgetExhausted;
             if (stopAt.HasValue && Seg[SegReg.CS].Base + Eip == stopAt.Value) return StopReason = StopReason.StopAddress;
             if (stopAt2.HasValue && Seg[SegReg.CS].Base + Eip == stopAt2.Value) return StopReason = StopReason.StopAddress;
+            // Interrupts are taken between instructions, never in the shadow of STI, MOV SS or POP SS.
+            if (InterruptShadow) InterruptShadow = false;
+            else if (line is not null && line.Any && TakeInterrupt(line)) continue;
+            if (Halted) return StopReason = StopReason.Halted;
+            if ((Eflags & Flags.TF) != 0 || InstructionBreakpointsArmed)
+            {
+                Step();
+                continue;
+            }
             CurrentBlock = null;
             Block b = Blocks.Get();
             CurrentBlock = b;
             if (engine is null) Interpreter.Execute(this, b);
             else engine.Execute(this, b);
         }
+    }
+
+    /// <summary>Takes a pending NMI, or an INTR when EFLAGS.IF allows; false when nothing was taken.</summary>
+    private bool TakeInterrupt(InterruptLine line)
+    {
+        if (line.NmiPending && !NmiBlocked)
+        {
+            line.AcknowledgeNmi();
+            NmiBlocked = true;
+            Interrupts.Deliver(this, ExceptionVectors.NMI, false, 0, EventSource.External);
+            return true;
+        }
+        if (line.Intr && (Eflags & Flags.IF) != 0 && line.Controller is { } pic)
+        {
+            int vector = pic.Acknowledge();
+            Interrupts.Deliver(this, vector, false, 0, EventSource.External);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// One instruction at a time, for single-stepping (EFLAGS.TF) and instruction breakpoints
+    /// (DR0-DR3): an armed breakpoint at the instruction is a #DB fault before it runs (unless
+    /// EFLAGS.RF); TF set when the instruction starts is a #DB trap after it (Intel SDM Vol. 3, 17.3).
+    /// </summary>
+    private void Step()
+    {
+        bool singleStep = (Eflags & Flags.TF) != 0;
+        if (InstructionBreakpointsArmed && (Eflags & Flags.RF) == 0)
+        {
+            uint hit = InstructionBreakpointHits(Seg[SegReg.CS].Base + Eip);
+            if (hit != 0)
+            {
+                Dr[6] = (Dr[6] & ~0xFu) | hit;
+                throw GuestFault.Create(ExceptionVectors.DB);
+            }
+        }
+        CurrentBlock = null;
+        Block b = Blocks.Get();
+        CurrentBlock = b;
+        Interpreter.ExecuteFirst(this, b);
+        Eflags &= ~Flags.RF; // RF lasts for one instruction
+        if (singleStep && !StopRequested)
+        {
+            Dr[6] |= 1u << 14; // BS
+            throw GuestFault.Create(ExceptionVectors.DB);
+        }
+    }
+
+    /// <summary>Whether DR7 enables any instruction-execution breakpoint (R/W = 00).</summary>
+    public bool InstructionBreakpointsArmed;
+
+    /// <summary>Re-derives <see cref="InstructionBreakpointsArmed"/> after a write to DR0-DR3 or DR7.</summary>
+    public void UpdateBreakpoints()
+    {
+        uint dr7 = Dr[7];
+        bool armed = false;
+        for (int n = 0; n < 4; n++)
+        {
+            bool enabled = ((dr7 >> (2 * n)) & 3) != 0;
+            uint rw = (dr7 >> (16 + 4 * n)) & 3;
+            if (enabled && rw == 0) armed = true;
+        }
+        InstructionBreakpointsArmed = armed;
+    }
+
+    /// <summary>The DR6 B0-B3 bits of the enabled instruction breakpoints at a linear address.</summary>
+    private uint InstructionBreakpointHits(uint linear)
+    {
+        uint dr7 = Dr[7], hits = 0;
+        for (int n = 0; n < 4; n++)
+        {
+            bool enabled = ((dr7 >> (2 * n)) & 3) != 0;
+            uint rw = (dr7 >> (16 + 4 * n)) & 3;
+            if (enabled && rw == 0 && Dr[n] == linear) hits |= 1u << n;
+        }
+        return hits;
     }
 
     /// <summary>After an exception inside a block, counts the instructions of it that completed.</summary>

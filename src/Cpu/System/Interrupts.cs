@@ -41,6 +41,7 @@ public static class Interrupts
     {
         c.Halted = false;
         bool ext = source == EventSource.External;
+        string? chain = null;
         while (true)
         {
             try
@@ -50,19 +51,22 @@ public static class Interrupts
             }
             catch (GuestFault second)
             {
+                if (second.Vector == ExceptionVectors.PF) c.Cr2 = second.Address;
+                chain = (chain ?? Describe(vector, hasErrorCode, errorCode, source)) + ", then " + Describe(second.Vector, second.HasErrorCode, second.ErrorCode, EventSource.Exception);
                 FaultClass first = source == EventSource.Exception ? Classify(vector) : FaultClass.Benign;
                 FaultClass next = Classify(second.Vector);
                 if (first == FaultClass.DoubleFault)
                 {
                     // A fault while starting the double-fault handler: the processor shuts down.
+                    c.ShutdownCause = "triple fault: " + chain + " while delivering the double fault";
                     c.RequestStop(StopReason.Shutdown);
-                    c.ShutdownCause = $"triple fault: {ExceptionVectors.Name(second.Vector)} while delivering #DF";
                     return;
                 }
                 bool isDouble = (first == FaultClass.Contributory && next == FaultClass.Contributory)
                                 || (first == FaultClass.PageFault && next is FaultClass.Contributory or FaultClass.PageFault);
                 if (isDouble)
                 {
+                    chain += ": a double fault";
                     vector = ExceptionVectors.DF;
                     hasErrorCode = true;
                     errorCode = 0;
@@ -78,6 +82,16 @@ public static class Interrupts
             }
         }
     }
+
+    private static string Describe(int vector, bool hasErrorCode, uint errorCode, EventSource source) =>
+        source == EventSource.Software ? $"INT {vector:X2}h"
+        : source == EventSource.External ? $"interrupt {vector:X2}h"
+        : hasErrorCode ? $"{ExceptionVectors.Name(vector)} error code {errorCode:X}h" : ExceptionVectors.Name(vector);
+
+    /// <summary>Faults restart their instruction: the saved EFLAGS get RF so an instruction breakpoint does not fire again (Intel SDM Vol. 3, 17.3.1.1).</summary>
+    private static bool IsFault(int vector, EventSource source) =>
+        source == EventSource.Exception && vector is not (ExceptionVectors.DB or ExceptionVectors.BP or ExceptionVectors.OF
+            or ExceptionVectors.DF or ExceptionVectors.MC or ExceptionVectors.NMI);
 
     private static void DeliverOnce(Cpu c, int vector, bool hasErrorCode, uint errorCode, EventSource source, bool ext)
     {
@@ -115,6 +129,7 @@ public static class Interrupts
         if (!cd.Present) throw GuestFault.Create(ExceptionVectors.NP, selError);
         bool fromV86 = c.V86Mode;
         uint oldFlags = c.GetEflags();
+        if (IsFault(vector, source)) oldFlags |= Flags.RF;
         ushort oldCs = c.Seg[SegReg.CS].Selector;
         uint oldEip = c.Eip;
 
