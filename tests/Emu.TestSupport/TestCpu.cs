@@ -61,7 +61,9 @@ public sealed class TestCpu : IDisposable
     /// <summary>Runs from <paramref name="eip"/> until HLT, a stop, an exception or the budget.</summary>
     public StopReason Run(uint eip, long maxInstructions = 10_000_000)
     {
+        // Starting at a new address is a restart: a CPU halted by an earlier run's HLT runs again.
         Cpu.Eip = eip;
+        Cpu.Halted = false;
         return Cpu.Run(maxInstructions);
     }
 
