@@ -130,6 +130,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     {
         physical = Translate(linear, AccessKind.Read, UserMode, out bool global);
         byte* host = phys.PageHostPointer(physical, write: false);
+        if (host != null && watchCount != 0 && PageWatched(linear)) return null;
         if (host != null) Fill(readTlb, linear, physical, host, global);
         return host;
     }
@@ -139,6 +140,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     {
         physical = Translate(linear, AccessKind.Write, UserMode, out bool global);
         byte* host = phys.PageHostPointer(physical, write: true);
+        if (host != null && watchCount != 0 && PageWatched(linear)) return null;
         if (host != null) Fill(writeTlb, linear, physical, host, global);
         return host;
     }
@@ -185,6 +187,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private uint ReadSlow(uint linear, int size)
     {
+        if (watchCount != 0) CheckWatches(linear, size, write: false);
         uint offset = linear & PhysicalMemory.PageMask;
         if (offset + (uint)size <= PhysicalMemory.PageSize)
         {
@@ -246,6 +249,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteSlow(uint linear, int size, uint value)
     {
+        if (watchCount != 0) CheckWatches(linear, size, write: true);
         uint offset = linear & PhysicalMemory.PageMask;
         if (offset + (uint)size <= PhysicalMemory.PageSize)
         {

@@ -144,7 +144,7 @@ public sealed partial class Cpu
             if (InterruptShadow) InterruptShadow = false;
             else if (line is not null && line.Any && TakeInterrupt(line)) continue;
             if (Halted) return StopReason = StopReason.Halted;
-            if ((Eflags & Flags.TF) != 0 || InstructionBreakpointsArmed)
+            if ((Eflags & Flags.TF) != 0 || InstructionBreakpointsArmed || DataBreakpointsArmed)
             {
                 Step();
                 continue;
@@ -196,11 +196,15 @@ public sealed partial class Cpu
         CurrentBlock = null;
         Block b = Blocks.Get();
         CurrentBlock = b;
+        Mmu.WatchHits = 0;
         Interpreter.ExecuteFirst(this, b);
         Eflags &= ~Flags.RF; // RF lasts for one instruction
-        if (singleStep && !StopRequested)
+        uint dataHits = Mmu.WatchHits;
+        Mmu.WatchHits = 0;
+        if ((singleStep || dataHits != 0) && !StopRequested)
         {
-            Dr[6] |= 1u << 14; // BS
+            // A data breakpoint is a trap after the access's instruction (Intel SDM Vol. 3, 17.3.1.2).
+            Dr[6] = (Dr[6] & ~0xFu) | dataHits | (singleStep ? 1u << 14 : 0);
             throw GuestFault.Create(ExceptionVectors.DB);
         }
     }
@@ -208,18 +212,32 @@ public sealed partial class Cpu
     /// <summary>Whether DR7 enables any instruction-execution breakpoint (R/W = 00).</summary>
     public bool InstructionBreakpointsArmed;
 
-    /// <summary>Re-derives <see cref="InstructionBreakpointsArmed"/> after a write to DR0-DR3 or DR7.</summary>
+    /// <summary>Whether DR7 enables any data breakpoint (R/W = 01 writes, 11 reads and writes).</summary>
+    public bool DataBreakpointsArmed;
+
+    /// <summary>
+    /// Re-derives the armed breakpoints after a write to DR0-DR3 or DR7 and gives the MMU the
+    /// data breakpoints' ranges (LEN 00/01/11: 1, 2, 4 bytes, aligned down; I/O breakpoints
+    /// need CR4.DE, which this CPU does not offer).
+    /// </summary>
     public void UpdateBreakpoints()
     {
         uint dr7 = Dr[7];
-        bool armed = false;
+        bool instructions = false;
+        System.Span<(int, uint, uint, bool)> watches = stackalloc (int, uint, uint, bool)[4];
+        int count = 0;
         for (int n = 0; n < 4; n++)
         {
             bool enabled = ((dr7 >> (2 * n)) & 3) != 0;
             uint rw = (dr7 >> (16 + 4 * n)) & 3;
-            if (enabled && rw == 0) armed = true;
+            uint len = ((dr7 >> (18 + 4 * n)) & 3) switch { 1 => 2u, 3 => 4u, _ => 1u };
+            if (!enabled) continue;
+            if (rw == 0) instructions = true;
+            else if (rw is 1 or 3) watches[count++] = (n, Dr[n] & ~(len - 1), len, rw == 1);
         }
-        InstructionBreakpointsArmed = armed;
+        InstructionBreakpointsArmed = instructions;
+        DataBreakpointsArmed = count > 0;
+        Mmu.SetWatches(watches[..count]);
     }
 
     /// <summary>The DR6 B0-B3 bits of the enabled instruction breakpoints at a linear address.</summary>
