@@ -32,7 +32,15 @@ public sealed class GuestFault : Exception
     public static GuestFault Create(int vector, uint errorCode) => Get(vector, errorCode, true, false);
 
     /// <summary>A software interrupt (INT n, INT3, INTO); the CPU has already moved EIP past the instruction.</summary>
-    public static GuestFault SoftwareInterrupt(int vector) => Get(vector, 0, false, true);
+    public static GuestFault SoftwareInterrupt(int vector, uint instructionEip)
+    {
+        GuestFault f = Get(vector, 0, false, true);
+        f.InstructionEip = instructionEip;
+        return f;
+    }
+
+    /// <summary>For a software interrupt, the EIP of the instruction that raised it (a fault while delivering it restarts it).</summary>
+    public uint InstructionEip { get; private set; }
 
     /// <summary>#PF at a linear address, with the page-fault error code.</summary>
     public static GuestFault PageFault(uint linear, uint errorCode)
@@ -50,6 +58,7 @@ public sealed class GuestFault : Exception
         f.HasErrorCode = hasErrorCode;
         f.IsSoftwareInterrupt = software;
         f.Address = 0;
+        f.InstructionEip = 0;
         return f;
     }
 

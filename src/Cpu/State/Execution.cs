@@ -105,7 +105,7 @@ public sealed partial class Cpu
                 if (DeliverException is null)
                 {
                     Interrupts.Deliver(this, f.Vector, f.HasErrorCode, f.ErrorCode,
-                        f.IsSoftwareInterrupt ? EventSource.Software : EventSource.Exception);
+                        f.IsSoftwareInterrupt ? EventSource.Software : EventSource.Exception, f.InstructionEip);
                     if (StopReason == StopReason.Shutdown)
                     {
                         LastFault = info;

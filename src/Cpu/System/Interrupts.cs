@@ -37,10 +37,21 @@ public static class Interrupts
     /// An exception raised while delivering is combined with this one as Table 6-5 says:
     /// serially, as a double fault, or as a shutdown.
     /// </summary>
-    public static void Deliver(Cpu c, int vector, bool hasErrorCode, uint errorCode, EventSource source)
+    /// <param name="c">The CPU.</param>
+    /// <param name="vector">The vector.</param>
+    /// <param name="hasErrorCode">Whether the event pushes an error code.</param>
+    /// <param name="errorCode">The error code.</param>
+    /// <param name="source">Where the event comes from.</param>
+    /// <param name="instructionEip">
+    /// For a software interrupt, the EIP of the INT n, INT3 or INTO instruction: a fault while
+    /// delivering it is a fault of that instruction, so it reports and restarts it.
+    /// </param>
+    public static void Deliver(Cpu c, int vector, bool hasErrorCode, uint errorCode, EventSource source, uint instructionEip = 0)
     {
         c.Halted = false;
-        bool ext = source == EventSource.External;
+        // EXT is set in the error code of a fault met while delivering anything but INT n,
+        // INT3 or INTO: an external interrupt or an earlier exception (Intel SDM Vol. 3, 6.13).
+        bool ext = source != EventSource.Software;
         string? chain = null;
         while (true)
         {
@@ -52,6 +63,7 @@ public static class Interrupts
             catch (GuestFault second)
             {
                 if (second.Vector == ExceptionVectors.PF) c.Cr2 = second.Address;
+                if (source == EventSource.Software) c.Eip = instructionEip;
                 chain = (chain ?? Describe(vector, hasErrorCode, errorCode, source)) + ", then " + Describe(second.Vector, second.HasErrorCode, second.ErrorCode, EventSource.Exception);
                 FaultClass first = source == EventSource.Exception ? Classify(vector) : FaultClass.Benign;
                 FaultClass next = Classify(second.Vector);
