@@ -103,7 +103,7 @@ public static unsafe class Segments
         if (seg == SegReg.CS) throw GuestFault.Create(ExceptionVectors.UD);
         ushort sel = (ushort)c.ReadOperand(ref i, 1, 1);
         LoadDataSegment(c, seg, sel);
-        if (seg == SegReg.SS) c.InterruptShadow = true;
+        if (seg == SegReg.SS) c.InterruptShadow = c.StackShadow = true;
     }
 
     /// <summary>MOV r/m, Sreg: a 32-bit register destination gets the selector zero-extended (P6 behaviour).</summary>
@@ -150,7 +150,7 @@ public static unsafe class Segments
         uint newEsp = c.Stack32 ? newSp : (c.Gpr[Reg.ESP] & 0xFFFF_0000u) | newSp;
         LoadDataSegment(c, seg, sel);
         c.Gpr[Reg.ESP] = newEsp;
-        if (seg == SegReg.SS) c.InterruptShadow = true;
+        if (seg == SegReg.SS) c.InterruptShadow = c.StackShadow = true;
     }
 
     /// <summary>LDS/LES/LFS/LGS/LSS r, m16:16|m16:32: the offset goes to the register after the segment load succeeds.</summary>

@@ -89,6 +89,7 @@ public sealed partial class Cpu
             }
             catch (GuestFault f)
             {
+                RepLimit = Strings.RepChunk;
                 RetirePartialBlock();
                 CurrentBlock = null;
                 BlockExit = BlockExitKind.None;
@@ -197,17 +198,51 @@ public sealed partial class Cpu
         Block b = Blocks.Get();
         CurrentBlock = b;
         Mmu.WatchHits = 0;
+        StackShadow = false;
+        // A repeated string instruction runs one iteration per step: single-step and data
+        // breakpoint traps come after the iteration, with EIP still on the instruction.
+        RepLimit = 1;
         Interpreter.ExecuteFirst(this, b);
+        RepLimit = Strings.RepChunk;
         Eflags &= ~Flags.RF; // RF lasts for one instruction
-        uint dataHits = Mmu.WatchHits;
+        uint dataHits = Mmu.WatchHits | deferredDataHits;
         Mmu.WatchHits = 0;
+        deferredDataHits = 0;
+        if (StackShadow)
+        {
+            // MOV SS and POP SS hold debug traps (single-step and data breakpoints) until
+            // after the next instruction (Intel SDM Vol. 3, 6.8.3).
+            StackShadow = false;
+            deferredDataHits = dataHits;
+            return;
+        }
         if ((singleStep || dataHits != 0) && !StopRequested)
         {
             // A data breakpoint is a trap after the access's instruction (Intel SDM Vol. 3, 17.3.1.2).
             Dr[6] = (Dr[6] & ~0xFu) | dataHits | (singleStep ? 1u << 14 : 0);
+            // A trap after an iteration of a repeated string instruction that is not its last
+            // pushes RF = 1 (Intel SDM Vol. 3, 17.3.1.1).
+            ref Iced.Intel.Instruction first = ref b.Code[0];
+            if (Eip == (uint)first.IP && (first.HasRepPrefix || first.HasRepnePrefix) && first.IsStringInstruction) Eflags |= Flags.RF;
             throw GuestFault.Create(ExceptionVectors.DB);
         }
     }
+
+    /// <summary>
+    /// Set by MOV SS and POP SS: besides interrupts (<see cref="InterruptShadow"/>), debug
+    /// traps wait until after the next instruction.
+    /// </summary>
+    public bool StackShadow;
+
+    /// <summary>Data breakpoint hits held back by the shadow of MOV SS or POP SS.</summary>
+    private uint deferredDataHits;
+
+    /// <summary>
+    /// How many iterations a repeated string instruction runs before it yields (EIP stays on
+    /// it and it continues when run again): <see cref="Strings.RepChunk"/>, or 1 while
+    /// stepping.
+    /// </summary>
+    public int RepLimit = Strings.RepChunk;
 
     /// <summary>Whether DR7 enables any instruction-execution breakpoint (R/W = 00).</summary>
     public bool InstructionBreakpointsArmed;
