@@ -177,6 +177,9 @@ public static unsafe class ControlRegisters
         if ((c.Dr[7] & (1u << 13)) == 0) return;
         c.Dr[6] |= 1u << 13;
         c.Dr[7] &= ~(1u << 13);
+        // A fault: the EFLAGS image pushed for it has RF = 1, as for every fault but an
+        // instruction breakpoint (Intel SDM Vol. 3, 17.3.1.1); delivery clears RF again.
+        c.Eflags |= Flags.RF;
         throw GuestFault.Create(ExceptionVectors.DB);
     }
 
