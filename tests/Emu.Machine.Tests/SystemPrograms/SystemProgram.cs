@@ -105,6 +105,19 @@ public sealed class SystemProgram
         return new ProgramRun("qemu", r.StdoutText, r.ExitCode);
     }
 
+    /// <summary>Deviation entries for <see cref="AssertAgree"/>: each line is the SDM's answer, keyed by its probe name.</summary>
+    public static void AddDeviations(Dictionary<string, (string Sdm, string Why)> into, string why, params string[] sdmLines)
+    {
+        foreach (string line in sdmLines) into.Add(line.Split(':')[0], (line, why));
+    }
+
+    /// <summary>
+    /// QEMU's TCG does not check segment limits, types or null selectors on data accesses
+    /// (seen with QEMU 7.2: such a probe runs to its end); the SDM raises #GP(0), or #SS(0)
+    /// for SS (Intel SDM Vol. 3, 5.3 "Limit Checking", 5.4 "Type Checking", 3.4.2 null selectors).
+    /// </summary>
+    public const string QemuSkipsSegmentChecks = "QEMU does not check data-segment limits, types or null selectors";
+
     private static readonly Regex FlagsField = new("fl=([0-9a-f]{8})", RegexOptions.Compiled);
 
     /// <summary>
