@@ -84,6 +84,13 @@ public sealed unsafe partial class Mmu
     private static GuestFault PageFault(uint linear, bool present, bool write, bool user) =>
         GuestFault.PageFault(linear, (present ? 1u : 0) | (write ? 2u : 0) | (user ? 4u : 0));
 
+    /// <summary>
+    /// The start of the second page of an access that crosses a page boundary: it is
+    /// translated from its first byte, so a #PF there reports that byte in CR2, as the
+    /// processor does.
+    /// </summary>
+    private static uint SecondPage(uint linear, int size) => (linear + (uint)size - 1) & ~PhysicalMemory.PageMask;
+
     // ---- accesses at an explicit privilege (never through the TLB) ----
 
     /// <summary>Reads 1, 2 or 4 bytes at an explicit privilege (page-crossing reads are split).</summary>
@@ -93,7 +100,7 @@ public sealed unsafe partial class Mmu
         if (offset + (uint)size <= PhysicalMemory.PageSize)
             return phys.Read(Translate(linear, AccessKind.Read, user, out _), size);
         uint p0 = Translate(linear, AccessKind.Read, user, out _);
-        uint p1 = Translate(linear + (uint)size - 1, AccessKind.Read, user, out _) & ~PhysicalMemory.PageMask;
+        uint p1 = Translate(SecondPage(linear, size), AccessKind.Read, user, out _);
         int first = (int)(PhysicalMemory.PageSize - offset);
         uint value = 0;
         for (int i = 0; i < size; i++)
@@ -106,7 +113,7 @@ public sealed unsafe partial class Mmu
     {
         Translate(linear, AccessKind.Write, user, out _);
         if (((linear ^ (linear + (uint)size - 1)) & ~PhysicalMemory.PageMask) != 0)
-            Translate(linear + (uint)size - 1, AccessKind.Write, user, out _);
+            Translate(SecondPage(linear, size), AccessKind.Write, user, out _);
     }
 
     /// <summary>Writes 1, 2 or 4 bytes at an explicit privilege; both pages are translated before either is written.</summary>
@@ -119,7 +126,7 @@ public sealed unsafe partial class Mmu
             return;
         }
         uint p0 = Translate(linear, AccessKind.Write, user, out _);
-        uint p1 = Translate(linear + (uint)size - 1, AccessKind.Write, user, out _) & ~PhysicalMemory.PageMask;
+        uint p1 = Translate(SecondPage(linear, size), AccessKind.Write, user, out _);
         int first = (int)(PhysicalMemory.PageSize - offset);
         for (int i = 0; i < size; i++)
         {

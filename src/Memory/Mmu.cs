@@ -201,7 +201,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         }
         // Crosses into the next page: translate both pages before reading either.
         uint p0 = Translate(linear, AccessKind.Read);
-        uint p1 = Translate(linear + (uint)size - 1, AccessKind.Read) & ~PhysicalMemory.PageMask;
+        uint p1 = Translate(SecondPage(linear, size), AccessKind.Read);
         int first = (int)(PhysicalMemory.PageSize - offset);
         uint value = 0;
         for (int i = 0; i < size; i++)
@@ -269,7 +269,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
             return;
         }
         uint p0 = Translate(linear, AccessKind.Write);
-        uint p1 = Translate(linear + (uint)size - 1, AccessKind.Write) & ~PhysicalMemory.PageMask;
+        uint p1 = Translate(SecondPage(linear, size), AccessKind.Write);
         int first = (int)(PhysicalMemory.PageSize - offset);
         for (int i = 0; i < size; i++)
         {
@@ -298,7 +298,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     {
         Translate(linear, AccessKind.Write);
         if (((linear ^ (linear + (uint)size - 1)) & ~PhysicalMemory.PageMask) != 0)
-            Translate(linear + (uint)size - 1, AccessKind.Write);
+            Translate(SecondPage(linear, size), AccessKind.Write);
     }
 
     // ---- instruction fetch ----
