@@ -26,7 +26,11 @@ public static unsafe class FarTransfer
         selector = c.Read16(segment, selAddr);
     }
 
-    /// <summary>Far JMP or CALL to selector:offset with operand size 1 (16-bit) or 2 (32-bit).</summary>
+    /// <summary>
+    /// Far JMP or CALL to selector:offset with operand size 1 (16-bit) or 2 (32-bit);
+    /// <paramref name="returnEip"/> is the instruction after it (pushed by a CALL, saved in the
+    /// old TSS by a task switch).
+    /// </summary>
     public static void JumpOrCall(Cpu c, ushort selector, uint offset, int size, bool call, uint returnEip)
     {
         if (size == 1) offset &= 0xFFFF;
@@ -192,8 +196,8 @@ public static unsafe class FarTransfer
         return cd;
     }
 
-    /// <summary>IRET/IRETD (Intel SDM Vol. 2, IRET).</summary>
-    public static void Iret(Cpu c, int size)
+    /// <summary>IRET/IRETD (Intel SDM Vol. 2, IRET); <paramref name="nextEip"/> is the instruction after it.</summary>
+    public static void Iret(Cpu c, int size, uint nextEip)
     {
         int bytes = OperandSize.Bytes(size);
         c.NmiBlocked = false; // any IRET ends the NMI handler's blocking, even one that faults later
@@ -212,7 +216,8 @@ public static unsafe class FarTransfer
         if ((c.Eflags & Flags.NT) != 0)
         {
             ushort link = c.SystemRead16(c.Tr.Base);
-            TaskSwitch.Switch(c, link, TaskSwitchReason.Iret, (uint)0, 0);
+            // The task left resumes after its IRET when it is entered again.
+            TaskSwitch.Switch(c, link, TaskSwitchReason.Iret, nextEip, 0);
             return;
         }
         uint offset = c.ReadMem(SegReg.SS, c.StackPointer, size);
@@ -308,8 +313,12 @@ public static unsafe class FarTransfer
 
     // ---- handlers ----
 
-    private static void JmpPtr16(Cpu c, ref Instruction i) => JumpOrCall(c, i.FarBranchSelector, i.FarBranch16, 1, false, 0);
-    private static void JmpPtr32(Cpu c, ref Instruction i) => JumpOrCall(c, i.FarBranchSelector, i.FarBranch32, 2, false, 0);
+    // A JMP to a task saves the EIP after it in the old TSS (Intel SDM Vol. 3, 7.3), like a CALL.
+    private static void JmpPtr16(Cpu c, ref Instruction i) =>
+        JumpOrCall(c, i.FarBranchSelector, i.FarBranch16, 1, false, ControlTransfer.NextEip(c, ref i));
+
+    private static void JmpPtr32(Cpu c, ref Instruction i) =>
+        JumpOrCall(c, i.FarBranchSelector, i.FarBranch32, 2, false, ControlTransfer.NextEip(c, ref i));
 
     private static void CallPtr16(Cpu c, ref Instruction i) =>
         JumpOrCall(c, i.FarBranchSelector, i.FarBranch16, 1, true, ControlTransfer.NextEip(c, ref i));
@@ -320,7 +329,7 @@ public static unsafe class FarTransfer
     private static void JmpMem<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
     {
         ReadFarPointer(c, ref i, TSize.Size, out ushort sel, out uint offset);
-        JumpOrCall(c, sel, offset, TSize.Size, false, 0);
+        JumpOrCall(c, sel, offset, TSize.Size, false, ControlTransfer.NextEip(c, ref i));
     }
 
     private static void CallMem<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
@@ -333,8 +342,8 @@ public static unsafe class FarTransfer
     private static void RetfD(Cpu c, ref Instruction i) => Return(c, 0, 2);
     private static void RetfWImm(Cpu c, ref Instruction i) => Return(c, i.Immediate16, 1);
     private static void RetfDImm(Cpu c, ref Instruction i) => Return(c, i.Immediate16, 2);
-    private static void IretW(Cpu c, ref Instruction i) => Iret(c, 1);
-    private static void IretD(Cpu c, ref Instruction i) => Iret(c, 2);
+    private static void IretW(Cpu c, ref Instruction i) => Iret(c, 1, ControlTransfer.NextEip(c, ref i));
+    private static void IretD(Cpu c, ref Instruction i) => Iret(c, 2, ControlTransfer.NextEip(c, ref i));
 
     internal static void Register()
     {

@@ -51,7 +51,7 @@ public static class TaskSwitch
     /// <param name="c">The CPU.</param>
     /// <param name="selector">The new task's TSS selector.</param>
     /// <param name="reason">What started the switch.</param>
-    /// <param name="returnEip">The EIP saved for the outgoing task (ignored for IRET, which saves the current EIP).</param>
+    /// <param name="returnEip">The EIP saved for the outgoing task: the instruction after the JMP, CALL or IRET, or where an interrupt returns to.</param>
     /// <param name="ext">1 when the switch delivers an external event (the EXT bit of error codes).</param>
     public static void Switch(Cpu c, ushort selector, TaskSwitchReason reason, uint returnEip, uint ext)
     {
@@ -73,7 +73,7 @@ public static class TaskSwitch
         ushort oldSelector = tr.Selector;
         uint eflags = c.GetEflags();
         if (iret) eflags &= ~Flags.NT;
-        uint saveEip = iret ? c.Eip : returnEip;
+        uint saveEip = returnEip;
         if (old32)
         {
             c.SystemWrite(oldBase + 32, 4, saveEip);
