@@ -24,7 +24,12 @@ public sealed partial class Cpu
     private const uint Cr0Defined = Cr0Bits.PE | Cr0Bits.MP | Cr0Bits.EM | Cr0Bits.TS | Cr0Bits.ET | Cr0Bits.NE |
         Cr0Bits.WP | Cr0Bits.AM | Cr0Bits.NW | Cr0Bits.CD | Cr0Bits.PG;
 
-    public ulong ReadTsc() => (TscSource?.Invoke() ?? (ulong)InstructionCount) + (ulong)TscOffset;
+    /// <summary>
+    /// The time-stamp counter. Counting retired instructions, it includes those of the current
+    /// block that completed before the reading instruction, so two RDTSCs in one block differ
+    /// (the counter advances with every instruction, Intel SDM Vol. 3, 17.17).
+    /// </summary>
+    public ulong ReadTsc() => (TscSource?.Invoke() ?? (ulong)(InstructionCount + RetiredInCurrentBlock())) + (ulong)TscOffset;
 
     /// <summary>MOV CR0 / LMSW (Intel SDM Vol. 3, 2.5 and Vol. 2, MOV-Move to/from Control Registers).</summary>
     public void WriteCr0(uint value)

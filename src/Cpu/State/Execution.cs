@@ -289,13 +289,16 @@ public sealed partial class Cpu
     }
 
     /// <summary>After an exception inside a block, counts the instructions of it that completed.</summary>
-    private void RetirePartialBlock()
+    private void RetirePartialBlock() => InstructionCount += RetiredInCurrentBlock();
+
+    /// <summary>The instructions of the current block before the one at EIP (0 between blocks).</summary>
+    private int RetiredInCurrentBlock()
     {
         Block? b = CurrentBlock;
-        if (b is null) return;
+        if (b is null) return 0;
         int done = 0;
         while (done < b.Count && (uint)b.Code[done].IP != Eip) done++;
-        InstructionCount += done;
+        return done;
     }
 
     /// <summary>Asks the run loop to stop at the next block boundary.</summary>
