@@ -32,8 +32,8 @@ public sealed class SystemProgramFixture
     }
 }
 
-/// <summary>What one run of a program printed and how it ended.</summary>
-public sealed record ProgramRun(string Runner, string Output, int ExitStatus)
+/// <summary>What one run of a program printed and how it ended (<paramref name="Message"/>: the emulator's report of the stop, if any).</summary>
+public sealed record ProgramRun(string Runner, string Output, int ExitStatus, string? Message = null)
 {
     public string[] Lines => Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
@@ -82,9 +82,7 @@ public sealed class SystemProgram
         using var board = new Board(RamMiB, output, engine);
         board.BootMultiboot(image, "");
         RunResult r = board.Run(MaxInstructions);
-        string text = Encoding.ASCII.GetString(output.ToArray());
-        if (r.Message is not null) text += $"[emulator: {r.Message}]\n";
-        return new ProgramRun(runner, text, r.ExitStatus);
+        return new ProgramRun(runner, Encoding.ASCII.GetString(output.ToArray()), r.ExitStatus, r.Message);
     }
 
     private static ProgramRun RunQemu(string image)
@@ -141,7 +139,9 @@ public sealed class SystemProgram
     {
         Assert.Equal(Interpreter.Output, Translator.Output);
         Assert.Equal(Interpreter.ExitStatus, Translator.ExitStatus);
-        Assert.Equal(expectedStatus, Interpreter.ExitStatus);
+        Assert.Equal(Interpreter.Message, Translator.Message);
+        Assert.True(expectedStatus == Interpreter.ExitStatus,
+            $"the emulator ended with status {Interpreter.ExitStatus} ({Interpreter.Message}), expected {expectedStatus}; it printed:\n{Interpreter.Output}");
         Assert.Equal(qemuStatus, Qemu.ExitStatus);
         string[] emu = Interpreter.Lines, q = Qemu.Lines;
         var diff = new StringBuilder();
