@@ -112,8 +112,7 @@ public class BoardTests
     // The loader leaves no IDT (Multiboot leaves IDTR undefined; ours still has its RESET
     // value, base 0 limit FFFFh, over zeroed memory): an exception's gate is invalid, #GP
     // follows (EXT set: it is met while delivering an exception), then #DF, and the processor
-    // shuts down. The report names the whole chain and
-    // the instruction that started it.
+    // shuts down. The report names the whole chain and the instruction that started it.
 
     [Fact]
     public void InvalidOpcodeWithoutAnIdtShutsDownNamingIt()
