@@ -15,6 +15,8 @@ S_CODEB     equ 0x70            ; 32-bit code, base BASE
 S_LDTB      equ 0x78            ; task B's LDT
 S_TSSF      equ 0x80            ; a TSS whose CS is a data segment
 S_TSSE      equ 0x88            ; the #TS task
+S_TSSG      equ 0x90            ; a task with the T (debug trap) bit
+S_TSSH      equ 0x98            ; the #DB task
 
 PD1         equ 0x400000        ; identity
 PD2         equ 0x401000        ; 8-12 MiB map to 12-16 MiB
@@ -30,6 +32,8 @@ PD2         equ 0x401000        ; 8-12 MiB map to 12-16 MiB
     DESC ABS(ldt_b), 7, ACC_LDT, 0                  ; 78h
     DESC ABS(tss_f), 103, ACC_TSS32, 0              ; 80h
     DESC ABS(tss_e), 103, ACC_TSS32, 0              ; 88h
+    DESC ABS(tss_g), 103, ACC_TSS32, 0              ; 90h
+    DESC ABS(tss_h), 103, ACC_TSS32, 0              ; 98h
 %endmacro
 
 ; BUSY: prints the busy bit (type bit 1) of each TSS descriptor: A (28h), B, C
@@ -112,6 +116,16 @@ main:
     mov [tss_e + 84], eax
     mov [tss_e + 88], eax
     mov [tss_e + 92], eax
+    ; tasks G (T bit set) and H (#DB through a task gate)
+    mov ebx, tss_g
+    mov eax, task_g
+    mov edx, 0x5A000
+    call init_tss
+    mov word [tss_g + 100], 1           ; T
+    mov ebx, tss_h
+    mov eax, task_h
+    mov edx, 0x59000
+    call init_tss
     ; task F: CS is a data segment
     mov dword [tss_f + 28], PD1
     mov dword [tss_f + 32], task_b
@@ -228,6 +242,16 @@ main:
     push dword 2
     popfd
 
+    ; ---- the T bit: a debug trap once the switch is done, before the task's first instruction ----
+    mov word [idt + 1 * 8 + 2], S_TSSH
+    mov byte [idt + 1 * 8 + 5], ACC_TASKGATE
+    TRY "call tss with the t bit"
+    call S_TSSG:0
+    PRINT " back"
+    ENDTRY
+    RESTORE_GATE 1
+    clts
+
     ; ---- the I/O permission bitmap at CPL 3, IOPL 0 ----
     R3TRY "ring 3 out e9h (allowed)"
     mov al, '.'
@@ -321,6 +345,43 @@ task_report:
     mov ecx, 0xB0B0B0B0
     ret
 
+; init_tss: EBX = a 32-bit TSS, EAX = EIP, EDX = ESP: CPL 0, flat, PD1, no LDT
+init_tss:
+    mov dword [ebx + 28], PD1
+    mov [ebx + 32], eax
+    mov dword [ebx + 36], 0x2
+    mov [ebx + 56], edx
+    mov dword [ebx + 76], SEL_CODE0
+    mov eax, SEL_DATA0
+    mov [ebx + 72], eax
+    mov [ebx + 80], eax
+    mov [ebx + 84], eax
+    mov [ebx + 88], eax
+    mov [ebx + 92], eax
+    mov word [ebx + 102], 104
+    ret
+
+task_g:
+    PRINT " in g"
+    iretd
+    jmp task_g
+
+task_h:                                 ; #DB through a task gate
+    PRINT " in h: dr6"
+    mov eax, dr6
+    HEX32 eax
+    PRINT " link="
+    HEX16 [tss_h]
+    PRINT " g's saved eip from its start"
+    mov eax, [tss_g + 32]
+    sub eax, task_g
+    HEX32 eax
+    xor eax, eax
+    mov dr6, eax
+    mov word [tss_g + 100], 0           ; else the IRET back to G, a task switch to G, traps again
+    iretd
+    jmp task_h
+
 task_c:                                 ; runs with CS base BASE: relative jumps and calls only
     mov esp, 0x5D000                    ; the TSS set SP only
     PRINT " in c:"
@@ -357,6 +418,8 @@ task_e:                                 ; #TS through a task gate: the error cod
     jmp exit_pass
 
     align 16
+tss_g:  times 104 db 0
+tss_h:  times 104 db 0
 tss_e:  times 104 db 0
 tss_b:  times 104 db 0
 tss_c:  times 44 db 0

@@ -93,6 +93,30 @@ main:
     jmp SEL_TSS:0
     ENDTRY
 
+    ; ---- 16-bit far CALL, RETF and IRET (code below 64 KiB in S_CODEB) ----
+    TRY "16-bit call far, retf, iret"
+    jmp S_CODEB:(.c16 - BASE)
+.c16:
+    mov ebx, esp
+    call word S_CODEB:(far16 - BASE)    ; pushes CS and IP, a word each
+    sub ebx, esp
+    PRINT " esp back:"
+    HEX32 ebx
+    mov ebx, esp
+    pushfw
+    o16 push cs
+    push word .i16 - BASE
+    iretw
+.i16:
+    PRINT " after iretw:"
+    sub ebx, esp
+    HEX32 ebx
+    mov ax, cs
+    HEX16 ax
+    jmp SEL_CODE0:.c32
+.c32:
+    ENDTRY
+
     ; ---- call gates ----
     R3TRY "ring 3 call gate, 2 parameters"
     push dword 0xAAAA0001
@@ -293,6 +317,12 @@ far_proc:
     retf
 far_proc8:
     retf 8
+far16:                                  ; reached by a 16-bit far CALL (CS = S_CODEB)
+    mov ebp, esp
+    PRINT " pushed:"
+    HEX16 [ebp]
+    HEX16 [ebp + 2]
+    o16 retf
 
 ; gate_params: a CPL 0 procedure behind a call gate with two parameters: prints the stack,
 ; loads ES with DPL 0 data, FS with DPL 1 data and GS with DPL 3 data, and returns.

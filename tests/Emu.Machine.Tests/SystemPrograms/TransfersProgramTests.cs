@@ -31,6 +31,9 @@ public sealed class TransfersProgramTests : IClassFixture<SystemProgramFixture>
         Assert.StartsWith("call far and retf: pushed:", e.Line("call far and retf"));
         Assert.EndsWith(" 00000008 esp back: 00000000 ok", e.Line("call far and retf"));
         Assert.Equal("call far and retf 8: released: 00000008 ok", e.Line("call far and retf 8"));
+        // 16-bit far CALL pushes CS and IP as words; RETF and IRET with a 16-bit operand size pop words.
+        Assert.Matches("^16-bit call far, retf, iret: pushed: [0-9a-f]{4} 00a0 esp back: 00000000 after iretw: 00000000 00a0 ok$",
+            e.Line("16-bit call far, retf, iret"));
         // Non-conforming code needs DPL = CPL and RPL <= CPL; conforming code keeps the CPL (CS.RPL = 0 here).
         Assert.Equal("jmp far to dpl 3 code: #0d err=0018 eip=+00 cs=0008 fl=00010046", e.Line("jmp far to dpl 3 code"));
         Assert.Equal("jmp far rpl 1: #0d err=0008 eip=+00 cs=0008 fl=00010046", e.Line("jmp far rpl 1"));
