@@ -17,6 +17,11 @@ S_TSSF      equ 0x80            ; a TSS whose CS is a data segment
 S_TSSE      equ 0x88            ; the #TS task
 S_TSSG      equ 0x90            ; a task with the T (debug trap) bit
 S_TSSH      equ 0x98            ; the #DB task
+S_TSSR      equ 0xA0            ; the #TS task that resumes the probe
+S_TSSS      equ 0xA8            ; the #SS task that resumes the probe
+S_GATE3     equ 0xB0            ; a call gate to CPL 0 with one parameter
+S_NPDATA    equ 0xB8
+S_SMALL     equ 0xC0
 
 PD1         equ 0x400000        ; identity
 PD2         equ 0x401000        ; 8-12 MiB map to 12-16 MiB
@@ -34,6 +39,11 @@ PD2         equ 0x401000        ; 8-12 MiB map to 12-16 MiB
     DESC ABS(tss_e), 103, ACC_TSS32, 0              ; 88h
     DESC ABS(tss_g), 103, ACC_TSS32, 0              ; 90h
     DESC ABS(tss_h), 103, ACC_TSS32, 0              ; 98h
+    DESC ABS(tss_r), 103, ACC_TSS32, 0              ; A0h
+    DESC ABS(tss_s), 103, ACC_TSS32, 0              ; A8h
+    GATE SEL_CODE0, 0, ACC_CALL32 | DPL3, 1         ; B0h (never reached)
+    DESC 0, 0xFFFFF, 0x13, FL_32                    ; B8h: data, not present
+    DESC 0, 0xFFF, ACC_DATA0, FL_BYTE32             ; C0h: data, limit FFFh
 %endmacro
 
 ; BUSY: prints the busy bit (type bit 1) of each TSS descriptor: A (28h), B, C
@@ -125,6 +135,15 @@ main:
     mov ebx, tss_h
     mov eax, task_h
     mov edx, 0x59000
+    call init_tss
+    ; tasks R and S: #TS and #SS from a call gate's stack switch
+    mov ebx, tss_r
+    mov eax, task_r
+    mov edx, 0x58000
+    call init_tss
+    mov ebx, tss_s
+    mov eax, task_s
+    mov edx, 0x57000
     call init_tss
     ; task F: CS is a data segment
     mov dword [tss_f + 28], PD1
@@ -252,6 +271,32 @@ main:
     RESTORE_GATE 1
     clts
 
+    ; ---- the stack a call gate switches to is checked: #TS or #SS in the caller's context,
+    ; delivered here to tasks, which send the caller on after its probe at CPL 0 ----
+    mov word [idt + 10 * 8 + 2], S_TSSR
+    mov byte [idt + 10 * 8 + 5], ACC_TASKGATE
+    mov word [idt + 12 * 8 + 2], S_TSSS
+    mov byte [idt + 12 * 8 + 5], ACC_TASKGATE
+    mov word [tss0 + 8], 0
+    R3TRY "call gate, ss0 null"
+    push eax
+    call (S_GATE3 | 3):0
+    R3END
+    mov word [tss0 + 8], SEL_DATA3
+    R3TRY "call gate, ss0 rpl 3"
+    push eax
+    call (S_GATE3 | 3):0
+    R3END
+    mov word [tss0 + 8], S_NPDATA
+    R3TRY "call gate, ss0 not present"
+    push eax
+    call (S_GATE3 | 3):0
+    R3END
+    ; (A frame that does not fit below the new stack's limit is #SS(new SS) too: QEMU ignores
+    ; the limit and goes on to a triple fault, so that case is a unit test.)
+    RESTORE_GATE 10
+    RESTORE_GATE 12
+
     ; ---- the I/O permission bitmap at CPL 3, IOPL 0 ----
     R3TRY "ring 3 out e9h (allowed)"
     mov al, '.'
@@ -361,6 +406,47 @@ init_tss:
     mov word [ebx + 102], 104
     ret
 
+; task_r, task_s: #TS and #SS met by a CPL 3 probe: report, put the main TSS's stack back,
+; and send the task that faulted on after its probe, at CPL 0.
+task_r:
+    PRINT " #TS task: err"
+    HEX32 [0x58000 - 4]
+    call resume_probe
+    mov esp, 0x58000
+    iretd
+    jmp task_r
+task_s:
+    PRINT " #SS task: err"
+    HEX32 [0x57000 - 4]
+    call resume_probe
+    mov esp, 0x57000
+    iretd
+    jmp task_s
+resume_probe:
+    PRINT " caller cs:eip"
+    HEX16 [tss0 + 76]
+    mov eax, [tss0 + 32]
+    sub eax, [try_ip]
+    HEX32 eax
+    PRINT " esp"
+    HEX32 [tss0 + 56]
+    NL
+    mov dword [tss0 + 4], STACK0_TOP
+    mov dword [tss0 + 8], SEL_DATA0
+    mov eax, [try_resume]
+    mov [tss0 + 32], eax
+    mov dword [tss0 + 36], 0x2
+    mov eax, [try_esp]
+    mov [tss0 + 56], eax
+    mov dword [tss0 + 76], SEL_CODE0
+    mov eax, SEL_DATA0
+    mov [tss0 + 72], eax
+    mov [tss0 + 80], eax
+    mov [tss0 + 84], eax
+    mov [tss0 + 88], eax
+    mov [tss0 + 92], eax
+    ret
+
 task_g:
     PRINT " in g"
     iretd
@@ -419,6 +505,8 @@ task_e:                                 ; #TS through a task gate: the error cod
 
     align 16
 tss_g:  times 104 db 0
+tss_r:  times 104 db 0
+tss_s:  times 104 db 0
 tss_h:  times 104 db 0
 tss_e:  times 104 db 0
 tss_b:  times 104 db 0

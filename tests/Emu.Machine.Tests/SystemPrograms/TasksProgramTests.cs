@@ -22,6 +22,10 @@ public sealed class TasksProgramTests : IClassFixture<SystemProgramFixture>
         // instruction). QEMU 7.2 ignores the T flag.
         ["call tss with the t bit"] = ("call tss with the t bit: in h: dr6 ffff8ff0 link= 0090 g's saved eip from its start 00000000 in g back ok",
             "QEMU ignores the TSS T flag"),
+        // A call gate's new stack segment not present: "#SS(NewSS)" (Vol. 2, CALL, MORE-PRIVILEGE);
+        // QEMU 7.2 raises #TS(NewSS).
+        ["call gate, ss0 not present"] = ("call gate, ss0 not present: #SS task: err 000000b8 caller cs:eip 001b 00000001 esp 0006effc",
+            "QEMU raises #TS for a new stack that is not present"),
     };
 
     [Fact]
@@ -48,6 +52,10 @@ public sealed class TasksProgramTests : IClassFixture<SystemProgramFixture>
         Assert.Equal("call tss limit 50h: #0a err=0060 eip=+00 cs=0008 fl=00010046", e.Line("call tss limit 50h"));
         Assert.Equal("call tss not present: #0b err=0068 eip=+00 cs=0008 fl=00010046", e.Line("call tss not present"));
         Assert.Equal("iret to a tss not busy: #0a err=0048 eip=+12 cs=0008 fl=00014046", e.Line("iret to a tss not busy"));
+        // The new stack of a call gate is checked before anything changes: faults in the caller's
+        // context (CS 1Bh, EIP of the CALL, ESP after its PUSH); a null SS0 is #TS(0).
+        Assert.Equal("call gate, ss0 null: #TS task: err 00000000 caller cs:eip 001b 00000001 esp 0006effc", e.Line("call gate, ss0 null"));
+        Assert.Equal("call gate, ss0 rpl 3: #TS task: err 00000020 caller cs:eip 001b 00000001 esp 0006effc", e.Line("call gate, ss0 rpl 3"));
         // The I/O permission bitmap: every bit of the access must be clear; none beyond the TSS limit (Vol. 1, 19.5.2).
         Assert.Equal("ring 3 out e9h (allowed):. ok", e.Line("ring 3 out e9h (allowed)"));
         Assert.Equal("ring 3 out word e9h: #0d err=0000 eip=+04 cs=001b fl=00010046 esp=0006f000 ss=0023", e.Line("ring 3 out word e9h"));
