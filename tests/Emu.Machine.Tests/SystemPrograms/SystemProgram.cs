@@ -73,6 +73,9 @@ public sealed class SystemProgram
         ProgramRun interpreter = RunEmulator(image, null, "interpreter");
         using var engine = new TranslatorEngine(threshold: 1, synchronous: true);
         ProgramRun translator = RunEmulator(image, engine, "translator");
+        // The translator really ran the program: every block compiled, none refused.
+        Assert.True(engine.CompiledBlocks > 0, $"{name}: the translator compiled nothing");
+        Assert.Equal(0, engine.Failures);
         return new SystemProgram(interpreter, translator, qemu.GetAwaiter().GetResult());
     }
 
