@@ -142,7 +142,17 @@ public sealed partial class Cpu
             if (stopAt.HasValue && Seg[SegReg.CS].Base + Eip == stopAt.Value) return StopReason = StopReason.StopAddress;
             if (stopAt2.HasValue && Seg[SegReg.CS].Base + Eip == stopAt2.Value) return StopReason = StopReason.StopAddress;
             // Interrupts are taken between instructions, never in the shadow of STI, MOV SS or POP SS.
-            if (InterruptShadow) InterruptShadow = false;
+            // With one waiting, the shadow's instruction runs alone and the line is sampled right
+            // after it: in "STI; insn; CLI" the interrupt comes after insn (Intel SDM Vol. 3, 6.8.3).
+            if (InterruptShadow)
+            {
+                InterruptShadow = false;
+                if (line is not null && line.Any && !Halted)
+                {
+                    Step();
+                    continue;
+                }
+            }
             else if (line is not null && line.Any && TakeInterrupt(line)) continue;
             if (Halted) return StopReason = StopReason.Halted;
             if ((Eflags & Flags.TF) != 0 || InstructionBreakpointsArmed || DataBreakpointsArmed)

@@ -278,19 +278,50 @@ public sealed class InterruptLineTests
         using var r = new Rig(translator);
         r.CountingHandler();
         r.Line.Intr = true;
-        Load(r, a =>
+        uint[] at = Load(r, a =>
         {
+            Label afterMov = a.CreateLabel();
             a.cli();
             a.sti();
             a.mov(__dword_ptr[Data + 0x20], 1);
+            a.Label(ref afterMov);
+            a.cli();                         // the window is one instruction wide
+            a.mov(__dword_ptr[Data + 0x28], 1);
             a.hlt();
-            a.cli();
-            a.hlt();
-            return Array.Empty<Label>();
+            return new[] { afterMov };
         });
         Assert.Equal(StopReason.Halted, r.Run(Code));
         Assert.Equal(1u, r.At(0));
-        Assert.Equal(1u, r.At(0x24)); // the instruction after STI ran before the handler
+        Assert.Equal(1u, r.At(0x24));  // the instruction after STI ran before the handler
+        Assert.Equal(at[0], r.At(4));  // and the interrupt came right after it, before the CLI
+        Assert.Equal(1u, r.At(0x28));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MovSsHoldsAnInterruptExactlyOneInstruction(bool translator)
+    {
+        using var r = new Rig(translator);
+        r.CountingHandler();
+        uint[] at = Load(r, a =>
+        {
+            Label afterMov = a.CreateLabel();
+            a.sti();
+            a.nop();
+            a.@out((byte)PortRaiseIntr, al);
+            a.mov(ax, ss);
+            a.mov(ss, ax);
+            a.mov(__dword_ptr[Data + 0x20], 1);
+            a.Label(ref afterMov);
+            a.cli();
+            a.hlt();
+            return new[] { afterMov };
+        });
+        Assert.Equal(StopReason.Halted, r.Run(Code));
+        Assert.Equal(1u, r.At(0));
+        Assert.Equal(1u, r.At(0x24));
+        Assert.Equal(at[0], r.At(4));
     }
 
     [Theory]
