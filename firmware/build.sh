@@ -4,7 +4,8 @@
 #   firmware/build.sh            every program
 #   firmware/build.sh hello ...  the named ones
 #
-# A program is a directory of firmware/ (other than lib/ and include/) holding .c and .S
+# A program is a directory of firmware/ (other than lib/, include/ and systests/, which holds
+# the NASM system test programs and has its own build.sh) holding .c and .S
 # files; it links with the runtime in lib/ (Multiboot header, stack, console, exit) and
 # defines fw_main. Add a directory to add a program. Needs gcc able to build 32-bit code
 # (Debian: gcc-multilib); when it is missing, this script installs it as root, or says so.
@@ -29,7 +30,7 @@ programs=("$@")
 if [[ ${#programs[@]} -eq 0 ]]; then
     for d in "$here"/*/; do
         name="$(basename "$d")"
-        [[ $name == lib || $name == include ]] && continue
+        [[ $name == lib || $name == include || $name == systests ]] && continue
         programs+=("$name")
     done
 fi
@@ -39,7 +40,7 @@ exec 9>"$out/.lock"
 flock 9 # two builds at once (parallel test runs) must not share object files
 for name in "${programs[@]}"; do
     src="$here/$name"
-    if [[ ! -d $src || $name == lib || $name == include ]]; then
+    if [[ ! -d $src || $name == lib || $name == include || $name == systests ]]; then
         echo "firmware/build.sh: no program named '$name' (expected a directory firmware/$name)" >&2
         exit 1
     fi

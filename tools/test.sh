@@ -12,8 +12,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# gcc-multilib: gcc -m32 for the firmware programs and the native helper of the conformance tests.
-tools/ensure-packages.sh gcc-multilib
+# gcc-multilib: gcc -m32 for the firmware programs and the native helper of the conformance tests;
+# nasm and qemu-system-x86: the system test programs (firmware/systests), run on both engines and in
+# qemu-system-i386.
+tools/ensure-packages.sh gcc-multilib nasm qemu-system-x86
 
 started=$SECONDS
 dotnet build Emulator.sln -c Debug -nologo -v quiet -clp:NoSummary

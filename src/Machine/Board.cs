@@ -191,8 +191,13 @@ public sealed class Board : IDisposable
                 return new RunResult(RunOutcome.InstructionLimit, ExitStatus.InstructionLimit,
                     $"reached the --max-instructions limit ({maxInstructions}) after {n} instructions, at {at}", Registers(), n);
             case StopReason.Shutdown:
+            {
+                string first = Cpu.LastFault is FaultInfo f
+                    ? $"; the first exception was raised at {f.Cs:X4}:{f.Eip:X8}: {Cpu.DisassembleAt(f.Linear - f.Eip, f.Eip)}"
+                    : "";
                 return new RunResult(RunOutcome.Shutdown, ExitStatus.Shutdown,
-                    $"the processor shut down (triple fault) at {at}", Registers(), n);
+                    $"the processor shut down ({Cpu.ShutdownCause ?? "triple fault"}){first}", Registers(), n);
+            }
             default:
                 throw new InvalidOperationException($"the CPU stopped for an unexpected reason ({reason}) at {at}");
         }

@@ -22,6 +22,9 @@ public sealed class GuestFault : Exception
     /// </summary>
     public bool IsSoftwareInterrupt { get; private set; }
 
+    /// <summary>For #PF, the linear address that faulted (the CPU loads it into CR2).</summary>
+    public uint Address { get; private set; }
+
     private GuestFault() : base("guest exception") { }
 
     public static GuestFault Create(int vector) => Get(vector, 0, false, false);
@@ -29,7 +32,23 @@ public sealed class GuestFault : Exception
     public static GuestFault Create(int vector, uint errorCode) => Get(vector, errorCode, true, false);
 
     /// <summary>A software interrupt (INT n, INT3, INTO); the CPU has already moved EIP past the instruction.</summary>
-    public static GuestFault SoftwareInterrupt(int vector) => Get(vector, 0, false, true);
+    public static GuestFault SoftwareInterrupt(int vector, uint instructionEip)
+    {
+        GuestFault f = Get(vector, 0, false, true);
+        f.InstructionEip = instructionEip;
+        return f;
+    }
+
+    /// <summary>For a software interrupt, the EIP of the instruction that raised it (a fault while delivering it restarts it).</summary>
+    public uint InstructionEip { get; private set; }
+
+    /// <summary>#PF at a linear address, with the page-fault error code.</summary>
+    public static GuestFault PageFault(uint linear, uint errorCode)
+    {
+        GuestFault f = Get(ExceptionVectors.PF, errorCode, true, false);
+        f.Address = linear;
+        return f;
+    }
 
     private static GuestFault Get(int vector, uint errorCode, bool hasErrorCode, bool software)
     {
@@ -38,6 +57,8 @@ public sealed class GuestFault : Exception
         f.ErrorCode = errorCode;
         f.HasErrorCode = hasErrorCode;
         f.IsSoftwareInterrupt = software;
+        f.Address = 0;
+        f.InstructionEip = 0;
         return f;
     }
 

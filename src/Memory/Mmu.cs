@@ -21,7 +21,7 @@ public enum AccessKind
 /// always reach the slow path. Misaligned and page-crossing accesses are split correctly:
 /// both pages are translated before anything is written.
 /// </summary>
-public sealed unsafe class Mmu : IA20Line, IDisposable
+public sealed unsafe partial class Mmu : IA20Line, IDisposable
 {
     public const int TlbBits = 10;
     public const int TlbEntries = 1 << TlbBits;
@@ -32,7 +32,7 @@ public sealed unsafe class Mmu : IA20Line, IDisposable
     private struct TlbEntry
     {
         public uint Tag;     // linear page base, or InvalidTag
-        public uint Phys;    // physical page base
+        public uint Phys;    // physical page base; bit 0 set for a global page (kept on CR3 loads)
         public nint Addend;  // host address = Addend + linear address
     }
 
@@ -114,46 +114,44 @@ public sealed unsafe class Mmu : IA20Line, IDisposable
         {
             TlbEntry* t = tlbBlock + set * TlbEntries;
             for (int i = 0; i < TlbEntries; i++)
-                if (t[i].Tag != InvalidTag && t[i].Phys == physPage) t[i].Tag = InvalidTag;
+                if (t[i].Tag != InvalidTag && (t[i].Phys & ~PhysicalMemory.PageMask) == physPage) t[i].Tag = InvalidTag;
         }
     }
 
     // ---- translation ----
 
     /// <summary>
-    /// Translates a linear address to a physical one for an access of the given kind,
-    /// raising the architectural fault if the access is not allowed.
+    /// Translates a linear address to a physical one for an access of the given kind at the
+    /// current privilege (<see cref="UserMode"/>), raising #PF if paging forbids it.
     /// </summary>
-    public uint Translate(uint linear, AccessKind kind)
-    {
-        _ = kind; // paging plugs in here: the walk, its permission checks and #PF
-        return linear & a20Mask;
-    }
+    public uint Translate(uint linear, AccessKind kind) => Translate(linear, kind, UserMode, out _);
 
     /// <summary>Translates for a read and fills the read TLB; returns the host page or null (slow page).</summary>
     private byte* FillRead(uint linear, out uint physical)
     {
-        physical = Translate(linear, AccessKind.Read);
+        physical = Translate(linear, AccessKind.Read, UserMode, out bool global);
         byte* host = phys.PageHostPointer(physical, write: false);
-        if (host != null) Fill(readTlb, linear, physical, host);
+        if (host != null && watchCount != 0 && PageWatched(linear)) return null;
+        if (host != null) Fill(readTlb, linear, physical, host, global);
         return host;
     }
 
     /// <summary>Translates for a write and fills the write TLB; returns the host page or null (slow page).</summary>
     private byte* FillWrite(uint linear, out uint physical)
     {
-        physical = Translate(linear, AccessKind.Write);
+        physical = Translate(linear, AccessKind.Write, UserMode, out bool global);
         byte* host = phys.PageHostPointer(physical, write: true);
-        if (host != null) Fill(writeTlb, linear, physical, host);
+        if (host != null && watchCount != 0 && PageWatched(linear)) return null;
+        if (host != null) Fill(writeTlb, linear, physical, host, global);
         return host;
     }
 
-    private static void Fill(TlbEntry* tlb, uint linear, uint physical, byte* host)
+    private static void Fill(TlbEntry* tlb, uint linear, uint physical, byte* host, bool global)
     {
         uint tag = linear & ~PhysicalMemory.PageMask;
         ref TlbEntry e = ref tlb[(linear >> PhysicalMemory.PageShift) & TlbIndexMask];
         e.Tag = tag;
-        e.Phys = physical & ~PhysicalMemory.PageMask;
+        e.Phys = (physical & ~PhysicalMemory.PageMask) | (global ? 1u : 0u);
         e.Addend = (nint)host - (nint)tag;
     }
 
@@ -190,6 +188,7 @@ public sealed unsafe class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private uint ReadSlow(uint linear, int size)
     {
+        if (watchCount != 0) CheckWatches(linear, size, write: false);
         uint offset = linear & PhysicalMemory.PageMask;
         if (offset + (uint)size <= PhysicalMemory.PageSize)
         {
@@ -203,7 +202,7 @@ public sealed unsafe class Mmu : IA20Line, IDisposable
         }
         // Crosses into the next page: translate both pages before reading either.
         uint p0 = Translate(linear, AccessKind.Read);
-        uint p1 = Translate(linear + (uint)size - 1, AccessKind.Read) & ~PhysicalMemory.PageMask;
+        uint p1 = Translate(SecondPage(linear, size), AccessKind.Read);
         int first = (int)(PhysicalMemory.PageSize - offset);
         uint value = 0;
         for (int i = 0; i < size; i++)
@@ -251,6 +250,7 @@ public sealed unsafe class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteSlow(uint linear, int size, uint value)
     {
+        if (watchCount != 0) CheckWatches(linear, size, write: true);
         uint offset = linear & PhysicalMemory.PageMask;
         if (offset + (uint)size <= PhysicalMemory.PageSize)
         {
@@ -270,7 +270,7 @@ public sealed unsafe class Mmu : IA20Line, IDisposable
             return;
         }
         uint p0 = Translate(linear, AccessKind.Write);
-        uint p1 = Translate(linear + (uint)size - 1, AccessKind.Write) & ~PhysicalMemory.PageMask;
+        uint p1 = Translate(SecondPage(linear, size), AccessKind.Write);
         int first = (int)(PhysicalMemory.PageSize - offset);
         for (int i = 0; i < size; i++)
         {
@@ -299,7 +299,7 @@ public sealed unsafe class Mmu : IA20Line, IDisposable
     {
         Translate(linear, AccessKind.Write);
         if (((linear ^ (linear + (uint)size - 1)) & ~PhysicalMemory.PageMask) != 0)
-            Translate(linear + (uint)size - 1, AccessKind.Write);
+            Translate(SecondPage(linear, size), AccessKind.Write);
     }
 
     // ---- instruction fetch ----

@@ -109,8 +109,13 @@ public class BoardTests
         using (board) Assert.Equal(RunOutcome.GuestExit, r.Outcome);
     }
 
+    // The loader leaves no IDT (Multiboot leaves IDTR undefined; ours still has its RESET
+    // value, base 0 limit FFFFh, over zeroed memory): an exception's gate is invalid, #GP
+    // follows (EXT set: it is met while delivering an exception), then #DF, and the processor
+    // shuts down. The report names the whole chain and the instruction that started it.
+
     [Fact]
-    public void InvalidOpcodeStopsWithItsName()
+    public void InvalidOpcodeWithoutAnIdtShutsDownNamingIt()
     {
         var (r, _, board) = Run(a =>
         {
@@ -119,9 +124,12 @@ public class BoardTests
         });
         using (board)
         {
-            Assert.Equal(RunOutcome.GuestException, r.Outcome);
-            Assert.Equal(ExitStatus.GuestException, r.ExitStatus);
-            Assert.Equal("unhandled guest exception #UD (invalid opcode) at 0008:00100001: ud2  [0F0B]", r.Message);
+            Assert.Equal(RunOutcome.Shutdown, r.Outcome);
+            Assert.Equal(ExitStatus.Shutdown, r.ExitStatus);
+            Assert.Equal("the processor shut down (triple fault: #UD (invalid opcode), then #GP (general protection) error code 33h, " +
+                         "then #GP (general protection) error code 6Bh: a double fault, then #GP (general protection) error code 43h " +
+                         "while delivering the double fault); " +
+                         "the first exception was raised at 0008:00100001: ud2  [0F0B]", r.Message);
             Assert.Contains("EAX=2BADB002", r.Details, StringComparison.Ordinal);
         }
     }
@@ -136,24 +144,29 @@ public class BoardTests
         });
         using (board)
         {
-            Assert.Equal(RunOutcome.GuestException, r.Outcome);
-            Assert.StartsWith("unhandled guest exception #GP (general protection), error code 0x28 at 0008:00100004: mov ds,ax", r.Message);
+            Assert.Equal(RunOutcome.Shutdown, r.Outcome);
+            Assert.StartsWith("the processor shut down (triple fault: #GP (general protection) error code 28h, then ", r.Message);
+            Assert.EndsWith("the first exception was raised at 0008:00100004: mov ds,ax  [668ED8]", r.Message);
         }
     }
 
     [Fact]
-    public void DivideErrorStops()
+    public void DivideErrorWithoutAnIdtShutsDown()
     {
         var (r, _, board) = Run(a =>
         {
             a.xor(ecx, ecx);
             a.div(ecx);
         });
-        using (board) Assert.Contains("#DE (divide error) at 0008:00100002: div ecx", r.Message, StringComparison.Ordinal);
+        using (board)
+        {
+            Assert.StartsWith("the processor shut down (triple fault: #DE (divide error), then ", r.Message);
+            Assert.Contains("raised at 0008:00100002: div ecx", r.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
-    public void SoftwareInterruptStops()
+    public void SoftwareInterruptWithoutAnIdtShutsDown()
     {
         var (r, _, board) = Run(a =>
         {
@@ -162,8 +175,8 @@ public class BoardTests
         });
         using (board)
         {
-            Assert.Equal(ExitStatus.GuestException, r.ExitStatus);
-            Assert.Equal("the guest executed INT 80h, and interrupt delivery is not implemented yet (return address 0008:00100002)", r.Message);
+            Assert.Equal(ExitStatus.Shutdown, r.ExitStatus);
+            Assert.StartsWith("the processor shut down (triple fault: INT 80h, then #GP (general protection) error code 402h, ", r.Message);
         }
     }
 
@@ -189,15 +202,14 @@ public class BoardTests
     {
         var (r, _, board) = Run(a =>
         {
-            a.mov(eax, cr0);
-            a.or(eax, 0x8000_0000);
-            a.mov(cr0, eax);
+            a.xor(ecx, ecx);
+            a.rdpmc();
         });
         using (board)
         {
             Assert.Equal(RunOutcome.Unimplemented, r.Outcome);
             Assert.Equal(ExitStatus.Unimplemented, r.ExitStatus);
-            Assert.StartsWith("not implemented yet: paging (CR0.PG=1), at 0008:00100008: mov cr0,eax", r.Message);
+            Assert.StartsWith("not implemented yet: instruction RDPMC is not implemented yet, at 0008:00100002: rdpmc", r.Message);
         }
     }
 
@@ -244,7 +256,11 @@ public class BoardTests
             a.mov(eax, 0xFFFF_0000);
             a.jmp(eax);
         });
-        using (board) Assert.Equal(RunOutcome.GuestException, r.Outcome);
+        using (board)
+        {
+            Assert.Equal(RunOutcome.Shutdown, r.Outcome);
+            Assert.StartsWith("the processor shut down (triple fault: #UD (invalid opcode), then", r.Message);
+        }
     }
 
     [Fact]

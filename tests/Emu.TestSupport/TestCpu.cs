@@ -25,7 +25,8 @@ public sealed class TestCpu : IDisposable
         Physical = new PhysicalMemory(ramSize);
         Mmu = new Mmu(Physical);
         Io = new IoSpace();
-        Cpu = new Cpu(Mmu, Io) { Engine = engine };
+        // Tests inspect the exception a guest raises; the system layer's own tests deliver them.
+        Cpu = new Cpu(Mmu, Io) { Engine = engine, StopOnException = true };
     }
 
     /// <summary>A CPU in flat 32-bit protected mode (as Multiboot leaves it) with ESP at 0x80000.</summary>
@@ -60,7 +61,9 @@ public sealed class TestCpu : IDisposable
     /// <summary>Runs from <paramref name="eip"/> until HLT, a stop, an exception or the budget.</summary>
     public StopReason Run(uint eip, long maxInstructions = 10_000_000)
     {
+        // Starting at a new address is a restart: a CPU halted by an earlier run's HLT runs again.
         Cpu.Eip = eip;
+        Cpu.Halted = false;
         return Cpu.Run(maxInstructions);
     }
 

@@ -107,12 +107,12 @@ public static unsafe class ControlRegisters
             c.Ldtr.LoadNull(sel);
             return;
         }
-        if ((sel & 4) != 0) throw GuestFault.Create(ExceptionVectors.GP, sel & 0xFFFCu);
-        ulong d = Segments.ReadDescriptor(c, sel);
-        uint rights = Segments.DescriptorRights(d);
-        if ((rights & SegmentCache.RightsS) != 0 || (rights & 0xF) != 2) throw GuestFault.Create(ExceptionVectors.GP, sel & 0xFFFCu);
-        if ((rights & SegmentCache.RightsP) == 0) throw GuestFault.Create(ExceptionVectors.NP, sel & 0xFFFCu);
-        c.Ldtr.Load(sel, Segments.DescriptorBase(d), Segments.DescriptorLimit(d), rights);
+        uint err = sel & 0xFFFCu;
+        if ((sel & 4) != 0) throw GuestFault.Create(ExceptionVectors.GP, err);
+        Descriptor d = c.ReadDescriptor(sel);
+        if (!d.IsSystem || d.Type != 2) throw GuestFault.Create(ExceptionVectors.GP, err);
+        if (!d.Present) throw GuestFault.Create(ExceptionVectors.NP, err);
+        c.Ldtr.Load(sel, d.Base, d.Limit, d.Rights);
     }
 
     /// <summary>LTR: an available TSS in the GDT; it is marked busy in memory and in TR.</summary>
@@ -122,14 +122,13 @@ public static unsafe class ControlRegisters
         RequireCpl0(c);
         ushort sel = (ushort)c.ReadOperand(ref i, 0, 1);
         if ((sel & 0xFFFC) == 0) throw GP0;
-        if ((sel & 4) != 0) throw GuestFault.Create(ExceptionVectors.GP, sel & 0xFFFCu);
-        ulong d = Segments.ReadDescriptor(c, sel);
-        uint rights = Segments.DescriptorRights(d);
-        uint type = rights & 0xF;
-        if ((rights & SegmentCache.RightsS) != 0 || (type != 1 && type != 9)) throw GuestFault.Create(ExceptionVectors.GP, sel & 0xFFFCu);
-        if ((rights & SegmentCache.RightsP) == 0) throw GuestFault.Create(ExceptionVectors.NP, sel & 0xFFFCu);
-        c.Mmu.Write8(c.Gdtr.Base + ((uint)sel & ~7u) + 5, (byte)((d >> 40) | 2));
-        c.Tr.Load(sel, Segments.DescriptorBase(d), Segments.DescriptorLimit(d), rights | 2);
+        uint err = sel & 0xFFFCu;
+        if ((sel & 4) != 0) throw GuestFault.Create(ExceptionVectors.GP, err);
+        Descriptor d = c.ReadDescriptor(sel);
+        if (!d.IsSystem || d.Type is not (1 or 9)) throw GuestFault.Create(ExceptionVectors.GP, err);
+        if (!d.Present) throw GuestFault.Create(ExceptionVectors.NP, err);
+        c.SystemWrite(c.DescriptorAddress(sel) + 5, 1, (uint)(d.Raw >> 40) | 2);
+        c.Tr.Load(sel, d.Base, d.Limit, d.Rights | 2);
     }
 
     private static void MovToCr(Cpu c, ref Instruction i)
@@ -172,10 +171,23 @@ public static unsafe class ControlRegisters
         return dr;
     }
 
+    /// <summary>DR7.GD: a MOV to or from a debug register is a #DB fault, with DR6.BD set and GD cleared (Intel SDM Vol. 3, 17.2.4).</summary>
+    private static void CheckGeneralDetect(Cpu c)
+    {
+        if ((c.Dr[7] & (1u << 13)) == 0) return;
+        c.Dr[6] |= 1u << 13;
+        c.Dr[7] &= ~(1u << 13);
+        // A fault: the EFLAGS image pushed for it has RF = 1, as for every fault but an
+        // instruction breakpoint (Intel SDM Vol. 3, 17.3.1.1); delivery clears RF again.
+        c.Eflags |= Flags.RF;
+        throw GuestFault.Create(ExceptionVectors.DB);
+    }
+
     private static void MovToDr(Cpu c, ref Instruction i)
     {
         RequireCpl0(c);
         int dr = DebugRegisterIndex(c, Cpu.RegNum(i.Op0Register));
+        CheckGeneralDetect(c);
         uint v = c.Gpr[Cpu.RegNum(i.Op1Register)];
         c.Dr[dr] = dr switch
         {
@@ -183,12 +195,14 @@ public static unsafe class ControlRegisters
             7 => (v & 0xFFFF_2BFF) | 0x400,
             _ => v,
         };
+        c.UpdateBreakpoints();
     }
 
     private static void MovFromDr(Cpu c, ref Instruction i)
     {
         RequireCpl0(c);
         int dr = DebugRegisterIndex(c, Cpu.RegNum(i.Op1Register));
+        CheckGeneralDetect(c);
         c.Gpr[Cpu.RegNum(i.Op0Register)] = c.Dr[dr];
     }
 

@@ -57,9 +57,7 @@ public static unsafe class Misc
         InstructionTable.Add(Code.Wait, &Wait);
 
         // P6 instructions whose system semantics come with the system-architecture work.
-        foreach (Code code in new[] { Code.Arpl_rm16_r16, Code.Arpl_r32m16_r32, Code.Lar_r16_rm16, Code.Lar_r32_r32m16,
-                     Code.Lsl_r16_rm16, Code.Lsl_r32_r32m16, Code.Verr_rm16, Code.Verr_r32m16, Code.Verw_rm16, Code.Verw_r32m16,
-                     Code.Sysenter, Code.Sysexitd, Code.Rdmsr, Code.Wrmsr, Code.Rdpmc })
+        foreach (Code code in new[] { Code.Rdpmc })
             InstructionTable.AddSensitive(code, &NotImplemented, endsBlock: true);
     }
 }

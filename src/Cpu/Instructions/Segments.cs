@@ -4,147 +4,95 @@ using Iced.Intel;
 namespace Emu.X86;
 
 /// <summary>
-/// Segment-register loads and far control transfers: MOV Sreg, POP Sreg, PUSH Sreg,
-/// LDS/LES/LFS/LGS/LSS, far JMP/CALL/RET and IRET. Real and virtual-8086 mode load
+/// Segment-register loads and segment inspection: MOV Sreg, POP Sreg, PUSH Sreg,
+/// LDS/LES/LFS/LGS/LSS, LAR, LSL, VERR, VERW, ARPL. Real and virtual-8086 mode load
 /// base = selector * 16; protected mode reads and checks the descriptor (Intel SDM Vol. 3,
-/// 5.4-5.8 and the instruction pages of Vol. 2).
+/// 5.4-5.8 and the instruction pages of Vol. 2). Far transfers are in <see cref="FarTransfer"/>.
 /// </summary>
 public static unsafe class Segments
 {
     private static GuestFault Fault(int vector, uint error) => GuestFault.Create(vector, error);
 
-    /// <summary>Reads the 8-byte descriptor a selector names, or raises #GP(selector) when it lies beyond the table limit.</summary>
-    public static ulong ReadDescriptor(Cpu c, ushort selector, int vector = ExceptionVectors.GP)
-    {
-        uint index = (uint)selector & ~7u;
-        uint tableBase, limit;
-        if ((selector & 4) != 0)
-        {
-            if (c.Ldtr.Rights == 0 || (c.Ldtr.Rights & SegmentCache.RightsP) == 0) throw Fault(vector, selector & 0xFFFCu);
-            tableBase = c.Ldtr.Base;
-            limit = c.Ldtr.Limit;
-        }
-        else
-        {
-            tableBase = c.Gdtr.Base;
-            limit = c.Gdtr.Limit;
-        }
-        if (index + 7 > limit) throw Fault(vector, selector & 0xFFFCu);
-        return c.Mmu.Read32(tableBase + index) | ((ulong)c.Mmu.Read32(tableBase + index + 4) << 32);
-    }
-
-    /// <summary>Sets the accessed bit of a segment descriptor in memory, if clear.</summary>
-    public static void SetAccessed(Cpu c, ushort selector, ulong descriptor)
-    {
-        if ((descriptor & (1UL << 40)) != 0) return;
-        uint tableBase = (selector & 4) != 0 ? c.Ldtr.Base : c.Gdtr.Base;
-        uint addr = tableBase + ((uint)selector & ~7u) + 5;
-        c.Mmu.Write8(addr, (byte)((descriptor >> 40) | 1));
-    }
-
-    public static uint DescriptorBase(ulong d) => (uint)((d >> 16) & 0xFF_FFFF) | (uint)((d >> 32) & 0xFF00_0000);
-
-    public static uint DescriptorLimit(ulong d)
-    {
-        uint limit = (uint)(d & 0xFFFF) | (uint)((d >> 32) & 0xF_0000);
-        return (d & (1UL << 55)) != 0 ? (limit << 12) | 0xFFF : limit;
-    }
-
-    /// <summary>Access rights in the VMX layout (type, S, DPL, P in bits 0-7; AVL, L, D/B, G in bits 12-15).</summary>
-    public static uint DescriptorRights(ulong d) => (uint)(d >> 40) & 0xF0FF;
+    /// <summary>Rights of a segment loaded in virtual-8086 mode: 64 KiB, DPL 3, present, accessed.</summary>
+    public const uint V86DataRights = SegmentCache.RightsP | SegmentCache.RightsS | (3u << 5) | 3;
+    public const uint V86CodeRights = SegmentCache.RightsP | SegmentCache.RightsS | (3u << 5) | 0xB;
 
     /// <summary>Loads a data or stack segment register (not CS) with its protected-mode checks.</summary>
     public static void LoadDataSegment(Cpu c, int seg, ushort selector)
     {
-        if (!c.ProtectedMode || c.V86Mode)
+        if (!c.ProtectedMode)
         {
             c.Seg[seg].LoadReal(selector);
-            if (c.V86Mode)
-            {
-                // Virtual-8086 segments: 64 KiB, DPL 3, read/write data (Intel SDM Vol. 3, 20.2.1).
-                c.Seg[seg].Load(selector, (uint)selector << 4, 0xFFFF, SegmentCache.RightsP | SegmentCache.RightsS | (3u << 5) | 3);
-            }
             if (seg == SegReg.SS) c.UpdateModes();
             return;
         }
-        int rpl = selector & 3;
-        if ((selector & 0xFFFC) == 0)
+        if (c.V86Mode)
         {
-            if (seg == SegReg.SS) throw Fault(ExceptionVectors.GP, 0);
-            c.Seg[seg].LoadNull(selector);
+            c.Seg[seg].Load(selector, (uint)selector << 4, 0xFFFF, V86DataRights);
+            if (seg == SegReg.SS) c.UpdateModes();
             return;
         }
-        ulong d = ReadDescriptor(c, selector);
-        uint rights = DescriptorRights(d);
-        int dpl = (int)(rights >> 5) & 3;
-        bool s = (rights & SegmentCache.RightsS) != 0;
-        uint type = rights & 0xF;
-        bool code = (type & 8) != 0;
-        uint err = selector & 0xFFFCu;
         if (seg == SegReg.SS)
         {
-            // SS: a writable data segment with RPL = DPL = CPL.
-            if (!s || code || (type & 2) == 0 || rpl != c.Cpl || dpl != c.Cpl) throw Fault(ExceptionVectors.GP, err);
-            if ((rights & SegmentCache.RightsP) == 0) throw Fault(ExceptionVectors.SS, err);
-        }
-        else
-        {
-            // DS/ES/FS/GS: data or readable code; unless conforming code, DPL >= max(CPL, RPL).
-            if (!s || (code && (type & 2) == 0)) throw Fault(ExceptionVectors.GP, err);
-            bool conforming = code && (type & 4) != 0;
-            if (!conforming && (rpl > dpl || c.Cpl > dpl)) throw Fault(ExceptionVectors.GP, err);
-            if ((rights & SegmentCache.RightsP) == 0) throw Fault(ExceptionVectors.NP, err);
-        }
-        SetAccessed(c, selector, d);
-        c.Seg[seg].Load(selector, DescriptorBase(d), DescriptorLimit(d), rights | 1);
-        if (seg == SegReg.SS) c.UpdateModes();
-    }
-
-    /// <summary>
-    /// Loads CS for a far JMP/CALL/RET at the same privilege level, to a code segment
-    /// (Intel SDM Vol. 2, JMP "far jump to a conforming/nonconforming code segment").
-    /// Gates, task switches and privilege changes are the system layer's.
-    /// </summary>
-    public static void LoadCodeSegment(Cpu c, ushort selector, uint offset, bool isReturn)
-    {
-        if (!c.ProtectedMode || c.V86Mode)
-        {
-            if (offset > c.Seg[SegReg.CS].ValidHigh) throw Fault(ExceptionVectors.GP, 0);
-            c.Seg[SegReg.CS].LoadReal(selector);
-            if (c.V86Mode)
-                c.Seg[SegReg.CS].Load(selector, (uint)selector << 4, 0xFFFF, SegmentCache.RightsP | SegmentCache.RightsS | (3u << 5) | 0xB);
-            c.Eip = offset;
+            c.Seg[SegReg.SS] = CheckStackSegment(c, selector, c.Cpl, ExceptionVectors.GP, 0);
             c.UpdateModes();
             return;
         }
-        if ((selector & 0xFFFC) == 0) throw Fault(ExceptionVectors.GP, 0);
-        ulong d = ReadDescriptor(c, selector);
-        uint rights = DescriptorRights(d);
-        uint err = selector & 0xFFFCu;
-        int dpl = (int)(rights >> 5) & 3;
+        c.Seg[seg] = CheckDataSegment(c, selector, c.Cpl, ExceptionVectors.GP, 0);
+    }
+
+    /// <summary>
+    /// The checks for loading DS, ES, FS or GS at privilege <paramref name="cpl"/>: null is
+    /// allowed (unusable); otherwise data or readable code with DPL &gt;= max(CPL, RPL) unless
+    /// conforming code; not present is #NP. Failures raise <paramref name="vector"/>(selector | ext)
+    /// (#GP for instructions, #TS during a task switch). Sets the accessed bit.
+    /// </summary>
+    public static SegmentCache CheckDataSegment(Cpu c, ushort selector, int cpl, int vector, uint ext)
+    {
+        var cache = new SegmentCache();
+        if ((selector & 0xFFFC) == 0)
+        {
+            cache.LoadNull(selector);
+            return cache;
+        }
+        Descriptor d = c.ReadDescriptor(selector, vector, ext);
+        uint err = (selector & 0xFFFCu) | ext;
         int rpl = selector & 3;
-        if ((rights & SegmentCache.RightsS) == 0)
-            throw new EmulatorLimitationException($"far transfer through a system descriptor (type {rights & 0xF}) at selector {selector:X4}h");
-        if ((rights & 8) == 0) throw Fault(ExceptionVectors.GP, err);
-        bool conforming = (rights & 4) != 0;
-        if (isReturn)
+        if (!d.IsSegment || (d.IsCode && !d.IsReadable)) throw Fault(vector, err);
+        if (!d.IsConforming && (rpl > d.Dpl || cpl > d.Dpl)) throw Fault(vector, err);
+        if (!d.Present) throw Fault(ExceptionVectors.NP, err);
+        c.SetAccessed(selector, d);
+        return Cpu.CacheOf(selector, d);
+    }
+
+    /// <summary>
+    /// The checks for loading SS at privilege <paramref name="cpl"/>: a writable data segment
+    /// with RPL = DPL = CPL (else <paramref name="vector"/>(selector | ext)); not present is #SS.
+    /// </summary>
+    public static SegmentCache CheckStackSegment(Cpu c, ushort selector, int cpl, int vector, uint ext)
+    {
+        if ((selector & 0xFFFC) == 0) throw Fault(vector, ext);
+        Descriptor d = c.ReadDescriptor(selector, vector, ext);
+        uint err = (selector & 0xFFFCu) | ext;
+        if ((selector & 3) != cpl || !d.IsWritableData || d.Dpl != cpl) throw Fault(vector, err);
+        if (!d.Present) throw Fault(ExceptionVectors.SS, err);
+        c.SetAccessed(selector, d);
+        return Cpu.CacheOf(selector, d);
+    }
+
+    /// <summary>
+    /// After a return to an outer level: a data segment register the new CPL may not use is
+    /// loaded with null (Intel SDM Vol. 2, RET: "FOR each of segment register ES, FS, GS, DS").
+    /// </summary>
+    public static void NullInaccessibleSegments(Cpu c)
+    {
+        for (int s = 0; s < 6; s++)
         {
-            if (rpl < c.Cpl) throw Fault(ExceptionVectors.GP, err);
-            if (rpl > c.Cpl) throw new EmulatorLimitationException("far return to an outer privilege level");
-            if (conforming ? dpl > rpl : dpl != rpl) throw Fault(ExceptionVectors.GP, err);
+            if (s is SegReg.CS or SegReg.SS) continue;
+            ref SegmentCache seg = ref c.Seg[s];
+            bool conformingCode = seg.IsCode && (seg.Rights & 4) != 0;
+            if ((seg.Rights & SegmentCache.RightsS) != 0 && !conformingCode && seg.Dpl < c.Cpl) seg.LoadNull(0);
         }
-        else if (conforming ? dpl > c.Cpl : (rpl > c.Cpl || dpl != c.Cpl))
-        {
-            throw Fault(ExceptionVectors.GP, err);
-        }
-        if ((rights & SegmentCache.RightsP) == 0) throw Fault(ExceptionVectors.NP, err);
-        uint limit = DescriptorLimit(d);
-        if (offset > limit) throw Fault(ExceptionVectors.GP, 0);
-        SetAccessed(c, selector, d);
-        ushort newSel = (ushort)((selector & 0xFFFC) | c.Cpl);
-        c.Seg[SegReg.CS].Load(newSel, DescriptorBase(d), limit, rights | 1);
-        c.Eip = offset;
-        c.UpdateModes();
     }
 
     // ---- handlers ----
@@ -155,7 +103,7 @@ public static unsafe class Segments
         if (seg == SegReg.CS) throw GuestFault.Create(ExceptionVectors.UD);
         ushort sel = (ushort)c.ReadOperand(ref i, 1, 1);
         LoadDataSegment(c, seg, sel);
-        if (seg == SegReg.SS) c.InterruptShadow = true;
+        if (seg == SegReg.SS) c.InterruptShadow = c.StackShadow = true;
     }
 
     /// <summary>MOV r/m, Sreg: a 32-bit register destination gets the selector zero-extended (P6 behaviour).</summary>
@@ -202,19 +150,14 @@ public static unsafe class Segments
         uint newEsp = c.Stack32 ? newSp : (c.Gpr[Reg.ESP] & 0xFFFF_0000u) | newSp;
         LoadDataSegment(c, seg, sel);
         c.Gpr[Reg.ESP] = newEsp;
-        if (seg == SegReg.SS) c.InterruptShadow = true;
+        if (seg == SegReg.SS) c.InterruptShadow = c.StackShadow = true;
     }
 
     /// <summary>LDS/LES/LFS/LGS/LSS r, m16:16|m16:32: the offset goes to the register after the segment load succeeds.</summary>
     private static void LoadFarPointer<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
     {
         int size = TSize.Size;
-        int segment = Cpu.MemSeg(ref i);
-        uint ea = c.EffectiveAddress(ref i);
-        uint offset = c.ReadMem(segment, ea, size);
-        uint selAddr = ea + (uint)OperandSize.Bytes(size);
-        if (Cpu.AddressSize16(ref i)) selAddr &= 0xFFFF;
-        ushort sel = c.Read16(segment, selAddr);
+        FarTransfer.ReadFarPointer(c, ref i, size, out ushort sel, out uint offset);
         int target = i.Mnemonic switch
         {
             Mnemonic.Lds => SegReg.DS,
@@ -227,98 +170,86 @@ public static unsafe class Segments
         c.SetReg(Cpu.RegNum(i.Op0Register), size, offset);
     }
 
-    private static void JmpFarPtr(Cpu c, ref Instruction i) => LoadCodeSegment(c, i.FarBranchSelector, i.FarBranch32, false);
+    // ---- LAR, LSL, VERR, VERW, ARPL ----
 
-    private static void JmpFarMem<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    /// <summary>
+    /// The descriptor a selector names if LAR/LSL/VERR/VERW may look at it from the current
+    /// privilege, or null (ZF=0). These never fault on a bad selector.
+    /// </summary>
+    private static Descriptor? Inspect(Cpu c, ushort selector)
     {
-        ReadFarPointer<TSize>(c, ref i, out ushort sel, out uint offset);
-        LoadCodeSegment(c, sel, offset, false);
+        if ((selector & 0xFFFC) == 0) return null;
+        uint index = (uint)selector & ~7u;
+        bool ldt = (selector & 4) != 0;
+        if (ldt && (c.Ldtr.Rights & SegmentCache.RightsP) == 0) return null;
+        uint limit = ldt ? c.Ldtr.Limit : c.Gdtr.Limit;
+        if (index + 7 > limit) return null;
+        var d = new Descriptor(c.SystemRead64((ldt ? c.Ldtr.Base : c.Gdtr.Base) + index));
+        if (!d.IsConforming && (d.Dpl < c.Cpl || d.Dpl < (selector & 3))) return null;
+        return d;
     }
 
-    private static void ReadFarPointer<TSize>(Cpu c, ref Instruction i, out ushort sel, out uint offset) where TSize : struct, IOperandSize
+    private static void SetZf(Cpu c, bool zf) => c.SetArithFlags(zf ? Flags.ZF : 0, Flags.ZF);
+
+    /// <summary>LAR: the access-rights bytes (masked with 00F0FF00h) of a segment, TSS, LDT, call or task gate.</summary>
+    private static void Lar(Cpu c, ref Instruction i)
     {
-        int segment = Cpu.MemSeg(ref i);
-        uint ea = c.EffectiveAddress(ref i);
-        offset = c.ReadMem(segment, ea, TSize.Size);
-        uint selAddr = ea + (uint)OperandSize.Bytes(TSize.Size);
-        if (Cpu.AddressSize16(ref i)) selAddr &= 0xFFFF;
-        sel = c.Read16(segment, selAddr);
+        ControlRegisters.RequireProtectedMode(c);
+        Descriptor? d = Inspect(c, (ushort)c.ReadOperand(ref i, 1, 1));
+        bool ok = d is { } x && (x.IsSegment || x.Type is 1 or 2 or 3 or 4 or 5 or 9 or 11 or 12);
+        SetZf(c, ok);
+        if (!ok) return;
+        uint rights = (uint)(d!.Value.Raw >> 32) & 0x00F0_FF00u;
+        int size = Shapes.SizeOfRegister(i.Op0Register);
+        c.SetReg(Cpu.RegNum(i.Op0Register), size, size == 2 ? rights : rights & 0xFF00);
     }
 
-    /// <summary>Far CALL: pushes CS and the return EIP, then loads CS:EIP (restoring ESP if the load faults).</summary>
-    public static void CallFar(Cpu c, ushort sel, uint offset, uint returnEip, int size)
+    /// <summary>LSL: the byte-granular limit of a segment, TSS or LDT.</summary>
+    private static void Lsl(Cpu c, ref Instruction i)
     {
-        uint oldEsp = c.Gpr[Reg.ESP];
-        ushort oldCs = c.Seg[SegReg.CS].Selector;
-        uint sp1 = c.StackOffset(-OperandSize.Bytes(size));
-        uint sp2 = c.StackOffset(-2 * OperandSize.Bytes(size));
-        c.WriteMem(SegReg.SS, sp1, size, oldCs);
-        c.WriteMem(SegReg.SS, sp2, size, returnEip);
-        c.StackPointer = sp2;
-        try
+        ControlRegisters.RequireProtectedMode(c);
+        Descriptor? d = Inspect(c, (ushort)c.ReadOperand(ref i, 1, 1));
+        bool ok = d is { } x && (x.IsSegment || x.Type is 1 or 2 or 3 or 9 or 11);
+        SetZf(c, ok);
+        if (!ok) return;
+        int size = Shapes.SizeOfRegister(i.Op0Register);
+        c.SetReg(Cpu.RegNum(i.Op0Register), size, d!.Value.Limit & OperandSize.Mask(size));
+    }
+
+    private static void Verr(Cpu c, ref Instruction i)
+    {
+        ControlRegisters.RequireProtectedMode(c);
+        Descriptor? d = Inspect(c, (ushort)c.ReadOperand(ref i, 0, 1));
+        SetZf(c, d is { IsSegment: true, IsReadable: true });
+    }
+
+    private static void Verw(Cpu c, ref Instruction i)
+    {
+        ControlRegisters.RequireProtectedMode(c);
+        Descriptor? d = Inspect(c, (ushort)c.ReadOperand(ref i, 0, 1));
+        SetZf(c, d is { IsWritableData: true });
+    }
+
+    /// <summary>ARPL r/m16, r16: raises the destination selector's RPL to the source's (ZF=1 when it changed).</summary>
+    private static void Arpl(Cpu c, ref Instruction i)
+    {
+        ControlRegisters.RequireProtectedMode(c);
+        uint src = c.GetReg16(Cpu.RegNum(i.Op1Register));
+        if (i.Op0Kind == OpKind.Register)
         {
-            LoadCodeSegment(c, sel, offset, false);
+            int r = Cpu.RegNum(i.Op0Register);
+            uint d = c.GetReg16(r);
+            bool raise = (d & 3) < (src & 3);
+            if (raise) c.SetReg16(r, (ushort)((d & ~3u) | (src & 3)));
+            SetZf(c, raise);
+            return;
         }
-        catch (GuestFault)
-        {
-            c.Gpr[Reg.ESP] = oldEsp;
-            throw;
-        }
+        uint lin = c.LinearRmw(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 2);
+        uint dm = c.Mmu.Read16(lin);
+        bool up = (dm & 3) < (src & 3);
+        c.Mmu.Write16(lin, (ushort)(up ? (dm & ~3u) | (src & 3) : dm));
+        SetZf(c, up);
     }
-
-    private static void CallFarPtr<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize =>
-        CallFar(c, i.FarBranchSelector, TSize.Size == 2 ? i.FarBranch32 : i.FarBranch16, ControlTransfer.NextEip(c, ref i), TSize.Size);
-
-    private static void CallFarMem<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
-    {
-        ReadFarPointer<TSize>(c, ref i, out ushort sel, out uint offset);
-        CallFar(c, sel, offset, ControlTransfer.NextEip(c, ref i), TSize.Size);
-    }
-
-    private static void JmpFarPtr16(Cpu c, ref Instruction i) => LoadCodeSegment(c, i.FarBranchSelector, i.FarBranch16, false);
-
-    /// <summary>Far RET [imm16]: pops EIP and CS; ESP changes only once CS is loaded.</summary>
-    public static void RetFar(Cpu c, uint release, int size)
-    {
-        int bytes = OperandSize.Bytes(size);
-        uint offset = c.ReadMem(SegReg.SS, c.StackPointer, size);
-        ushort sel = (ushort)c.ReadMem(SegReg.SS, c.StackOffset(bytes), size);
-        LoadCodeSegment(c, sel, offset, true);
-        c.StackPointer = c.StackOffset(2 * bytes + (int)release);
-    }
-
-    private static void RetfW(Cpu c, ref Instruction i) => RetFar(c, 0, 1);
-    private static void RetfD(Cpu c, ref Instruction i) => RetFar(c, 0, 2);
-    private static void RetfWImm(Cpu c, ref Instruction i) => RetFar(c, i.Immediate16, 1);
-    private static void RetfDImm(Cpu c, ref Instruction i) => RetFar(c, i.Immediate16, 2);
-
-    /// <summary>IRET in real mode and at the same privilege level in protected mode.</summary>
-    public static void Iret(Cpu c, int size)
-    {
-        int bytes = OperandSize.Bytes(size);
-        if (c.ProtectedMode && (c.V86Mode || (c.Eflags & Flags.NT) != 0))
-            throw new EmulatorLimitationException(c.V86Mode ? "IRET in virtual-8086 mode" : "IRET with NT=1 (task return)");
-        uint offset = c.ReadMem(SegReg.SS, c.StackPointer, size);
-        ushort sel = (ushort)c.ReadMem(SegReg.SS, c.StackOffset(bytes), size);
-        uint flags = c.ReadMem(SegReg.SS, c.StackOffset(2 * bytes), size);
-        if (c.ProtectedMode && (flags & Flags.VM) != 0 && size == 2 && c.Cpl == 0)
-            throw new EmulatorLimitationException("IRET to virtual-8086 mode");
-        int cpl = c.Cpl;
-        int iopl = SystemOps.Iopl(c);
-        LoadCodeSegment(c, sel, offset, true);
-        c.StackPointer = c.StackOffset(3 * bytes);
-        uint changeable = Flags.Arith | Flags.TF | Flags.DF | Flags.NT | Flags.IF | Flags.IOPL;
-        if (size == 2) changeable |= Flags.RF | Flags.AC | Flags.ID;
-        if (c.ProtectedMode)
-        {
-            if (cpl > 0) changeable &= ~Flags.IOPL;
-            if (cpl > iopl) changeable &= ~Flags.IF;
-        }
-        c.SetEflags((c.GetEflags() & ~changeable) | (flags & changeable));
-    }
-
-    private static void IretW(Cpu c, ref Instruction i) => Iret(c, 1);
-    private static void IretD(Cpu c, ref Instruction i) => Iret(c, 2);
 
     internal static void Register()
     {
@@ -343,19 +274,16 @@ public static unsafe class Segments
         foreach (Code code in new[] { Code.Lds_r32_m1632, Code.Les_r32_m1632, Code.Lfs_r32_m1632, Code.Lgs_r32_m1632, Code.Lss_r32_m1632 })
             InstructionTable.AddSensitive(code, &LoadFarPointer<Dword32>, endsBlock: true);
 
-        InstructionTable.AddSensitive(Code.Jmp_ptr1616, &JmpFarPtr16);
-        InstructionTable.AddSensitive(Code.Jmp_ptr1632, &JmpFarPtr);
-        InstructionTable.AddSensitive(Code.Jmp_m1616, &JmpFarMem<Word16>);
-        InstructionTable.AddSensitive(Code.Jmp_m1632, &JmpFarMem<Dword32>);
-        InstructionTable.AddSensitive(Code.Call_ptr1616, &CallFarPtr<Word16>);
-        InstructionTable.AddSensitive(Code.Call_ptr1632, &CallFarPtr<Dword32>);
-        InstructionTable.AddSensitive(Code.Call_m1616, &CallFarMem<Word16>);
-        InstructionTable.AddSensitive(Code.Call_m1632, &CallFarMem<Dword32>);
-        InstructionTable.AddSensitive(Code.Retfw, &RetfW);
-        InstructionTable.AddSensitive(Code.Retfd, &RetfD);
-        InstructionTable.AddSensitive(Code.Retfw_imm16, &RetfWImm);
-        InstructionTable.AddSensitive(Code.Retfd_imm16, &RetfDImm);
-        InstructionTable.AddSensitive(Code.Iretw, &IretW);
-        InstructionTable.AddSensitive(Code.Iretd, &IretD);
+        InstructionTable.AddSensitive(Code.Lar_r16_rm16, &Lar);
+        InstructionTable.AddSensitive(Code.Lar_r32_r32m16, &Lar);
+        InstructionTable.AddSensitive(Code.Lsl_r16_rm16, &Lsl);
+        InstructionTable.AddSensitive(Code.Lsl_r32_r32m16, &Lsl);
+        InstructionTable.AddSensitive(Code.Verr_rm16, &Verr);
+        InstructionTable.AddSensitive(Code.Verr_r32m16, &Verr);
+        InstructionTable.AddSensitive(Code.Verw_rm16, &Verw);
+        InstructionTable.AddSensitive(Code.Verw_r32m16, &Verw);
+        InstructionTable.AddSensitive(Code.Arpl_rm16_r16, &Arpl);
+        InstructionTable.AddSensitive(Code.Arpl_r32m16_r32, &Arpl);
+        FarTransfer.Register();
     }
 }

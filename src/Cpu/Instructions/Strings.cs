@@ -59,7 +59,7 @@ public static unsafe class Strings
         uint n = Count(c, a32);
         for (int done = 0; n != 0; done++)
         {
-            if (done == RepChunk) { Yield(c); return; }
+            if (done == c.RepLimit) { Yield(c); return; }
             uint v = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
             c.WriteMem(SegReg.ES, Index(c, Reg.EDI, a32), size, v);
             Advance(c, Reg.ESI, a32, delta);
@@ -81,7 +81,7 @@ public static unsafe class Strings
         uint n = Count(c, a32);
         for (int done = 0; n != 0; done++)
         {
-            if (done == RepChunk) { Yield(c); return; }
+            if (done == c.RepLimit) { Yield(c); return; }
             c.WriteMem(SegReg.ES, Index(c, Reg.EDI, a32), size, v);
             Advance(c, Reg.EDI, a32, delta);
             SetCount(c, a32, --n);
@@ -101,7 +101,7 @@ public static unsafe class Strings
         uint n = Count(c, a32);
         for (int done = 0; n != 0; done++)
         {
-            if (done == RepChunk) { Yield(c); return; }
+            if (done == c.RepLimit) { Yield(c); return; }
             uint v = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
             c.SetReg(Reg.EAX, size, v);
             Advance(c, Reg.ESI, a32, delta);
@@ -119,7 +119,7 @@ public static unsafe class Strings
         uint n = rep == NoRep ? 1 : Count(c, a32);
         for (int done = 0; n != 0; done++)
         {
-            if (done == RepChunk) { Yield(c); return; }
+            if (done == c.RepLimit) { Yield(c); return; }
             uint b = c.ReadMem(SegReg.ES, Index(c, Reg.EDI, a32), size);
             uint a = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
             Arithmetic.Sub(c, a, b, size);
@@ -139,7 +139,7 @@ public static unsafe class Strings
         uint n = rep == NoRep ? 1 : Count(c, a32);
         for (int done = 0; n != 0; done++)
         {
-            if (done == RepChunk) { Yield(c); return; }
+            if (done == c.RepLimit) { Yield(c); return; }
             uint b = c.ReadMem(SegReg.ES, Index(c, Reg.EDI, a32), size);
             Arithmetic.Sub(c, a, b, size);
             Advance(c, Reg.EDI, a32, delta);
@@ -158,7 +158,7 @@ public static unsafe class Strings
         uint n = rep == NoRep ? 1 : Count(c, a32);
         for (int done = 0; n != 0; done++)
         {
-            if (done == RepChunk) { Yield(c); return; }
+            if (done == c.RepLimit) { Yield(c); return; }
             uint lin = c.LinearWrite(SegReg.ES, Index(c, Reg.EDI, a32), Bytes(size));
             c.Mmu.ProbeWrite(lin, Bytes(size));
             c.WriteLinear(lin, size, c.Io.In(port, Bytes(size)));
@@ -177,7 +177,7 @@ public static unsafe class Strings
         uint n = rep == NoRep ? 1 : Count(c, a32);
         for (int done = 0; n != 0; done++)
         {
-            if (done == RepChunk) { Yield(c); return; }
+            if (done == c.RepLimit) { Yield(c); return; }
             uint v = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
             c.Io.Out(port, Bytes(size), v);
             Advance(c, Reg.ESI, a32, delta);

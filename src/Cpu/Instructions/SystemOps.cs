@@ -118,22 +118,25 @@ public static unsafe class SystemOps
     private static void IntN(Cpu c, ref Instruction i)
     {
         if (c.V86Mode && Iopl(c) != 3) throw GP0;
+        uint at = c.Eip;
         c.Eip = ControlTransfer.NextEip(c, ref i);
-        throw GuestFault.SoftwareInterrupt(i.Immediate8);
+        throw GuestFault.SoftwareInterrupt(i.Immediate8, at);
     }
 
     /// <summary>INT3: #BP as a trap; not IOPL-sensitive.</summary>
     private static void Int3(Cpu c, ref Instruction i)
     {
+        uint at = c.Eip;
         c.Eip = ControlTransfer.NextEip(c, ref i);
-        throw GuestFault.SoftwareInterrupt(ExceptionVectors.BP);
+        throw GuestFault.SoftwareInterrupt(ExceptionVectors.BP, at);
     }
 
     /// <summary>INTO: #OF as a trap when OF=1, else nothing.</summary>
     private static void Into(Cpu c, ref Instruction i)
     {
+        uint at = c.Eip;
         c.Eip = ControlTransfer.NextEip(c, ref i);
-        if (c.GetOF() != 0) throw GuestFault.SoftwareInterrupt(ExceptionVectors.OF);
+        if (c.GetOF() != 0) throw GuestFault.SoftwareInterrupt(ExceptionVectors.OF, at);
     }
 
     /// <summary>INT1 (ICEBP, F1): #DB delivered as a trap, without the gate DPL check.</summary>
@@ -182,5 +185,6 @@ public static unsafe class SystemOps
         InstructionTable.AddSensitive(Code.Rdtsc, &Rdtsc);
         Segments.Register();
         ControlRegisters.Register();
+        ModelSpecific.Register();
     }
 }

@@ -39,6 +39,21 @@ public static unsafe class Interpreter
         if (!b.EndsInBranch) c.Eip = b.NextEip;
     }
 
+    /// <summary>Runs only the first instruction of <paramref name="b"/> (single-stepping), leaving EIP at the next one.</summary>
+    public static void ExecuteFirst(Cpu c, Block b)
+    {
+        ref Instruction ins = ref b.Code[0];
+        c.Eip = (uint)ins.IP;
+        b.Handlers[0](c, ref ins);
+        if (c.BlockExit != BlockExitKind.None)
+        {
+            LeaveEarly(c, b, 0);
+            return;
+        }
+        c.InstructionCount++;
+        if (b.Count > 1 || !b.EndsInBranch) c.Eip = (uint)ins.NextIP & (b.Code32 ? 0xFFFF_FFFFu : 0xFFFFu);
+    }
+
     /// <summary>
     /// Instruction <paramref name="index"/> of <paramref name="b"/> asked to leave the block
     /// (see <see cref="BlockExitKind"/>): counts it as retired and sets EIP to where execution

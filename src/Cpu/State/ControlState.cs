@@ -12,16 +12,24 @@ public sealed partial class Cpu
     /// </summary>
     public bool InterruptShadow;
 
+    /// <summary>Why the processor shut down (a triple fault), for the report.</summary>
+    public string? ShutdownCause;
+
     /// <summary>The time-stamp counter source; null counts retired instructions.</summary>
     public Func<ulong>? TscSource;
 
     /// <summary>CR4 bits this CPU implements (writing any other bit is #GP(0)).</summary>
-    public const uint Cr4Supported = Cr4Bits.TSD | Cr4Bits.DE;
+    public const uint Cr4Supported = Cr4Bits.TSD | Cr4Bits.DE | Cr4Bits.PSE | Cr4Bits.PGE;
 
     private const uint Cr0Defined = Cr0Bits.PE | Cr0Bits.MP | Cr0Bits.EM | Cr0Bits.TS | Cr0Bits.ET | Cr0Bits.NE |
         Cr0Bits.WP | Cr0Bits.AM | Cr0Bits.NW | Cr0Bits.CD | Cr0Bits.PG;
 
-    public ulong ReadTsc() => (TscSource?.Invoke() ?? (ulong)InstructionCount) + (ulong)TscOffset;
+    /// <summary>
+    /// The time-stamp counter. Counting retired instructions, it includes those of the current
+    /// block that completed before the reading instruction, so two RDTSCs in one block differ
+    /// (the counter advances with every instruction, Intel SDM Vol. 3, 17.17).
+    /// </summary>
+    public ulong ReadTsc() => (TscSource?.Invoke() ?? (ulong)(InstructionCount + RetiredInCurrentBlock())) + (ulong)TscOffset;
 
     /// <summary>MOV CR0 / LMSW (Intel SDM Vol. 3, 2.5 and Vol. 2, MOV-Move to/from Control Registers).</summary>
     public void WriteCr0(uint value)
@@ -29,31 +37,44 @@ public sealed partial class Cpu
         value = (value & Cr0Defined) | Cr0Bits.ET;
         if ((value & Cr0Bits.PG) != 0 && (value & Cr0Bits.PE) == 0) throw GuestFault.Create(ExceptionVectors.GP, 0);
         if ((value & Cr0Bits.NW) != 0 && (value & Cr0Bits.CD) == 0) throw GuestFault.Create(ExceptionVectors.GP, 0);
-        if ((value & Cr0Bits.PG) != 0) throw new EmulatorLimitationException("paging (CR0.PG=1)");
         uint changed = Cr0 ^ value;
         Cr0 = value;
+        // Changing PG, WP or PE invalidates every cached translation (Intel SDM Vol. 3, 4.10.4.1).
         if ((changed & (Cr0Bits.PE | Cr0Bits.PG | Cr0Bits.WP)) != 0)
         {
+            LoadPagingControls();
             Mmu.FlushAll();
             Blocks.FlushJumpCache();
         }
         if ((changed & Cr0Bits.PE) != 0) UpdateModes();
     }
 
+    /// <summary>MOV CR3: a new page directory; translations of global pages survive when CR4.PGE=1.</summary>
     public void WriteCr3(uint value)
     {
         Cr3 = value & 0xFFFF_F018u;
-        Mmu.FlushAll();
+        LoadPagingControls();
+        if ((Cr4 & Cr4Bits.PGE) != 0) Mmu.FlushNonGlobal();
+        else Mmu.FlushAll();
         Blocks.FlushJumpCache();
     }
 
+    /// <summary>MOV CR4: changing PSE or PGE invalidates every cached translation, global ones too.</summary>
     public void WriteCr4(uint value)
     {
         if ((value & ~Cr4Supported) != 0) throw GuestFault.Create(ExceptionVectors.GP, 0);
+        uint changed = Cr4 ^ value;
         Cr4 = value;
-        Mmu.FlushAll();
-        Blocks.FlushJumpCache();
+        if ((changed & (Cr4Bits.PSE | Cr4Bits.PGE)) != 0)
+        {
+            LoadPagingControls();
+            Mmu.FlushAll();
+            Blocks.FlushJumpCache();
+        }
     }
+
+    private void LoadPagingControls() =>
+        Mmu.SetPaging((Cr0 & Cr0Bits.PG) != 0, Cr3, (Cr4 & Cr4Bits.PSE) != 0, (Cr4 & Cr4Bits.PGE) != 0, (Cr0 & Cr0Bits.WP) != 0);
 
     /// <summary>Replaces EFLAGS (already filtered by the instruction's privilege rules) and follows a change of VM.</summary>
     public void SetEflags(uint value)

@@ -46,6 +46,9 @@ public sealed partial class Cpu
 
     public uint SysenterCs, SysenterEsp, SysenterEip;
 
+    /// <summary>MTRR storage: 8 variable base/mask pairs, 11 fixed-range registers, MTRRdefType.</summary>
+    public readonly ulong[] Mtrr = new ulong[28];
+
     // ---- derived mode state, kept in step with the registers above ----
 
     /// <summary>Current privilege level.</summary>
@@ -88,6 +91,7 @@ public sealed partial class Cpu
         SetEflagsRaw(Flags.Reserved1);
         Cr0 = Cr0Bits.ET | Cr0Bits.CD | Cr0Bits.NW;
         Cr2 = Cr3 = Cr4 = 0;
+        LoadPagingControls();
         for (int i = 0; i < 8; i++) Dr[i] = 0;
         Dr[6] = 0xFFFF0FF0;
         Dr[7] = 0x400;
@@ -102,6 +106,10 @@ public sealed partial class Cpu
         Fpu.Reset();
         SysenterCs = SysenterEsp = SysenterEip = 0;
         Halted = false;
+        NmiBlocked = false;
+        InterruptShadow = false;
+        System.Array.Clear(Mtrr);
+        UpdateBreakpoints();
         UpdateModes();
         Blocks.Flush();
     }

@@ -21,7 +21,7 @@ public static class CpuidInfo
     }
 
     /// <summary>The features implemented so far.</summary>
-    public const uint Features = Edx.TSC | Edx.CX8 | Edx.CMOV;
+    public const uint Features = Edx.PSE | Edx.TSC | Edx.MSR | Edx.CX8 | Edx.SEP | Edx.MTRR | Edx.PGE | Edx.CMOV;
 
     /// <summary>Highest basic leaf.</summary>
     public const uint MaxLeaf = 2;

@@ -46,10 +46,21 @@ public sealed partial class Cpu
     public IExecutionEngine? Engine;
 
     /// <summary>
-    /// Delivers an exception to the guest (the system layer: IVT/IDT, task gates, #DF).
-    /// Returns false when it cannot, which stops the run with <see cref="StopReason.UnhandledException"/>.
+    /// A host hook that sees every exception before the guest does (tests, tools). Returning
+    /// true means it handled the exception; false stops the run with
+    /// <see cref="StopReason.UnhandledException"/>. Null: the CPU delivers it (IVT/IDT, task
+    /// gates, #DF, shutdown), unless <see cref="StopOnException"/>.
     /// </summary>
     public Func<Cpu, GuestFault, bool>? DeliverException;
+
+    /// <summary>Stop the run at the first exception instead of delivering it (tests that inspect the fault).</summary>
+    public bool StopOnException;
+
+    /// <summary>The processor's INTR and NMI inputs; null when nothing is wired to them.</summary>
+    public InterruptLine? Line;
+
+    /// <summary>NMIs are blocked from the delivery of one until the next IRET (Intel SDM Vol. 3, 6.7.1).</summary>
+    public bool NmiBlocked;
 
     /// <summary>The last exception that stopped the run.</summary>
     public FaultInfo? LastFault;
@@ -78,15 +89,30 @@ public sealed partial class Cpu
             }
             catch (GuestFault f)
             {
+                RepLimit = Strings.RepChunk;
                 RetirePartialBlock();
                 CurrentBlock = null;
                 BlockExit = BlockExitKind.None;
-                if (DeliverException is null || !DeliverException(this, f))
+                if (f.Vector == ExceptionVectors.PF) Cr2 = f.Address;
+                var info = new FaultInfo(f.Vector, f.ErrorCode, f.HasErrorCode, Seg[SegReg.CS].Selector, Eip,
+                    Seg[SegReg.CS].Base + Eip, f.IsSoftwareInterrupt);
+                bool handled = DeliverException is not null ? DeliverException(this, f) : !StopOnException;
+                if (!handled)
                 {
-                    LastFault = new FaultInfo(f.Vector, f.ErrorCode, f.HasErrorCode, Seg[SegReg.CS].Selector, Eip,
-                        Seg[SegReg.CS].Base + Eip, f.IsSoftwareInterrupt);
+                    LastFault = info;
                     StopReason = StopReason.UnhandledException;
                     return StopReason;
+                }
+                if (DeliverException is null)
+                {
+                    Interrupts.Deliver(this, f.Vector, f.HasErrorCode, f.ErrorCode,
+                        f.IsSoftwareInterrupt ? EventSource.Software : EventSource.Exception, f.InstructionEip);
+                    if (StopReason == StopReason.Shutdown)
+                    {
+                        LastFault = info;
+                        CurrentBlock = null;
+                        return StopReason;
+                    }
                 }
             }
             catch (EmulatorLimitationException e)
@@ -108,12 +134,32 @@ public sealed partial class Cpu
         IExecutionEngine? engine = Engine;
         uint? stopAt = StopAtLinear;
         uint? stopAt2 = StopAtLinear2;
+        InterruptLine? line = Line;
         while (true)
         {
             if (StopRequested) return StopReason == StopReason.None ? StopReason.Requested : StopReason;
             if (InstructionCount >= end) return StopReason = StopReason.BudgetExhausted;
             if (stopAt.HasValue && Seg[SegReg.CS].Base + Eip == stopAt.Value) return StopReason = StopReason.StopAddress;
             if (stopAt2.HasValue && Seg[SegReg.CS].Base + Eip == stopAt2.Value) return StopReason = StopReason.StopAddress;
+            // Interrupts are taken between instructions, never in the shadow of STI, MOV SS or POP SS.
+            // With one waiting, the shadow's instruction runs alone and the line is sampled right
+            // after it: in "STI; insn; CLI" the interrupt comes after insn (Intel SDM Vol. 3, 6.8.3).
+            if (InterruptShadow)
+            {
+                InterruptShadow = false;
+                if (line is not null && line.Any && !Halted)
+                {
+                    Step();
+                    continue;
+                }
+            }
+            else if (line is not null && line.Any && TakeInterrupt(line)) continue;
+            if (Halted) return StopReason = StopReason.Halted;
+            if ((Eflags & Flags.TF) != 0 || InstructionBreakpointsArmed || DataBreakpointsArmed)
+            {
+                Step();
+                continue;
+            }
             CurrentBlock = null;
             Block b = Blocks.Get();
             CurrentBlock = b;
@@ -122,14 +168,147 @@ public sealed partial class Cpu
         }
     }
 
+    /// <summary>Takes a pending NMI, or an INTR when EFLAGS.IF allows; false when nothing was taken.</summary>
+    private bool TakeInterrupt(InterruptLine line)
+    {
+        if (line.NmiPending && !NmiBlocked)
+        {
+            line.AcknowledgeNmi();
+            NmiBlocked = true;
+            Interrupts.Deliver(this, ExceptionVectors.NMI, false, 0, EventSource.External);
+            return true;
+        }
+        if (line.Intr && (Eflags & Flags.IF) != 0 && line.Controller is { } pic)
+        {
+            int vector = pic.Acknowledge();
+            Interrupts.Deliver(this, vector, false, 0, EventSource.External);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// One instruction at a time, for single-stepping (EFLAGS.TF) and instruction breakpoints
+    /// (DR0-DR3): an armed breakpoint at the instruction is a #DB fault before it runs (unless
+    /// EFLAGS.RF); TF set when the instruction starts is a #DB trap after it (Intel SDM Vol. 3, 17.3).
+    /// </summary>
+    private void Step()
+    {
+        bool singleStep = (Eflags & Flags.TF) != 0;
+        if (InstructionBreakpointsArmed && (Eflags & Flags.RF) == 0)
+        {
+            uint hit = InstructionBreakpointHits(Seg[SegReg.CS].Base + Eip);
+            if (hit != 0)
+            {
+                Dr[6] = (Dr[6] & ~0xFu) | hit;
+                throw GuestFault.Create(ExceptionVectors.DB);
+            }
+        }
+        CurrentBlock = null;
+        Block b = Blocks.Get();
+        CurrentBlock = b;
+        Mmu.WatchHits = 0;
+        StackShadow = false;
+        // A repeated string instruction runs one iteration per step: single-step and data
+        // breakpoint traps come after the iteration, with EIP still on the instruction.
+        RepLimit = 1;
+        Interpreter.ExecuteFirst(this, b);
+        RepLimit = Strings.RepChunk;
+        Eflags &= ~Flags.RF; // RF lasts for one instruction
+        uint dataHits = Mmu.WatchHits | deferredDataHits;
+        Mmu.WatchHits = 0;
+        deferredDataHits = 0;
+        if (StackShadow)
+        {
+            // MOV SS and POP SS hold debug traps (single-step and data breakpoints) until
+            // after the next instruction (Intel SDM Vol. 3, 6.8.3).
+            StackShadow = false;
+            deferredDataHits = dataHits;
+            return;
+        }
+        if ((singleStep || dataHits != 0) && !StopRequested)
+        {
+            // A data breakpoint is a trap after the access's instruction (Intel SDM Vol. 3, 17.3.1.2).
+            Dr[6] = (Dr[6] & ~0xFu) | dataHits | (singleStep ? 1u << 14 : 0);
+            // A trap after an iteration of a repeated string instruction that is not its last
+            // pushes RF = 1 (Intel SDM Vol. 3, 17.3.1.1).
+            ref Iced.Intel.Instruction first = ref b.Code[0];
+            if (Eip == (uint)first.IP && (first.HasRepPrefix || first.HasRepnePrefix) && first.IsStringInstruction) Eflags |= Flags.RF;
+            throw GuestFault.Create(ExceptionVectors.DB);
+        }
+    }
+
+    /// <summary>
+    /// Set by MOV SS and POP SS: besides interrupts (<see cref="InterruptShadow"/>), debug
+    /// traps wait until after the next instruction.
+    /// </summary>
+    public bool StackShadow;
+
+    /// <summary>Data breakpoint hits held back by the shadow of MOV SS or POP SS.</summary>
+    private uint deferredDataHits;
+
+    /// <summary>
+    /// How many iterations a repeated string instruction runs before it yields (EIP stays on
+    /// it and it continues when run again): <see cref="Strings.RepChunk"/>, or 1 while
+    /// stepping.
+    /// </summary>
+    public int RepLimit = Strings.RepChunk;
+
+    /// <summary>Whether DR7 enables any instruction-execution breakpoint (R/W = 00).</summary>
+    public bool InstructionBreakpointsArmed;
+
+    /// <summary>Whether DR7 enables any data breakpoint (R/W = 01 writes, 11 reads and writes).</summary>
+    public bool DataBreakpointsArmed;
+
+    /// <summary>
+    /// Re-derives the armed breakpoints after a write to DR0-DR3 or DR7 and gives the MMU the
+    /// data breakpoints' ranges (LEN 00/01/11: 1, 2, 4 bytes, aligned down; I/O breakpoints
+    /// need CR4.DE, which this CPU does not offer).
+    /// </summary>
+    public void UpdateBreakpoints()
+    {
+        uint dr7 = Dr[7];
+        bool instructions = false;
+        System.Span<(int, uint, uint, bool)> watches = stackalloc (int, uint, uint, bool)[4];
+        int count = 0;
+        for (int n = 0; n < 4; n++)
+        {
+            bool enabled = ((dr7 >> (2 * n)) & 3) != 0;
+            uint rw = (dr7 >> (16 + 4 * n)) & 3;
+            uint len = ((dr7 >> (18 + 4 * n)) & 3) switch { 1 => 2u, 3 => 4u, _ => 1u };
+            if (!enabled) continue;
+            if (rw == 0) instructions = true;
+            else if (rw is 1 or 3) watches[count++] = (n, Dr[n] & ~(len - 1), len, rw == 1);
+        }
+        InstructionBreakpointsArmed = instructions;
+        DataBreakpointsArmed = count > 0;
+        Mmu.SetWatches(watches[..count]);
+    }
+
+    /// <summary>The DR6 B0-B3 bits of the enabled instruction breakpoints at a linear address.</summary>
+    private uint InstructionBreakpointHits(uint linear)
+    {
+        uint dr7 = Dr[7], hits = 0;
+        for (int n = 0; n < 4; n++)
+        {
+            bool enabled = ((dr7 >> (2 * n)) & 3) != 0;
+            uint rw = (dr7 >> (16 + 4 * n)) & 3;
+            if (enabled && rw == 0 && Dr[n] == linear) hits |= 1u << n;
+        }
+        return hits;
+    }
+
     /// <summary>After an exception inside a block, counts the instructions of it that completed.</summary>
-    private void RetirePartialBlock()
+    private void RetirePartialBlock() => InstructionCount += RetiredInCurrentBlock();
+
+    /// <summary>The instructions of the current block before the one at EIP (0 between blocks).</summary>
+    private int RetiredInCurrentBlock()
     {
         Block? b = CurrentBlock;
-        if (b is null) return;
+        if (b is null) return 0;
         int done = 0;
         while (done < b.Count && (uint)b.Code[done].IP != Eip) done++;
-        InstructionCount += done;
+        return done;
     }
 
     /// <summary>Asks the run loop to stop at the next block boundary.</summary>

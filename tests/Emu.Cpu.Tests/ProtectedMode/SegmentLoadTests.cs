@@ -117,8 +117,8 @@ public class SegmentLoadTests
             if ((selector & 0xFFFC) != 0)
             {
                 ulong d = (ulong)rig.T.Read32(GdtBase + (uint)(selector & ~7)) | ((ulong)rig.T.Read32(GdtBase + (uint)(selector & ~7) + 4) << 32);
-                Assert.Equal(Segments.DescriptorBase(d), c.Seg[seg].Base);
-                Assert.Equal(Segments.DescriptorLimit(d), c.Seg[seg].Limit);
+                Assert.Equal(new Descriptor(d).Base, c.Seg[seg].Base);
+                Assert.Equal(new Descriptor(d).Limit, c.Seg[seg].Limit);
                 Assert.True((rig.AccessByte(selector) & 1) != 0, "the descriptor's accessed bit is set");
             }
             if (loader == Loader.Lxs) Assert.Equal(0x1234_5678u, c.Ecx);

@@ -61,6 +61,7 @@ public sealed class RealModeRig : IDisposable
     public StopReason Run(ushort ip = CodeIp, long budget = 1_000_000)
     {
         Cpu.Eip = ip;
+        Cpu.Halted = false; // a restart, not a wake-up from the previous run's HLT
         return Cpu.Run(budget);
     }
 

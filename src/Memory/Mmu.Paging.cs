@@ -1,0 +1,138 @@
+namespace Emu.Memory;
+
+// 32-bit paging (Intel SDM Vol. 3, 4.3): two-level tables, 4 KiB pages, 4 MiB pages with
+// CR4.PSE, global pages with CR4.PGE, CR0.WP, U/S and R/W, accessed and dirty bits.
+public sealed unsafe partial class Mmu
+{
+    private const uint P = 1, RW = 2, US = 4, A = 1u << 5, D = 1u << 6, PS = 1u << 7, G = 1u << 8;
+
+    private bool paging;
+    private uint pageDirectory;
+    private bool pse, pge, writeProtect;
+
+    /// <summary>CR0.PG: linear addresses go through the page tables.</summary>
+    public bool PagingEnabled => paging;
+
+    /// <summary>
+    /// Loads the paging controls (CR0.PG, CR0.WP, CR3, CR4.PSE, CR4.PGE). Which cached
+    /// translations survive is the caller's decision (see <see cref="FlushAll"/> and
+    /// <see cref="FlushNonGlobal"/>), as the SDM ties it to the register written.
+    /// </summary>
+    public void SetPaging(bool enabled, uint cr3, bool pageSizeExtensions, bool globalPages, bool wp)
+    {
+        paging = enabled;
+        pageDirectory = cr3 & ~PhysicalMemory.PageMask;
+        pse = pageSizeExtensions;
+        pge = globalPages;
+        writeProtect = wp;
+    }
+
+    /// <summary>Drops every cached translation except those of global pages (a CR3 load with CR4.PGE=1).</summary>
+    public void FlushNonGlobal()
+    {
+        for (int i = 0; i < TlbEntries * 4; i++)
+            if ((tlbBlock[i].Phys & 1) == 0) tlbBlock[i].Tag = InvalidTag;
+    }
+
+    /// <summary>
+    /// Translates at an explicit privilege (supervisor for the CPU's implicit accesses to
+    /// descriptor tables, the TSS and inner-level stacks). Sets accessed/dirty bits as the
+    /// CPU does and raises #PF (with CR2's value in <see cref="GuestFault.Address"/>).
+    /// </summary>
+    public uint Translate(uint linear, AccessKind kind, bool user, out bool global)
+    {
+        global = false;
+        if (!paging) return linear & a20Mask;
+        bool write = kind == AccessKind.Write;
+        uint pdeAddress = (pageDirectory | ((linear >> 20) & 0xFFC)) & a20Mask;
+        uint pde = phys.Read(pdeAddress, 4);
+        if ((pde & P) == 0) throw PageFault(linear, present: false, write, user);
+        if (pse && (pde & PS) != 0)
+        {
+            // A 4 MiB page: the directory entry maps it directly.
+            CheckAccess(pde, linear, write, user);
+            uint updated = pde | A | (write ? D : 0);
+            if (updated != pde) phys.Write(pdeAddress, 4, updated);
+            global = pge && (pde & G) != 0;
+            return ((pde & 0xFFC0_0000u) | (linear & 0x003F_FFFFu)) & a20Mask;
+        }
+        uint pteAddress = ((pde & ~PhysicalMemory.PageMask) | ((linear >> 10) & 0xFFC)) & a20Mask;
+        uint pte = phys.Read(pteAddress, 4);
+        if ((pte & P) == 0) throw PageFault(linear, present: false, write, user);
+        // U/S and R/W combine: the stricter of the two levels applies (Intel SDM Vol. 3, 4.6.1).
+        CheckAccess(pde & pte | ~(US | RW) & pte, linear, write, user);
+        if ((pde & A) == 0) phys.Write(pdeAddress, 4, pde | A);
+        uint newPte = pte | A | (write ? D : 0);
+        if (newPte != pte) phys.Write(pteAddress, 4, newPte);
+        global = pge && (pte & G) != 0;
+        return ((pte & ~PhysicalMemory.PageMask) | (linear & PhysicalMemory.PageMask)) & a20Mask;
+    }
+
+    private void CheckAccess(uint entry, uint linear, bool write, bool user)
+    {
+        if (user)
+        {
+            if ((entry & US) == 0 || (write && (entry & RW) == 0)) throw PageFault(linear, present: true, write, user);
+        }
+        else if (write && writeProtect && (entry & RW) == 0)
+        {
+            throw PageFault(linear, present: true, write, user);
+        }
+    }
+
+    /// <summary>#PF with its error code: P (protection violation), W/R, U/S (Intel SDM Vol. 3, 4.7).</summary>
+    private static GuestFault PageFault(uint linear, bool present, bool write, bool user) =>
+        GuestFault.PageFault(linear, (present ? 1u : 0) | (write ? 2u : 0) | (user ? 4u : 0));
+
+    /// <summary>
+    /// The start of the second page of an access that crosses a page boundary: it is
+    /// translated from its first byte, so a #PF there reports that byte in CR2, as the
+    /// processor does.
+    /// </summary>
+    private static uint SecondPage(uint linear, int size) => (linear + (uint)size - 1) & ~PhysicalMemory.PageMask;
+
+    // ---- accesses at an explicit privilege (never through the TLB) ----
+
+    /// <summary>Reads 1, 2 or 4 bytes at an explicit privilege (page-crossing reads are split).</summary>
+    public uint ReadAs(uint linear, int size, bool user)
+    {
+        uint offset = linear & PhysicalMemory.PageMask;
+        if (offset + (uint)size <= PhysicalMemory.PageSize)
+            return phys.Read(Translate(linear, AccessKind.Read, user, out _), size);
+        uint p0 = Translate(linear, AccessKind.Read, user, out _);
+        uint p1 = Translate(SecondPage(linear, size), AccessKind.Read, user, out _);
+        int first = (int)(PhysicalMemory.PageSize - offset);
+        uint value = 0;
+        for (int i = 0; i < size; i++)
+            value |= (uint)(i < first ? phys.Read8(p0 + (uint)i) : phys.Read8(p1 + (uint)(i - first))) << (8 * i);
+        return value;
+    }
+
+    /// <summary>Checks that [linear, linear + size) may be written at an explicit privilege.</summary>
+    public void ProbeWriteAs(uint linear, int size, bool user)
+    {
+        Translate(linear, AccessKind.Write, user, out _);
+        if (((linear ^ (linear + (uint)size - 1)) & ~PhysicalMemory.PageMask) != 0)
+            Translate(SecondPage(linear, size), AccessKind.Write, user, out _);
+    }
+
+    /// <summary>Writes 1, 2 or 4 bytes at an explicit privilege; both pages are translated before either is written.</summary>
+    public void WriteAs(uint linear, int size, uint value, bool user)
+    {
+        uint offset = linear & PhysicalMemory.PageMask;
+        if (offset + (uint)size <= PhysicalMemory.PageSize)
+        {
+            phys.Write(Translate(linear, AccessKind.Write, user, out _), size, value);
+            return;
+        }
+        uint p0 = Translate(linear, AccessKind.Write, user, out _);
+        uint p1 = Translate(SecondPage(linear, size), AccessKind.Write, user, out _);
+        int first = (int)(PhysicalMemory.PageSize - offset);
+        for (int i = 0; i < size; i++)
+        {
+            byte b = (byte)(value >> (8 * i));
+            if (i < first) phys.Write(p0 + (uint)i, 1, b);
+            else phys.Write(p1 + (uint)(i - first), 1, b);
+        }
+    }
+}

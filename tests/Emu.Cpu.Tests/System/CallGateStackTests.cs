@@ -1,0 +1,65 @@
+using Emu.Memory;
+using Emu.TestSupport;
+using Emu.Translator;
+using Emu.X86;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Emu.Cpu.Tests.SystemTests; // (not ".System": it would hide the System namespace in this project)
+
+/// <summary>
+/// A call gate to CPL 0 whose new stack (SS0:ESP0 from the TSS) cannot hold the frame:
+/// #SS(new SS selector) in the caller's context, nothing changed (Intel SDM Vol. 2, CALL,
+/// MORE-PRIVILEGE). A unit test, as QEMU ignores the limit and ends in a triple fault.
+/// </summary>
+public sealed class CallGateStackTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AFrameBelowTheNewStacksLimitIsSsOfTheNewSs(bool translator)
+    {
+        using var engine = translator ? new TranslatorEngine(threshold: 1, synchronous: true) : null;
+        using var t = TestCpu.Flat32(engine);
+        const uint gdt = 0x800, tss = 0x3000;
+        void D(uint sel, ulong d)
+        {
+            t.Write32(gdt + sel, (uint)d);
+            t.Write32(gdt + sel + 4, (uint)(d >> 32));
+        }
+        D(0x08, 0x00CF_9B00_0000_FFFF);                 // code, DPL 0
+        D(0x10, 0x00CF_9300_0000_FFFF);                 // data, DPL 0
+        D(0x18, 0x00CF_FB00_0000_FFFF);                 // code, DPL 3
+        D(0x20, 0x00CF_F300_0000_FFFF);                 // data, DPL 3
+        D(0x28, 0x0000_8900_0000_0067 | ((ulong)tss << 16)); // 32-bit TSS
+        D(0x30, 0x0000_EC01_0008_5000);                 // call gate, DPL 3, one parameter, to 08h:5000h
+        D(0x38, 0x0040_9300_0000_0FFF);                 // data, DPL 0, limit FFFh, B=1
+        t.Cpu.Gdtr = new TableRegister { Base = gdt, Limit = 0x3F };
+        t.Write32(tss + 4, 12);                         // ESP0: the 20-byte frame does not fit
+        t.Write32(tss + 8, 0x38);                       // SS0
+        t.Load(0x1000, a =>
+        {
+            a.mov(ax, 0x28);
+            a.ltr(ax);
+            a.push(0x23);
+            a.push(0x7000);
+            a.push(2);
+            a.push(0x1B);
+            a.push(0x2000);
+            a.iretd();
+        });
+        byte[] code3 = t.Load(0x2000, a =>
+        {
+            a.push(eax);
+            a.call(0x33, 0);
+        });
+        Assert.Equal(StopReason.UnhandledException, t.Run(0x1000));
+        FaultInfo f = t.Cpu.LastFault!.Value;
+        Assert.Equal(ExceptionVectors.SS, f.Vector);
+        Assert.Equal(0x38u, f.ErrorCode);
+        Assert.Equal((ushort)0x1B, f.Cs);
+        Assert.Equal(0x2001u, f.Eip);
+        Assert.Equal(0x6FFCu, t.Cpu.Esp);               // the caller's stack, after its PUSH only
+        Assert.Equal(3, t.Cpu.Cpl);
+        Assert.True(code3.Length > 1);
+    }
+}
