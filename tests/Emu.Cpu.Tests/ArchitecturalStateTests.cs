@@ -49,9 +49,8 @@ public class ArchitecturalStateTests
         // Both go on from the copied state to the same place: the lazy flags came along too.
         a.Load(0x2000, asm => { asm.setc(cl); asm.seto(dl); asm.hlt(); });
         b.Load(0x2000, asm => { asm.setc(cl); asm.seto(dl); asm.hlt(); });
-        a.Cpu.Eip = b.Cpu.Eip = 0x2000;
-        a.Cpu.Run();
-        b.Cpu.Run();
+        a.Run(0x2000); // a restart: both were halted by the first program's HLT
+        b.Run(0x2000);
         Assert.Null(a.Cpu.FirstDifference(b.Cpu));
         Assert.Equal(1u, b.Cpu.Ecx & 0xFF);
         Assert.Equal(1u, b.Cpu.Edx & 0xFF);

@@ -33,7 +33,7 @@ public sealed class LockstepTests : IClassFixture<FirmwareFixture>
         foreach (string dir in Directory.GetDirectories(Path.Combine(Repository.Root, "firmware")).Order(StringComparer.Ordinal))
         {
             string name = Path.GetFileName(dir);
-            if (name is not ("lib" or "include")) d.Add(name);
+            if (name is not ("lib" or "include" or "systests")) d.Add(name); // systests/ are NASM programs with their own tests
         }
         return d;
     }
@@ -234,7 +234,8 @@ public sealed class LockstepTests : IClassFixture<FirmwareFixture>
             Assert.Equal(Loop, d.Linear);
             Assert.Equal("how the step ended", d.What);
             Assert.Equal("it went on", d.Expected);
-            Assert.Equal("exception #UD (invalid opcode) at 0008:0010000A", d.Actual);
+            // The guest has no IDT, so the #UD the faulty engine invented shuts the processor down.
+            Assert.StartsWith("shut down (triple fault: #UD (invalid opcode), then ", d.Actual);
             Assert.Equal(RunOutcome.Divergence, r.Outcome);
         }
     }
@@ -297,9 +298,11 @@ public sealed class LockstepTests : IClassFixture<FirmwareFixture>
         });
         using (board)
         {
+            // Without an IDT the #DE ends in a triple fault, on both machines alike.
             Assert.Null(board.Lockstep!.Divergence);
-            Assert.Equal(RunOutcome.GuestException, r.Outcome);
+            Assert.Equal(RunOutcome.Shutdown, r.Outcome);
             Assert.Equal(board.Cpu.LastFault, board.Lockstep.Shadow.LastFault);
+            Assert.Equal(board.Cpu.ShutdownCause, board.Lockstep.Shadow.ShutdownCause);
             Assert.Equal(ExceptionVectors.DE, board.Lockstep.Shadow.LastFault!.Value.Vector);
         }
     }

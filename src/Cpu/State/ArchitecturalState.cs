@@ -23,7 +23,8 @@ public sealed partial class Cpu
         nameof(Cr0), nameof(Cr2), nameof(Cr3), nameof(Cr4), nameof(Dr),
         nameof(Cpl), nameof(Code32), nameof(Stack32), nameof(Halted), nameof(InterruptShadow),
         nameof(InstructionCount), nameof(TscOffset), nameof(SysenterCs), nameof(SysenterEsp), nameof(SysenterEip),
-        nameof(Fpu),
+        nameof(Fpu), nameof(Mtrr), nameof(NmiBlocked), nameof(StackShadow), nameof(deferredDataHits),
+        nameof(InstructionBreakpointsArmed), nameof(DataBreakpointsArmed),
     };
 
     /// <summary>Fields that are not guest-visible state: wiring, run control and the host's view of a stop.</summary>
@@ -31,7 +32,8 @@ public sealed partial class Cpu
     {
         nameof(Mmu), nameof(Physical), nameof(Io), nameof(Blocks), nameof(Engine), nameof(DeliverException), nameof(TscSource),
         nameof(CurrentBlock), nameof(BlockExit), nameof(StopAtLinear), nameof(StopRequested), nameof(StopReason),
-        nameof(LastFault), nameof(LastLimitation),
+        nameof(LastFault), nameof(LastLimitation), nameof(ShutdownCause), nameof(StopAtLinear2), nameof(StopOnException),
+        nameof(Line), nameof(RepLimit),
     };
 
     /// <summary>
@@ -69,6 +71,11 @@ public sealed partial class Cpu
         SysenterEsp = other.SysenterEsp;
         SysenterEip = other.SysenterEip;
         Fpu.CopyFrom(other.Fpu);
+        System.Array.Copy(other.Mtrr, Mtrr, Mtrr.Length);
+        NmiBlocked = other.NmiBlocked;
+        StackShadow = other.StackShadow;
+        deferredDataHits = other.deferredDataHits;
+        UpdateBreakpoints(); // derives the armed breakpoints from DR7 and tells the MMU
         Mmu.A20Enabled = other.Mmu.A20Enabled;
         Mmu.UserMode = Cpl == 3;
         Mmu.FlushAll();
@@ -114,6 +121,10 @@ public sealed partial class Cpu
         if (e.SysenterEsp != a.SysenterEsp) return Hex("IA32_SYSENTER_ESP", e.SysenterEsp, a.SysenterEsp);
         if (e.SysenterEip != a.SysenterEip) return Hex("IA32_SYSENTER_EIP", e.SysenterEip, a.SysenterEip);
         if (e.Fpu.FirstDifference(a.Fpu) is { } fpu) return fpu;
+        for (int m = 0; m < e.Mtrr.Length; m++)
+            if (e.Mtrr[m] != a.Mtrr[m]) return new StateDifference($"MTRR slot {m}", $"0x{e.Mtrr[m]:X16}", $"0x{a.Mtrr[m]:X16}");
+        if (e.NmiBlocked != a.NmiBlocked) return Bool("NMI blocked", e.NmiBlocked, a.NmiBlocked);
+        if (e.StackShadow != a.StackShadow) return Bool("MOV SS shadow", e.StackShadow, a.StackShadow);
         if (e.Mmu.A20Enabled != a.Mmu.A20Enabled) return Bool("A20 enabled", e.Mmu.A20Enabled, a.Mmu.A20Enabled);
         return null;
     }

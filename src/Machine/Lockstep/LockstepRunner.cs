@@ -175,6 +175,7 @@ public sealed class LockstepRunner : IDisposable
         StopReason.BudgetExhausted => "it went on",
         StopReason.UnhandledException when c.LastFault is { } f =>
             $"exception {f.Name}{(f.HasErrorCode ? $", error code 0x{f.ErrorCode:X}" : "")} at {f.Cs:X4}:{f.Eip:X8}",
+        StopReason.Shutdown => $"shut down ({c.ShutdownCause ?? "triple fault"})",
         StopReason.Unimplemented => $"stopped: not implemented: {c.LastLimitation}",
         StopReason.Requested => "stopped by a device (debug exit)",
         StopReason.Halted or StopReason.HaltedForever => "halted (HLT)",
