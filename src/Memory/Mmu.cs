@@ -47,7 +47,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     public Mmu(PhysicalMemory physical)
     {
         phys = physical;
-        tlbBlock = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(sizeof(TlbEntry) * TlbEntries * 4), 64);
+        tlbBlock = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(sizeof(TlbEntry) * TlbEntries * 6), 64);
         readTlb = tlbBlock;
         writeTlb = tlbBlock + TlbEntries;
         FlushAll();
@@ -60,12 +60,43 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>Whether accesses are checked with user privilege (CPL 3): selects the TLB pair.</summary>
     public bool UserMode
     {
-        get => readTlb != tlbBlock;
+        get => user;
         set
         {
-            readTlb = value ? tlbBlock + 2 * TlbEntries : tlbBlock;
-            writeTlb = readTlb + TlbEntries;
+            user = value;
+            SelectTlb();
         }
+    }
+
+    /// <summary>
+    /// Alignment checking (CR0.AM, EFLAGS.AC at CPL 3): a misaligned user access raises #AC(0).
+    /// While it is on, user accesses bypass the TLB (a pair of tables that is never filled), so
+    /// the check costs nothing the rest of the time.
+    /// </summary>
+    public bool AlignmentCheck
+    {
+        get => alignmentCheck;
+        set
+        {
+            alignmentCheck = value;
+            SelectTlb();
+        }
+    }
+
+    private bool user;
+    private bool alignmentCheck;
+    private bool uncached;
+
+    private void SelectTlb()
+    {
+        uncached = alignmentCheck && user;
+        readTlb = uncached ? tlbBlock + 4 * TlbEntries : user ? tlbBlock + 2 * TlbEntries : tlbBlock;
+        writeTlb = readTlb + TlbEntries;
+    }
+
+    private void CheckAlignment(uint linear, int size)
+    {
+        if (uncached && (linear & (uint)(size - 1)) != 0) throw GuestFault.Create(ExceptionVectors.AC, 0);
     }
 
     /// <summary>The A20 gate: when disabled, physical address bit 20 is forced to zero (8086 wrap-around).</summary>
@@ -92,7 +123,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>Drops every cached translation (both privileges, reads and writes).</summary>
     public void FlushAll()
     {
-        for (int i = 0; i < TlbEntries * 4; i++) tlbBlock[i].Tag = InvalidTag;
+        for (int i = 0; i < TlbEntries * 6; i++) tlbBlock[i].Tag = InvalidTag;
     }
 
     /// <summary>Drops the cached translations of one linear page.</summary>
@@ -132,7 +163,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         physical = Translate(linear, AccessKind.Read, UserMode, out bool global);
         byte* host = phys.PageHostPointer(physical, write: false);
         if (host != null && watchCount != 0 && PageWatched(linear)) return null;
-        if (host != null) Fill(readTlb, linear, physical, host, global);
+        if (host != null && !uncached) Fill(readTlb, linear, physical, host, global);
         return host;
     }
 
@@ -142,7 +173,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         physical = Translate(linear, AccessKind.Write, UserMode, out bool global);
         byte* host = phys.PageHostPointer(physical, write: true);
         if (host != null && watchCount != 0 && PageWatched(linear)) return null;
-        if (host != null) Fill(writeTlb, linear, physical, host, global);
+        if (host != null && !uncached) Fill(writeTlb, linear, physical, host, global);
         return host;
     }
 
@@ -188,6 +219,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private uint ReadSlow(uint linear, int size)
     {
+        CheckAlignment(linear, size);
         if (watchCount != 0) CheckWatches(linear, size, write: false);
         uint offset = linear & PhysicalMemory.PageMask;
         if (offset + (uint)size <= PhysicalMemory.PageSize)
@@ -250,6 +282,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteSlow(uint linear, int size, uint value)
     {
+        CheckAlignment(linear, size);
         if (watchCount != 0) CheckWatches(linear, size, write: true);
         uint offset = linear & PhysicalMemory.PageMask;
         if (offset + (uint)size <= PhysicalMemory.PageSize)
@@ -297,6 +330,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ProbeWriteSlow(uint linear, int size)
     {
+        CheckAlignment(linear, size);
         Translate(linear, AccessKind.Write);
         if (((linear ^ (linear + (uint)size - 1)) & ~PhysicalMemory.PageMask) != 0)
             Translate(SecondPage(linear, size), AccessKind.Write);

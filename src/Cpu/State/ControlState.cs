@@ -46,7 +46,7 @@ public sealed partial class Cpu
             Mmu.FlushAll();
             Blocks.FlushJumpCache();
         }
-        if ((changed & Cr0Bits.PE) != 0) UpdateModes();
+        if ((changed & (Cr0Bits.PE | Cr0Bits.AM)) != 0) UpdateModes();
     }
 
     /// <summary>MOV CR3: a new page directory; translations of global pages survive when CR4.PGE=1.</summary>
@@ -81,6 +81,6 @@ public sealed partial class Cpu
     {
         uint old = Eflags;
         SetEflagsRaw(value);
-        if (((old ^ Eflags) & Flags.VM) != 0) UpdateModes();
+        if (((old ^ Eflags) & (Flags.VM | Flags.AC)) != 0) UpdateModes();
     }
 }

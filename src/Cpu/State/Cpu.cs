@@ -123,6 +123,8 @@ public sealed partial class Cpu
         else if ((Eflags & Flags.VM) != 0) Cpl = 3;
         else Cpl = Seg[SegReg.CS].Selector & 3;
         Mmu.UserMode = Cpl == 3;
+        // Alignment checking: CR0.AM and EFLAGS.AC at CPL 3 (Intel SDM Vol. 3, 6.15, #AC).
+        Mmu.AlignmentCheck = (Cr0 & Cr0Bits.AM) != 0 && (Eflags & Flags.AC) != 0 && Cpl == 3;
     }
 
     /// <summary>
