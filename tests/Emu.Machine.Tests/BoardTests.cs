@@ -13,12 +13,13 @@ public class BoardTests
 {
     private const uint Start = 0x10_0000;
 
-    private static (RunResult Result, string Output, Board Board) Run(Action<Assembler> code, long maxInstructions = 1_000_000, string cmdline = "")
+    private static (RunResult Result, string Output, Board Board) Run(Action<Assembler> code, string engine, long maxInstructions = 1_000_000, string cmdline = "")
     {
         var output = new MemoryStream();
-        var board = new Board(8, output);
+        var board = new Board(8, output, Engines.Create(engine));
         board.BootMultiboot(ElfBuilder.WithCode(Start, code).Build(), cmdline);
         RunResult r = board.Run(maxInstructions);
+        Engines.CheckHealthy(board.Cpu.Engine);
         return (r, Encoding.ASCII.GetString(output.ToArray()), board);
     }
 
@@ -34,6 +35,7 @@ public class BoardTests
     [Fact]
     public void TheKernelStartsInTheMultibootState()
     {
+        // Boot only: no guest code runs.
         var output = new MemoryStream();
         using var board = new Board(8, output);
         MultibootEntry e = board.BootMultiboot(ElfBuilder.WithCode(Start, a => a.hlt()).Build(), "");
@@ -55,8 +57,8 @@ public class BoardTests
         Assert.Equal(e.GdtBase, c.Gdtr.Base);
     }
 
-    [Fact]
-    public void TheGuestPrintsAndExitsWithItsStatus()
+    [Theory, OnEveryEngine]
+    public void TheGuestPrintsAndExitsWithItsStatus(string engine)
     {
         var (r, output, board) = Run(a =>
         {
@@ -64,7 +66,7 @@ public class BoardTests
             a.mov(al, 0x2A);
             a.@out(0xF4, al);
             a.hlt();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal("hi\n", output);
@@ -75,8 +77,8 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void NothingRunsAfterTheExitWrite()
+    [Theory, OnEveryEngine]
+    public void NothingRunsAfterTheExitWrite(string engine)
     {
         // The exit write and the prints after it are in one block: they must not run.
         var (r, output, board) = Run(a =>
@@ -85,7 +87,7 @@ public class BoardTests
             a.@out(0xF4, eax);
             Print(a, "after");
             a.hlt();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal("", output);
@@ -95,8 +97,8 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void SegmentReloadsWithTheLoaderSelectorsWork()
+    [Theory, OnEveryEngine]
+    public void SegmentReloadsWithTheLoaderSelectorsWork(string engine)
     {
         var (r, _, board) = Run(a =>
         {
@@ -105,18 +107,18 @@ public class BoardTests
             a.mov(ss, ax);
             a.mov(al, 1);
             a.@out(0xF4, al);
-        });
+        }, engine);
         using (board) Assert.Equal(RunOutcome.GuestExit, r.Outcome);
     }
 
-    [Fact]
-    public void InvalidOpcodeStopsWithItsName()
+    [Theory, OnEveryEngine]
+    public void InvalidOpcodeStopsWithItsName(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.nop();
             a.ud2();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(RunOutcome.GuestException, r.Outcome);
@@ -126,14 +128,14 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void GeneralProtectionFaultGivesItsErrorCode()
+    [Theory, OnEveryEngine]
+    public void GeneralProtectionFaultGivesItsErrorCode(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.mov(ax, 0x28); // past the loader's three-entry GDT
             a.mov(ds, ax);
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(RunOutcome.GuestException, r.Outcome);
@@ -141,25 +143,25 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void DivideErrorStops()
+    [Theory, OnEveryEngine]
+    public void DivideErrorStops(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.xor(ecx, ecx);
             a.div(ecx);
-        });
+        }, engine);
         using (board) Assert.Contains("#DE (divide error) at 0008:00100002: div ecx", r.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void SoftwareInterruptStops()
+    [Theory, OnEveryEngine]
+    public void SoftwareInterruptStops(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.@int(0x80);
             a.nop();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(ExitStatus.GuestException, r.ExitStatus);
@@ -167,14 +169,14 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void HaltStops()
+    [Theory, OnEveryEngine]
+    public void HaltStops(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.cli();
             a.hlt();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(RunOutcome.Halted, r.Outcome);
@@ -184,15 +186,15 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void UnimplementedFeatureStopsWithWhatIsMissing()
+    [Theory, OnEveryEngine]
+    public void UnimplementedFeatureStopsWithWhatIsMissing(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.mov(eax, cr0);
             a.or(eax, 0x8000_0000);
             a.mov(cr0, eax);
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(RunOutcome.Unimplemented, r.Outcome);
@@ -201,8 +203,8 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void InstructionLimitStopsAnEndlessLoop()
+    [Theory, OnEveryEngine]
+    public void InstructionLimitStopsAnEndlessLoop(string engine)
     {
         var (r, _, board) = Run(a =>
         {
@@ -210,7 +212,7 @@ public class BoardTests
             a.Label(ref top);
             a.inc(eax);
             a.jmp(top);
-        }, maxInstructions: 10_000);
+        }, engine, maxInstructions: 10_000);
         using (board)
         {
             Assert.Equal(RunOutcome.InstructionLimit, r.Outcome);
@@ -219,11 +221,11 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void AnInterruptRequestStopsTheRun()
+    [Theory, OnEveryEngine]
+    public void AnInterruptRequestStopsTheRun(string engine)
     {
         var output = new MemoryStream();
-        using var board = new Board(8, output);
+        using var board = new Board(8, output, Engines.Create(engine));
         board.BootMultiboot(ElfBuilder.WithCode(Start, a =>
         {
             var top = a.CreateLabel();
@@ -236,14 +238,14 @@ public class BoardTests
         Assert.Equal(ExitStatus.Interrupted, r.ExitStatus);
     }
 
-    [Fact]
-    public void FetchingFromAHoleIsAGuestFaultNotACrash()
+    [Theory, OnEveryEngine]
+    public void FetchingFromAHoleIsAGuestFaultNotACrash(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.mov(eax, 0xFFFF_0000);
             a.jmp(eax);
-        });
+        }, engine);
         using (board) Assert.Equal(RunOutcome.GuestException, r.Outcome);
     }
 
