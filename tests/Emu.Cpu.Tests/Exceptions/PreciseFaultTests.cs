@@ -7,7 +7,7 @@ using Emu.X86;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace Emu.Cpu.Tests.Interpreter;
+namespace Emu.Cpu.Tests.Exceptions;
 
 /// <summary>
 /// Precise exceptions (DESIGN.md principle 5): after a fault, EIP is the faulting
