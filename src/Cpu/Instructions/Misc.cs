@@ -6,7 +6,8 @@ namespace Emu.X86;
 /// <summary>NOP forms, BOUND, WAIT, and the P6 instructions not implemented yet (which stop the run with a clear message).</summary>
 public static unsafe class Misc
 {
-    private static void Nop(Cpu c, ref Instruction i) { }
+    /// <summary>Does nothing; a NOP with a memory operand does not access it. Public so engines can recognise NOPs by their handler.</summary>
+    public static void Nop(Cpu c, ref Instruction i) { }
 
     /// <summary>BOUND r, m: #BR (a fault) when the signed index lies outside [lower, upper].</summary>
     private static void Bound<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
