@@ -6,8 +6,8 @@ namespace Emu.X86;
 /// <summary>NOP forms, BOUND, WAIT, and the P6 instructions not implemented yet (which stop the run with a clear message).</summary>
 public static unsafe class Misc
 {
-    /// <summary>Does nothing; a NOP with a memory operand does not access it. Public so engines can recognise NOPs by their handler.</summary>
-    public static void Nop(Cpu c, ref Instruction i) { }
+    /// <summary>Does nothing; a NOP with a memory operand does not access it.</summary>
+    private static void Nop(Cpu c, ref Instruction i) { }
 
     /// <summary>BOUND r, m: #BR (a fault) when the signed index lies outside [lower, upper].</summary>
     private static void Bound<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
@@ -35,19 +35,19 @@ public static unsafe class Misc
     internal static void Register()
     {
         foreach (Code code in new[] { Code.Nopw, Code.Nopd, Code.Nop_rm16, Code.Nop_rm32, Code.Pause })
-            InstructionTable.Add(code, &Nop);
+            InstructionTable.Add(code, &Nop, InstrFlags.NoOperation);
         // 0F 19-0F 1F: the reserved-NOP (hint) space, a NOP on P6 and later.
         foreach (Code code in System.Enum.GetValues<Code>())
         {
             string name = code.ToString();
             if (name.StartsWith("Reservednop_", System.StringComparison.Ordinal) && !name.Contains("rm64") && name[^4..] is not "0F0D")
-                InstructionTable.Add(code, &Nop);
+                InstructionTable.Add(code, &Nop, InstrFlags.NoOperation);
         }
         // Iced names some encodings of that space after the CET instructions that later reused
         // them (ENDBR32 is F3 0F 1E FB). A CPU without CET runs them as the hint NOPs they are,
         // which is why CET-built code (Debian's libgcc) runs on a P6.
         foreach (Code code in new[] { Code.Endbr32, Code.Endbr64, Code.Rdsspd_r32 })
-            InstructionTable.Add(code, &Nop);
+            InstructionTable.Add(code, &Nop, InstrFlags.NoOperation);
         // UD2, UD0 and UD1 exist to raise #UD.
         foreach (Code code in new[] { Code.Ud2, Code.Ud0, Code.Ud0_r16_rm16, Code.Ud0_r32_rm32, Code.Ud1_r16_rm16, Code.Ud1_r32_rm32 })
             InstructionTable.Add(code, &InstructionTable.Undefined);
