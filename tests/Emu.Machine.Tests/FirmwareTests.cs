@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Text;
 using Emu.Machine.Cli;
+using Emu.Translator;
 
 namespace Emu.Machine.Tests;
 
@@ -47,6 +48,24 @@ public sealed class FirmwareTests : IClassFixture<FirmwareFixture>
         Assert.Equal(HelloOutput, Encoding.ASCII.GetString(output.ToArray()));
         Assert.Null(r.Message);
         Assert.Equal(HelloStatus, r.ExitStatus);
+    }
+
+    [Fact]
+    public void HelloRunsOnTheTranslatorAsItShips()
+    {
+        // The translator rows above compile every block at its first entry, on the emulation
+        // thread; this run uses the default tiering: blocks stay interpreted until they are
+        // hot, are compiled on the background thread, and switch to compiled code mid-run.
+        var engine = new TranslatorEngine();
+        var output = new MemoryStream();
+        using var board = new Board(32, output, engine);
+        board.BootMultiboot(File.ReadAllBytes(firmware.Elf("hello")), "from the test");
+        RunResult r = board.Run();
+        engine.Drain();
+        Assert.Equal(HelloOutput, Encoding.ASCII.GetString(output.ToArray()));
+        Assert.Equal(HelloStatus, r.ExitStatus);
+        Assert.True(engine.CompiledBlocks > 0, "no block became hot enough to compile");
+        Assert.Equal(0, engine.Failures);
     }
 
     // The command line chooses its engine with --engine (the lockstep work adds the translator
