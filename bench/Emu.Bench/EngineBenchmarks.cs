@@ -33,7 +33,7 @@ public class EngineBenchmarks
 
     private Workload W => Machine.Benchmarks.Workload.Find(Workload)!;
 
-    private EngineKind Kind => Engines.TryParse(Engine, out EngineKind k) ? k : EngineKind.Interpreter;
+    private EngineKind Kind => EngineKinds.TryParse(Engine, out EngineKind k) ? k : EngineKind.Interpreter;
 
     [GlobalSetup]
     public void Setup()
@@ -45,7 +45,7 @@ public class EngineBenchmarks
     [IterationSetup]
     public void Boot()
     {
-        engine = Engines.Create(Kind);
+        engine = EngineKinds.Create(Kind);
         board = new Board(32, Stream.Null, engine);
         board.BootMultiboot(image, "");
     }

@@ -18,6 +18,8 @@ public enum InstrFlags : ushort
     Sensitive = 1 << 1,
     /// <summary>Ends the block after it: it can change how the following code decodes or runs.</summary>
     EndsBlock = 1 << 2,
+    /// <summary>A NOP form: does nothing, never faults, never touches its memory operand.</summary>
+    NoOperation = 1 << 3,
 }
 
 /// <summary>How an instruction's operands wrap its semantic operation, for engines that compose them generically.</summary>
@@ -99,6 +101,8 @@ public static unsafe class InstructionTable
     public static bool IsImplemented(Code code) => (Info[(int)code] & InstrFlags.Implemented) != 0;
 
     public static bool IsSensitive(Code code) => (Info[(int)code] & InstrFlags.Sensitive) != 0;
+
+    public static bool IsNop(Code code) => (Info[(int)code] & InstrFlags.NoOperation) != 0;
 
     /// <summary>An instruction the emulated CPU does not have (or an invalid encoding): #UD.</summary>
     public static void Undefined(Cpu c, ref Instruction i) => throw GuestFault.Create(ExceptionVectors.UD);

@@ -62,7 +62,10 @@ public sealed class Board : IDisposable
 
     /// <param name="ramMiB">Guest RAM in MiB, from <see cref="MinRamMiB"/> to <see cref="MaxRamMiB"/>.</param>
     /// <param name="consoleOutput">Where the bytes the guest writes to port 0xE9 go.</param>
-    /// <param name="engine">The execution engine; null for the interpreter.</param>
+    /// <param name="engine">
+    /// The execution engine (for example a <c>TranslatorEngine</c>); null for the interpreter.
+    /// The board owns it and disposes it with itself.
+    /// </param>
     public Board(uint ramMiB, Stream consoleOutput, IExecutionEngine? engine = null)
     {
         if (ramMiB < MinRamMiB || ramMiB > MaxRamMiB)
@@ -235,6 +238,7 @@ public sealed class Board : IDisposable
     public void Dispose()
     {
         Lockstep?.Dispose();
+        (Cpu.Engine as IDisposable)?.Dispose();
         Mmu.Dispose();
         Physical.Dispose();
     }

@@ -15,7 +15,7 @@ public enum EngineKind
     Lockstep,
 }
 
-public static class Engines
+public static class EngineKinds
 {
     /// <summary>The names <c>--engine</c> accepts, in the order the help lists them.</summary>
     public const string Names = "interpreter, translator, lockstep";

@@ -30,7 +30,7 @@ public sealed unsafe class EmulatorHarness : IDisposable
         this.image = image;
         this.host = host;
         expected = (byte[])image.Clone();
-        t = new TestCpu(Layout.RamSize, engine);
+        t = new TestCpu(engine, Layout.RamSize);
         t.Cpu.EnterFlatProtectedMode();
         Array.Fill(halts, (byte)0xF4);
         var fill = new byte[0x1_0000];

@@ -6,10 +6,10 @@ namespace Emu.Cpu.Tests;
 
 public class SmokeTests
 {
-    [Fact]
-    public void SumLoopComputesTriangularNumber()
+    [Theory, OnEveryEngine]
+    public void SumLoopComputesTriangularNumber(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.RunToHalt(0x1000, a =>
         {
             var loop = a.CreateLabel();
@@ -25,10 +25,10 @@ public class SmokeTests
         Assert.True(t.Cpu.ZF);
     }
 
-    [Fact]
-    public void CallAndReturnThroughTheStack()
+    [Theory, OnEveryEngine]
+    public void CallAndReturnThroughTheStack(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.RunToHalt(0x1000, a =>
         {
             var f = a.CreateLabel();

@@ -13,12 +13,13 @@ public class BoardTests
 {
     private const uint Start = 0x10_0000;
 
-    private static (RunResult Result, string Output, Board Board) Run(Action<Assembler> code, long maxInstructions = 1_000_000, string cmdline = "")
+    private static (RunResult Result, string Output, Board Board) Run(Action<Assembler> code, string engine, long maxInstructions = 1_000_000, string cmdline = "")
     {
         var output = new MemoryStream();
-        var board = new Board(8, output);
+        var board = new Board(8, output, Engines.Create(engine));
         board.BootMultiboot(ElfBuilder.WithCode(Start, code).Build(), cmdline);
         RunResult r = board.Run(maxInstructions);
+        Engines.CheckHealthy(board.Cpu.Engine);
         return (r, Encoding.ASCII.GetString(output.ToArray()), board);
     }
 
@@ -34,6 +35,7 @@ public class BoardTests
     [Fact]
     public void TheKernelStartsInTheMultibootState()
     {
+        // Boot only: no guest code runs.
         var output = new MemoryStream();
         using var board = new Board(8, output);
         MultibootEntry e = board.BootMultiboot(ElfBuilder.WithCode(Start, a => a.hlt()).Build(), "");
@@ -55,8 +57,8 @@ public class BoardTests
         Assert.Equal(e.GdtBase, c.Gdtr.Base);
     }
 
-    [Fact]
-    public void TheGuestPrintsAndExitsWithItsStatus()
+    [Theory, OnEveryEngine]
+    public void TheGuestPrintsAndExitsWithItsStatus(string engine)
     {
         var (r, output, board) = Run(a =>
         {
@@ -64,7 +66,7 @@ public class BoardTests
             a.mov(al, 0x2A);
             a.@out(0xF4, al);
             a.hlt();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal("hi\n", output);
@@ -75,8 +77,8 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void NothingRunsAfterTheExitWrite()
+    [Theory, OnEveryEngine]
+    public void NothingRunsAfterTheExitWrite(string engine)
     {
         // The exit write and the prints after it are in one block: they must not run.
         var (r, output, board) = Run(a =>
@@ -85,7 +87,7 @@ public class BoardTests
             a.@out(0xF4, eax);
             Print(a, "after");
             a.hlt();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal("", output);
@@ -95,8 +97,8 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void SegmentReloadsWithTheLoaderSelectorsWork()
+    [Theory, OnEveryEngine]
+    public void SegmentReloadsWithTheLoaderSelectorsWork(string engine)
     {
         var (r, _, board) = Run(a =>
         {
@@ -105,7 +107,7 @@ public class BoardTests
             a.mov(ss, ax);
             a.mov(al, 1);
             a.@out(0xF4, al);
-        });
+        }, engine);
         using (board) Assert.Equal(RunOutcome.GuestExit, r.Outcome);
     }
 
@@ -114,14 +116,14 @@ public class BoardTests
     // follows (EXT set: it is met while delivering an exception), then #DF, and the processor
     // shuts down. The report names the whole chain and the instruction that started it.
 
-    [Fact]
-    public void InvalidOpcodeWithoutAnIdtShutsDownNamingIt()
+    [Theory, OnEveryEngine]
+    public void InvalidOpcodeWithoutAnIdtShutsDownNamingIt(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.nop();
             a.ud2();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(RunOutcome.Shutdown, r.Outcome);
@@ -134,14 +136,14 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void GeneralProtectionFaultGivesItsErrorCode()
+    [Theory, OnEveryEngine]
+    public void GeneralProtectionFaultGivesItsErrorCode(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.mov(ax, 0x28); // past the loader's three-entry GDT
             a.mov(ds, ax);
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(RunOutcome.Shutdown, r.Outcome);
@@ -150,14 +152,14 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void DivideErrorWithoutAnIdtShutsDown()
+    [Theory, OnEveryEngine]
+    public void DivideErrorWithoutAnIdtShutsDown(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.xor(ecx, ecx);
             a.div(ecx);
-        });
+        }, engine);
         using (board)
         {
             Assert.StartsWith("the processor shut down (triple fault: #DE (divide error), then ", r.Message);
@@ -165,14 +167,14 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void SoftwareInterruptWithoutAnIdtShutsDown()
+    [Theory, OnEveryEngine]
+    public void SoftwareInterruptWithoutAnIdtShutsDown(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.@int(0x80);
             a.nop();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(ExitStatus.Shutdown, r.ExitStatus);
@@ -180,14 +182,14 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void HaltStops()
+    [Theory, OnEveryEngine]
+    public void HaltStops(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.cli();
             a.hlt();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(RunOutcome.Halted, r.Outcome);
@@ -197,14 +199,14 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void UnimplementedFeatureStopsWithWhatIsMissing()
+    [Theory, OnEveryEngine]
+    public void UnimplementedFeatureStopsWithWhatIsMissing(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.xor(ecx, ecx);
             a.rdpmc();
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(RunOutcome.Unimplemented, r.Outcome);
@@ -213,8 +215,8 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void InstructionLimitStopsAnEndlessLoop()
+    [Theory, OnEveryEngine]
+    public void InstructionLimitStopsAnEndlessLoop(string engine)
     {
         var (r, _, board) = Run(a =>
         {
@@ -222,7 +224,7 @@ public class BoardTests
             a.Label(ref top);
             a.inc(eax);
             a.jmp(top);
-        }, maxInstructions: 10_000);
+        }, engine, maxInstructions: 10_000);
         using (board)
         {
             Assert.Equal(RunOutcome.InstructionLimit, r.Outcome);
@@ -231,11 +233,11 @@ public class BoardTests
         }
     }
 
-    [Fact]
-    public void AnInterruptRequestStopsTheRun()
+    [Theory, OnEveryEngine]
+    public void AnInterruptRequestStopsTheRun(string engine)
     {
         var output = new MemoryStream();
-        using var board = new Board(8, output);
+        using var board = new Board(8, output, Engines.Create(engine));
         board.BootMultiboot(ElfBuilder.WithCode(Start, a =>
         {
             var top = a.CreateLabel();
@@ -248,14 +250,14 @@ public class BoardTests
         Assert.Equal(ExitStatus.Interrupted, r.ExitStatus);
     }
 
-    [Fact]
-    public void FetchingFromAHoleIsAGuestFaultNotACrash()
+    [Theory, OnEveryEngine]
+    public void FetchingFromAHoleIsAGuestFaultNotACrash(string engine)
     {
         var (r, _, board) = Run(a =>
         {
             a.mov(eax, 0xFFFF_0000);
             a.jmp(eax);
-        });
+        }, engine);
         using (board)
         {
             Assert.Equal(RunOutcome.Shutdown, r.Outcome);

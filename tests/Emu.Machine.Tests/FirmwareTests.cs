@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Text;
 using Emu.Machine.Cli;
+using Emu.Translator;
 
 namespace Emu.Machine.Tests;
 
@@ -36,6 +37,41 @@ public sealed class FirmwareTests : IClassFixture<FirmwareFixture>
     /// <summary>hello exits with 0x10 (FW_EXIT_PASS): status (0x10 &lt;&lt; 1) | 1.</summary>
     private const int HelloStatus = 33;
 
+    [Theory, OnEveryEngine]
+    public void HelloRunsOnTheBoard(string engine)
+    {
+        var output = new MemoryStream();
+        using var board = new Board(32, output, Engines.Create(engine));
+        board.BootMultiboot(File.ReadAllBytes(firmware.Elf("hello")), "from the test");
+        RunResult r = board.Run();
+        Engines.CheckHealthy(board.Cpu.Engine);
+        Assert.Equal(HelloOutput, Encoding.ASCII.GetString(output.ToArray()));
+        Assert.Null(r.Message);
+        Assert.Equal(HelloStatus, r.ExitStatus);
+    }
+
+    [Fact]
+    public void HelloRunsOnTheTranslatorAsItShips()
+    {
+        // The translator rows above compile every block at its first entry, on the emulation
+        // thread; this run uses the default tiering: blocks stay interpreted until they are
+        // hot, are compiled on the background thread, and switch to compiled code mid-run.
+        var engine = new TranslatorEngine();
+        var output = new MemoryStream();
+        using var board = new Board(32, output, engine);
+        board.BootMultiboot(File.ReadAllBytes(firmware.Elf("hello")), "from the test");
+        RunResult r = board.Run();
+        engine.Drain();
+        Assert.Equal(HelloOutput, Encoding.ASCII.GetString(output.ToArray()));
+        Assert.Equal(HelloStatus, r.ExitStatus);
+        Assert.True(engine.CompiledBlocks > 0, "no block became hot enough to compile");
+        Assert.Equal(0, engine.Failures);
+    }
+
+    // The command line chooses its engine with --engine (the lockstep work adds the translator
+    // there); until then the tests through the command line and ./emu run the interpreter,
+    // and the board-level tests above and below cover both engines.
+
     [Fact]
     public void HelloRunsInProcess()
     {
@@ -57,16 +93,17 @@ public sealed class FirmwareTests : IClassFixture<FirmwareFixture>
         Assert.Equal(HelloStatus, r.ExitCode);
     }
 
-    [Fact]
-    public void HelloFailsItsOwnCheckWhenNotStartedByAMultibootLoader()
+    [Theory, OnEveryEngine]
+    public void HelloFailsItsOwnCheckWhenNotStartedByAMultibootLoader(string engine)
     {
         // Its checks are real: with EAX spoiled after the boot, it must refuse to go on and
         // exit with 0x11 (FW_EXIT_FAIL, status 35).
         var output = new MemoryStream();
-        using var board = new Board(32, output);
+        using var board = new Board(32, output, Engines.Create(engine));
         board.BootMultiboot(File.ReadAllBytes(firmware.Elf("hello")), "");
         board.Cpu.Eax = 0x1234_5678;
         RunResult r = board.Run();
+        Engines.CheckHealthy(board.Cpu.Engine);
         Assert.Equal("FAIL: EAX is 0x12345678, not the Multiboot magic 0x2BADB002\n", Encoding.ASCII.GetString(output.ToArray()));
         Assert.Equal(35, r.ExitStatus);
     }

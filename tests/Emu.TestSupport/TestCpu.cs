@@ -9,7 +9,8 @@ namespace Emu.TestSupport;
 
 /// <summary>
 /// A bare CPU with RAM and an I/O space for unit tests: guest code is assembled with
-/// Iced's Assembler, loaded at an address and run until HLT (or a stop address).
+/// Iced's Assembler, loaded at an address and run until HLT (or a stop address), on the
+/// execution engine the test names (see <see cref="Engines"/>).
 /// </summary>
 public sealed class TestCpu : IDisposable
 {
@@ -20,19 +21,33 @@ public sealed class TestCpu : IDisposable
     public IoSpace Io { get; }
     public Cpu Cpu { get; }
 
-    public TestCpu(uint ramSize = DefaultRam, IExecutionEngine? engine = null)
+    /// <summary>The engine running guest code (null: the interpreter).</summary>
+    public IExecutionEngine? Engine { get; }
+
+    private readonly bool ownsEngine;
+
+    /// <param name="engine">An engine name from <see cref="Engines"/>; the engine is created here and disposed with the CPU.</param>
+    public TestCpu(string engine, uint ramSize = DefaultRam) : this(Engines.Create(engine), ramSize) => ownsEngine = true;
+
+    /// <param name="engine">An engine the test built itself (null: the interpreter); the caller disposes it.</param>
+    public TestCpu(IExecutionEngine? engine, uint ramSize = DefaultRam)
     {
         Physical = new PhysicalMemory(ramSize);
         Mmu = new Mmu(Physical);
         Io = new IoSpace();
+        Engine = engine;
         // Tests inspect the exception a guest raises; the system layer's own tests deliver them.
         Cpu = new Cpu(Mmu, Io) { Engine = engine, StopOnException = true };
     }
 
     /// <summary>A CPU in flat 32-bit protected mode (as Multiboot leaves it) with ESP at 0x80000.</summary>
-    public static TestCpu Flat32(IExecutionEngine? engine = null)
+    public static TestCpu Flat32(string engine) => Flat(new TestCpu(engine));
+
+    /// <summary>The same on an engine the test built itself (null: the interpreter); the caller disposes it.</summary>
+    public static TestCpu Flat32(IExecutionEngine? engine = null) => Flat(new TestCpu(engine));
+
+    private static TestCpu Flat(TestCpu t)
     {
-        var t = new TestCpu(DefaultRam, engine);
         t.Cpu.EnterFlatProtectedMode();
         t.Cpu.Esp = 0x80000;
         return t;
@@ -83,5 +98,10 @@ public sealed class TestCpu : IDisposable
     {
         Mmu.Dispose();
         Physical.Dispose();
+        if (ownsEngine)
+        {
+            (Engine as IDisposable)?.Dispose();
+            Engines.CheckHealthy(Engine);
+        }
     }
 }

@@ -42,32 +42,27 @@ public static unsafe class BitOps
         return (uint)(31 - BitOperations.LeadingZeroCount(src));
     }
 
-    /// <summary>
-    /// BT/BTS/BTR/BTC r/m, r|imm8. With a register offset and a memory operand the offset is
-    /// signed and selects any bit of a bit string starting at the operand (Intel SDM Vol. 2, BT).
-    /// </summary>
-    private static void BitTestHandler<TSize>(Cpu c, ref Instruction i, int kind) where TSize : struct, IOperandSize
+    /// <summary>BT/BTS/BTR/BTC r, r|imm8: the offset is taken modulo the operand size.</summary>
+    public static void BitTestRegister(Cpu c, int r, uint offset, int size, int kind)
     {
-        int size = TSize.Size;
-        int bits = Bits(size);
-        bool immediate = i.Op1Kind != OpKind.Register;
-        uint offset = immediate ? i.Immediate8 : c.GetReg(Cpu.RegNum(i.Op1Register), size);
-        if (i.Op0Kind == OpKind.Register)
-        {
-            int r = Cpu.RegNum(i.Op0Register);
-            uint v = BitTest(c, c.GetReg(r, size), offset & (uint)(bits - 1), kind);
-            if (kind != Bt) c.SetReg(r, size, v);
-            return;
-        }
-        int seg = Cpu.MemSeg(ref i);
-        uint ea = c.EffectiveAddress(ref i);
-        if (!immediate)
+        uint v = BitTest(c, c.GetReg(r, size), offset & (uint)(Bits(size) - 1), kind);
+        if (kind != Bt) c.SetReg(r, size, v);
+    }
+
+    /// <summary>
+    /// BT/BTS/BTR/BTC m, r|imm8. With a register offset the offset is signed and selects any
+    /// bit of a bit string starting at the operand (Intel SDM Vol. 2, BT); an immediate offset
+    /// stays within the operand.
+    /// </summary>
+    public static void BitTestMemory(Cpu c, int seg, uint ea, uint offset, bool registerOffset, bool addressSize16, int size, int kind)
+    {
+        if (registerOffset)
         {
             int signedOffset = (int)SignExtend(offset, size);
             ea += (uint)((signedOffset >> (3 + size)) * (1 << size));
-            if (Cpu.AddressSize16(ref i)) ea &= 0xFFFF;
+            if (addressSize16) ea &= 0xFFFF;
         }
-        uint bit = offset & (uint)(bits - 1);
+        uint bit = offset & (uint)(Bits(size) - 1);
         if (kind == Bt)
         {
             BitTest(c, c.ReadMem(seg, ea, size), bit, kind);
@@ -76,6 +71,20 @@ public static unsafe class BitOps
         uint lin = c.LinearRmw(seg, ea, Bytes(size));
         c.WriteLinear(lin, size, BitTest(c, c.ReadLinear(lin, size), bit, kind));
     }
+
+    private static void BitTestHandler<TSize>(Cpu c, ref Instruction i, int kind) where TSize : struct, IOperandSize
+    {
+        int size = TSize.Size;
+        bool immediate = i.Op1Kind != OpKind.Register;
+        uint offset = immediate ? i.Immediate8 : c.GetReg(Cpu.RegNum(i.Op1Register), size);
+        if (i.Op0Kind == OpKind.Register)
+            BitTestRegister(c, Cpu.RegNum(i.Op0Register), offset, size, kind);
+        else
+            BitTestMemory(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), offset, !immediate, Cpu.AddressSize16(ref i), size, kind);
+    }
+
+    /// <summary>Which bit test a BT-family instruction is (<see cref="Bt"/>, <see cref="Bts"/>, ...).</summary>
+    public static int BitTestKind(Mnemonic m) => m switch { Mnemonic.Bts => Bts, Mnemonic.Btr => Btr, Mnemonic.Btc => Btc, _ => Bt };
 
     private static void BtW(Cpu c, ref Instruction i) => BitTestHandler<Word16>(c, ref i, Bt);
     private static void BtD(Cpu c, ref Instruction i) => BitTestHandler<Dword32>(c, ref i, Bt);
@@ -86,26 +95,15 @@ public static unsafe class BitOps
     private static void BtcW(Cpu c, ref Instruction i) => BitTestHandler<Word16>(c, ref i, Btc);
     private static void BtcD(Cpu c, ref Instruction i) => BitTestHandler<Dword32>(c, ref i, Btc);
 
-    private static void BitScan<TSize>(Cpu c, ref Instruction i, bool reverse) where TSize : struct, IOperandSize
-    {
-        int size = TSize.Size;
-        uint src = c.ReadOperand(ref i, 1, size);
-        int r = Cpu.RegNum(i.Op0Register);
-        uint d = c.GetReg(r, size);
-        c.SetReg(r, size, reverse ? Bsr(c, d, src) : Bsf(c, d, src));
-    }
+    // BSF/BSR r, r/m have the Binary shape: dest = op(dest, src), written back.
+    public struct BsfOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint d, uint s, int size) => Bsf(c, d, s); }
+    public struct BsrOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint d, uint s, int size) => Bsr(c, d, s); }
 
-    private static void BsfW(Cpu c, ref Instruction i) => BitScan<Word16>(c, ref i, false);
-    private static void BsfD(Cpu c, ref Instruction i) => BitScan<Dword32>(c, ref i, false);
-    private static void BsrW(Cpu c, ref Instruction i) => BitScan<Word16>(c, ref i, true);
-    private static void BsrD(Cpu c, ref Instruction i) => BitScan<Dword32>(c, ref i, true);
+    /// <summary>SETcc: 1 when condition <paramref name="cc"/> holds, else 0.</summary>
+    public static uint Setcc(Cpu c, int cc) => c.Condition(cc) ? 1u : 0u;
 
     /// <summary>SETcc r/m8: the condition is the low nibble of the opcode's second byte.</summary>
-    private static void Setcc(Cpu c, ref Instruction i)
-    {
-        int cc = (int)i.ConditionCode - 1;
-        c.WriteOperand(ref i, 0, 0, c.Condition(cc) ? 1u : 0u);
-    }
+    private static void SetccH(Cpu c, ref Instruction i) => c.WriteOperand(ref i, 0, 0, Setcc(c, (int)i.ConditionCode - 1));
 
     internal static void Register()
     {
@@ -125,10 +123,10 @@ public static unsafe class BitOps
         InstructionTable.Add(Code.Btc_rm32_r32, &BtcD);
         InstructionTable.Add(Code.Btc_rm16_imm8, &BtcW);
         InstructionTable.Add(Code.Btc_rm32_imm8, &BtcD);
-        InstructionTable.Add(Code.Bsf_r16_rm16, &BsfW);
-        InstructionTable.Add(Code.Bsf_r32_rm32, &BsfD);
-        InstructionTable.Add(Code.Bsr_r16_rm16, &BsrW);
-        InstructionTable.Add(Code.Bsr_r32_rm32, &BsrD);
-        for (Code cc = Code.Seto_rm8; cc <= Code.Setg_rm8; cc++) InstructionTable.Add(cc, &Setcc);
+        InstructionTable.AddBinary<BsfOp, Word16>(Code.Bsf_r16_rm16);
+        InstructionTable.AddBinary<BsfOp, Dword32>(Code.Bsf_r32_rm32);
+        InstructionTable.AddBinary<BsrOp, Word16>(Code.Bsr_r16_rm16);
+        InstructionTable.AddBinary<BsrOp, Dword32>(Code.Bsr_r32_rm32);
+        for (Code cc = Code.Seto_rm8; cc <= Code.Setg_rm8; cc++) InstructionTable.Add(cc, &SetccH);
     }
 }

@@ -82,7 +82,8 @@ public static unsafe class ControlTransfer
         c.Eip = taken ? target : next;
     }
 
-    private static bool LoopUsesEcx(Code code) => code is Code.Loop_rel8_16_ECX or Code.Loop_rel8_32_ECX
+    /// <summary>Whether LOOP/LOOPE/LOOPNE counts ECX (address size 32) rather than CX.</summary>
+    public static bool LoopUsesEcx(Code code) => code is Code.Loop_rel8_16_ECX or Code.Loop_rel8_32_ECX
         or Code.Loope_rel8_16_ECX or Code.Loope_rel8_32_ECX or Code.Loopne_rel8_16_ECX or Code.Loopne_rel8_32_ECX;
 
     private static void LoopH(Cpu c, ref Instruction i) =>
@@ -94,17 +95,16 @@ public static unsafe class ControlTransfer
     private static void LoopneH(Cpu c, ref Instruction i) =>
         Loop(c, (uint)i.NearBranchTarget, NextEip(c, ref i), LoopUsesEcx(i.Code), 2);
 
-    private static void Jcxz(Cpu c, ref Instruction i)
+    /// <summary>JCXZ/JECXZ: jumps when CX (or ECX) is zero.</summary>
+    public static void JumpIfCountZero(Cpu c, uint target, uint next, bool ecx)
     {
-        if ((c.Gpr[Reg.ECX] & 0xFFFF) == 0) Jump(c, (uint)i.NearBranchTarget);
-        else c.Eip = NextEip(c, ref i);
+        if ((ecx ? c.Gpr[Reg.ECX] : c.Gpr[Reg.ECX] & 0xFFFF) == 0) Jump(c, target);
+        else c.Eip = next;
     }
 
-    private static void Jecxz(Cpu c, ref Instruction i)
-    {
-        if (c.Gpr[Reg.ECX] == 0) Jump(c, (uint)i.NearBranchTarget);
-        else c.Eip = NextEip(c, ref i);
-    }
+    private static void Jcxz(Cpu c, ref Instruction i) => JumpIfCountZero(c, (uint)i.NearBranchTarget, NextEip(c, ref i), false);
+
+    private static void Jecxz(Cpu c, ref Instruction i) => JumpIfCountZero(c, (uint)i.NearBranchTarget, NextEip(c, ref i), true);
 
     internal static void Register()
     {

@@ -35,95 +35,117 @@ public static unsafe class DataTransfer
     private static void MovsxWW(Cpu c, ref Instruction i) => MoveExtend<Word16, Word16>(c, ref i, true);
     private static void MovsxDW(Cpu c, ref Instruction i) => MoveExtend<Dword32, Word16>(c, ref i, true);
 
+    /// <summary>XCHG r, r: swaps two general registers.</summary>
+    public static void XchgRegisters(Cpu c, int r0, int r1, int size)
+    {
+        uint v1 = c.GetReg(r1, size);
+        uint v0 = c.GetReg(r0, size);
+        c.SetReg(r0, size, v1);
+        c.SetReg(r1, size, v0);
+    }
+
+    /// <summary>XCHG m, r: a locked read-modify-write, checked for writing before anything changes.</summary>
+    public static void XchgMemory(Cpu c, int seg, uint ea, int r, int size)
+    {
+        uint v1 = c.GetReg(r, size);
+        uint lin = c.LinearRmw(seg, ea, Bytes(size));
+        uint v0 = c.ReadLinear(lin, size);
+        c.WriteLinear(lin, size, v1);
+        c.SetReg(r, size, v0);
+    }
+
     /// <summary>XCHG: swaps op0 and op1; with memory it is a locked read-modify-write.</summary>
     private static void Xchg<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
     {
-        int size = TSize.Size;
         int r1 = Cpu.RegNum(i.Op1Register);
-        uint v1 = c.GetReg(r1, size);
-        if (i.Op0Kind == OpKind.Register)
-        {
-            int r0 = Cpu.RegNum(i.Op0Register);
-            uint v0 = c.GetReg(r0, size);
-            c.SetReg(r0, size, v1);
-            c.SetReg(r1, size, v0);
-        }
-        else
-        {
-            uint lin = c.LinearRmw(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), Bytes(size));
-            uint v0 = c.ReadLinear(lin, size);
-            c.WriteLinear(lin, size, v1);
-            c.SetReg(r1, size, v0);
-        }
+        if (i.Op0Kind == OpKind.Register) XchgRegisters(c, Cpu.RegNum(i.Op0Register), r1, TSize.Size);
+        else XchgMemory(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), r1, TSize.Size);
     }
 
     /// <summary>LEA: the effective address itself, truncated to the operand size.</summary>
     private static void Lea<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize =>
         c.SetReg(Cpu.RegNum(i.Op0Register), TSize.Size, c.EffectiveAddress(ref i) & Mask(TSize.Size));
 
-    /// <summary>XLAT: AL = [seg:(E)BX + AL] (Iced names AL as the index; it is unsigned and unscaled).</summary>
-    private static void Xlat(Cpu c, ref Instruction i)
+    /// <summary>XLAT: AL = [seg:(E)BX + AL], AL unsigned and unscaled; 16-bit addressing wraps at 64K.</summary>
+    public static void Xlat(Cpu c, int seg, bool addressSize16)
     {
-        bool a16 = i.MemoryBase == Iced.Intel.Register.BX;
-        uint ea = (a16 ? c.Gpr[Reg.EBX] & 0xFFFF : c.Gpr[Reg.EBX]) + c.GetReg8(0);
-        if (a16) ea &= 0xFFFF;
-        c.SetReg8(0, c.Read8(Cpu.MemSeg(ref i), ea));
+        uint ea = (addressSize16 ? c.Gpr[Reg.EBX] & 0xFFFF : c.Gpr[Reg.EBX]) + c.GetReg8(0);
+        if (addressSize16) ea &= 0xFFFF;
+        c.SetReg8(0, c.Read8(seg, ea));
     }
 
-    private static void Cbw(Cpu c, ref Instruction i) => c.SetReg16(Reg.EAX, (ushort)(sbyte)c.Gpr[Reg.EAX]);
-    private static void Cwde(Cpu c, ref Instruction i) => c.Gpr[Reg.EAX] = (uint)(short)c.Gpr[Reg.EAX];
-    private static void Cwd(Cpu c, ref Instruction i) => c.SetReg16(Reg.EDX, (ushort)((short)c.Gpr[Reg.EAX] >> 15));
-    private static void Cdq(Cpu c, ref Instruction i) => c.Gpr[Reg.EDX] = (uint)((int)c.Gpr[Reg.EAX] >> 31);
+    /// <summary>Whether XLAT uses BX rather than EBX (Iced names AL as its index register).</summary>
+    public static bool XlatAddressSize16(ref Instruction i) => i.MemoryBase == Iced.Intel.Register.BX;
 
-    /// <summary>BSWAP r32; with a 16-bit register the SDM leaves the result undefined (it reads as zero here).</summary>
-    private static void Bswap32(Cpu c, ref Instruction i)
+    private static void XlatH(Cpu c, ref Instruction i) => Xlat(c, Cpu.MemSeg(ref i), XlatAddressSize16(ref i));
+
+    public static void Cbw(Cpu c) => c.SetReg16(Reg.EAX, (ushort)(sbyte)c.Gpr[Reg.EAX]);
+    public static void Cwde(Cpu c) => c.Gpr[Reg.EAX] = (uint)(short)c.Gpr[Reg.EAX];
+    public static void Cwd(Cpu c) => c.SetReg16(Reg.EDX, (ushort)((short)c.Gpr[Reg.EAX] >> 15));
+    public static void Cdq(Cpu c) => c.Gpr[Reg.EDX] = (uint)((int)c.Gpr[Reg.EAX] >> 31);
+
+    private static void CbwH(Cpu c, ref Instruction i) => Cbw(c);
+    private static void CwdeH(Cpu c, ref Instruction i) => Cwde(c);
+    private static void CwdH(Cpu c, ref Instruction i) => Cwd(c);
+    private static void CdqH(Cpu c, ref Instruction i) => Cdq(c);
+
+    /// <summary>BSWAP r32.</summary>
+    public static void Bswap32(Cpu c, int r) => c.Gpr[r] = BinaryPrimitives.ReverseEndianness(c.Gpr[r]);
+
+    /// <summary>BSWAP r16: the SDM leaves the result undefined; it reads as zero here.</summary>
+    public static void Bswap16(Cpu c, int r) => c.SetReg16(r, 0);
+
+    private static void Bswap32H(Cpu c, ref Instruction i) => Bswap32(c, Cpu.RegNum(i.Op0Register));
+    private static void Bswap16H(Cpu c, ref Instruction i) => Bswap16(c, Cpu.RegNum(i.Op0Register));
+
+    /// <summary>CMOVcc with the source already read: the read happens (and may fault) whatever the condition.</summary>
+    public static void Cmov(Cpu c, int cc, int r, int size, uint value)
     {
-        int r = Cpu.RegNum(i.Op0Register);
-        c.Gpr[r] = BinaryPrimitives.ReverseEndianness(c.Gpr[r]);
+        if (c.Condition(cc)) c.SetReg(r, size, value);
     }
 
-    private static void Bswap16(Cpu c, ref Instruction i) => c.SetReg16(Cpu.RegNum(i.Op0Register), 0);
-
-    /// <summary>CMOVcc: the source is read (and may fault) whatever the condition.</summary>
-    private static void Cmov<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
-    {
-        uint v = c.ReadOperand(ref i, 1, TSize.Size);
-        if (c.Condition((int)i.ConditionCode - 1)) c.SetReg(Cpu.RegNum(i.Op0Register), TSize.Size, v);
-    }
+    private static void CmovH<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize =>
+        Cmov(c, (int)i.ConditionCode - 1, Cpu.RegNum(i.Op0Register), TSize.Size, c.ReadOperand(ref i, 1, TSize.Size));
 
     /// <summary>
     /// CMPXCHG r/m, r: compares the accumulator with the destination; equal: ZF=1 and
     /// dest = src; else ZF=0 and accumulator = dest. Memory is always written (the old value
     /// back on a mismatch), as the locked cycle does. Flags as CMP accumulator, dest.
     /// </summary>
-    private static void Cmpxchg<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    public static void CmpxchgRegister(Cpu c, int rd, int rs, int size)
     {
-        int size = TSize.Size;
-        uint src = c.GetReg(Cpu.RegNum(i.Op1Register), size);
+        uint src = c.GetReg(rs, size);
         uint acc = c.GetReg(Reg.EAX, size);
-        if (i.Op0Kind == OpKind.Register)
+        uint d = c.GetReg(rd, size);
+        Arithmetic.Sub(c, acc, d, size);
+        if (acc == d) c.SetReg(rd, size, src);
+        else c.SetReg(Reg.EAX, size, d);
+    }
+
+    /// <summary>CMPXCHG m, r (see <see cref="CmpxchgRegister"/>).</summary>
+    public static void CmpxchgMemory(Cpu c, int seg, uint ea, int rs, int size)
+    {
+        uint src = c.GetReg(rs, size);
+        uint acc = c.GetReg(Reg.EAX, size);
+        uint lin = c.LinearRmw(seg, ea, Bytes(size));
+        uint d = c.ReadLinear(lin, size);
+        Arithmetic.Sub(c, acc, d, size);
+        if (acc == d)
         {
-            int r = Cpu.RegNum(i.Op0Register);
-            uint d = c.GetReg(r, size);
-            Arithmetic.Sub(c, acc, d, size);
-            if (acc == d) c.SetReg(r, size, src);
-            else c.SetReg(Reg.EAX, size, d);
+            c.WriteLinear(lin, size, src);
         }
         else
         {
-            uint lin = c.LinearRmw(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), Bytes(size));
-            uint d = c.ReadLinear(lin, size);
-            Arithmetic.Sub(c, acc, d, size);
-            if (acc == d)
-            {
-                c.WriteLinear(lin, size, src);
-            }
-            else
-            {
-                c.WriteLinear(lin, size, d);
-                c.SetReg(Reg.EAX, size, d);
-            }
+            c.WriteLinear(lin, size, d);
+            c.SetReg(Reg.EAX, size, d);
         }
+    }
+
+    private static void Cmpxchg<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        int rs = Cpu.RegNum(i.Op1Register);
+        if (i.Op0Kind == OpKind.Register) CmpxchgRegister(c, Cpu.RegNum(i.Op0Register), rs, TSize.Size);
+        else CmpxchgMemory(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), rs, TSize.Size);
     }
 
     /// <summary>CMPXCHG8B m64: EDX:EAX against m64; equal: m64 = ECX:EBX, ZF=1; else EDX:EAX = m64, ZF=0.</summary>
@@ -150,28 +172,32 @@ public static unsafe class DataTransfer
         }
     }
 
-    /// <summary>XADD r/m, r: temp = dest + src; src = dest; dest = temp. Flags as ADD.</summary>
+    /// <summary>XADD r, r: temp = dest + src; src = dest; dest = temp. Flags as ADD.</summary>
+    public static void XaddRegister(Cpu c, int rd, int rs, int size)
+    {
+        uint src = c.GetReg(rs, size);
+        uint d = c.GetReg(rd, size);
+        uint sum = Arithmetic.Add(c, d, src, size);
+        c.SetReg(rs, size, d);
+        c.SetReg(rd, size, sum);
+    }
+
+    /// <summary>XADD m, r: a read-modify-write of the memory operand; the register gets the old value.</summary>
+    public static void XaddMemory(Cpu c, int seg, uint ea, int rs, int size)
+    {
+        uint src = c.GetReg(rs, size);
+        uint lin = c.LinearRmw(seg, ea, Bytes(size));
+        uint d = c.ReadLinear(lin, size);
+        uint sum = Arithmetic.Add(c, d, src, size);
+        c.WriteLinear(lin, size, sum);
+        c.SetReg(rs, size, d);
+    }
+
     private static void Xadd<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
     {
-        int size = TSize.Size;
         int rs = Cpu.RegNum(i.Op1Register);
-        uint src = c.GetReg(rs, size);
-        if (i.Op0Kind == OpKind.Register)
-        {
-            int rd = Cpu.RegNum(i.Op0Register);
-            uint d = c.GetReg(rd, size);
-            uint sum = Arithmetic.Add(c, d, src, size);
-            c.SetReg(rs, size, d);
-            c.SetReg(rd, size, sum);
-        }
-        else
-        {
-            uint lin = c.LinearRmw(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), Bytes(size));
-            uint d = c.ReadLinear(lin, size);
-            uint sum = Arithmetic.Add(c, d, src, size);
-            c.WriteLinear(lin, size, sum);
-            c.SetReg(rs, size, d);
-        }
+        if (i.Op0Kind == OpKind.Register) XaddRegister(c, Cpu.RegNum(i.Op0Register), rs, TSize.Size);
+        else XaddMemory(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), rs, TSize.Size);
     }
 
     internal static void Register()
@@ -201,18 +227,18 @@ public static unsafe class DataTransfer
 
         InstructionTable.Add(Code.Lea_r16_m, &Lea<Word16>);
         InstructionTable.Add(Code.Lea_r32_m, &Lea<Dword32>);
-        InstructionTable.Add(Code.Xlat_m8, &Xlat);
-        InstructionTable.Add(Code.Cbw, &Cbw);
-        InstructionTable.Add(Code.Cwde, &Cwde);
-        InstructionTable.Add(Code.Cwd, &Cwd);
-        InstructionTable.Add(Code.Cdq, &Cdq);
-        InstructionTable.Add(Code.Bswap_r32, &Bswap32);
-        InstructionTable.Add(Code.Bswap_r16, &Bswap16);
+        InstructionTable.Add(Code.Xlat_m8, &XlatH);
+        InstructionTable.Add(Code.Cbw, &CbwH);
+        InstructionTable.Add(Code.Cwde, &CwdeH);
+        InstructionTable.Add(Code.Cwd, &CwdH);
+        InstructionTable.Add(Code.Cdq, &CdqH);
+        InstructionTable.Add(Code.Bswap_r32, &Bswap32H);
+        InstructionTable.Add(Code.Bswap_r16, &Bswap16H);
 
         for (Code cc = Code.Cmovo_r16_rm16; cc <= Code.Cmovg_r32_rm32; cc += 3)
         {
-            InstructionTable.Add(cc, &Cmov<Word16>);
-            InstructionTable.Add(cc + 1, &Cmov<Dword32>);
+            InstructionTable.Add(cc, &CmovH<Word16>);
+            InstructionTable.Add(cc + 1, &CmovH<Dword32>);
         }
 
         InstructionTable.Add(Code.Cmpxchg_rm8_r8, &Cmpxchg<Byte8>);

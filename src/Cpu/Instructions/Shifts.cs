@@ -168,24 +168,29 @@ public static unsafe class Shifts
     public struct RclOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint n, int s) => Rcl(c, a, n, s); }
     public struct RcrOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint n, int s) => Rcr(c, a, n, s); }
 
+    /// <summary>SHLD/SHRD r, r, imm8|CL with the source and count read.</summary>
+    public static void DoubleShiftRegister(Cpu c, int r, uint src, uint count, int size, bool left)
+    {
+        uint d = c.GetReg(r, size);
+        c.SetReg(r, size, left ? Shld(c, d, src, count, size) : Shrd(c, d, src, count, size));
+    }
+
+    /// <summary>SHLD/SHRD m, r, imm8|CL: a read-modify-write, checked for writing first.</summary>
+    public static void DoubleShiftMemory(Cpu c, int seg, uint ea, uint src, uint count, int size, bool left)
+    {
+        uint lin = c.LinearRmw(seg, ea, Bytes(size));
+        uint d = c.ReadLinear(lin, size);
+        c.WriteLinear(lin, size, left ? Shld(c, d, src, count, size) : Shrd(c, d, src, count, size));
+    }
+
     /// <summary>SHLD/SHRD r/m, r, imm8|CL.</summary>
     private static void DoubleShift<TSize>(Cpu c, ref Instruction i, bool left) where TSize : struct, IOperandSize
     {
         int size = TSize.Size;
         uint src = c.GetReg(Cpu.RegNum(i.Op1Register), size);
         uint count = i.Op2Kind == OpKind.Register ? c.GetReg8(1) : i.Immediate8;
-        if (i.Op0Kind == OpKind.Register)
-        {
-            int r = Cpu.RegNum(i.Op0Register);
-            uint d = c.GetReg(r, size);
-            c.SetReg(r, size, left ? Shld(c, d, src, count, size) : Shrd(c, d, src, count, size));
-        }
-        else
-        {
-            uint lin = c.LinearRmw(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), Bytes(size));
-            uint d = c.ReadLinear(lin, size);
-            c.WriteLinear(lin, size, left ? Shld(c, d, src, count, size) : Shrd(c, d, src, count, size));
-        }
+        if (i.Op0Kind == OpKind.Register) DoubleShiftRegister(c, Cpu.RegNum(i.Op0Register), src, count, size, left);
+        else DoubleShiftMemory(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), src, count, size, left);
     }
 
     private static void ShldW(Cpu c, ref Instruction i) => DoubleShift<Word16>(c, ref i, true);

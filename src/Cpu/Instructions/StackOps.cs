@@ -23,11 +23,15 @@ public static unsafe class StackOps
 
     private static void PushReg32(Cpu c, ref Instruction i) => c.Push32(c.Gpr[Cpu.RegNum(i.Op0Register)]);
 
-    private static void PopReg32(Cpu c, ref Instruction i)
+    /// <summary>POP r: the stack pointer moves before the register is written, so POP (E)SP loads the popped value.</summary>
+    public static void PopRegister(Cpu c, int r, int size)
     {
-        uint v = c.Pop32();
-        c.Gpr[Cpu.RegNum(i.Op0Register)] = v;
+        uint v = c.ReadMem(SegReg.SS, c.StackPointer, size);
+        c.StackPointer = c.StackOffset(OperandSize.Bytes(size));
+        c.SetReg(r, size, v);
     }
+
+    private static void PopReg32(Cpu c, ref Instruction i) => PopRegister(c, Cpu.RegNum(i.Op0Register), 2);
 
     /// <summary>
     /// POP r/m: when ESP is the base of the destination, the address is computed with ESP
@@ -36,14 +40,13 @@ public static unsafe class StackOps
     private static void PopOperand<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
     {
         int size = TSize.Size;
-        uint v = c.ReadMem(SegReg.SS, c.StackPointer, size);
-        uint newSp = c.StackOffset(OperandSize.Bytes(size));
         if (i.Op0Kind == OpKind.Register)
         {
-            c.StackPointer = newSp;
-            c.SetReg(Cpu.RegNum(i.Op0Register), size, v);
+            PopRegister(c, Cpu.RegNum(i.Op0Register), size);
             return;
         }
+        uint v = c.ReadMem(SegReg.SS, c.StackPointer, size);
+        uint newSp = c.StackOffset(OperandSize.Bytes(size));
         uint oldEsp = c.Gpr[Reg.ESP];
         c.StackPointer = newSp;
         uint ea = c.EffectiveAddress(ref i);

@@ -188,10 +188,11 @@ public static unsafe class Strings
 
     // ---- decoding the instruction's form ----
 
-    private static int RepOf(ref Instruction i) => i.HasRepePrefix ? RepE : i.HasRepnePrefix ? RepNE : NoRep;
+    /// <summary>The repeat prefix: <see cref="NoRep"/>, <see cref="RepE"/> or <see cref="RepNE"/>.</summary>
+    public static int RepOf(ref Instruction i) => i.HasRepePrefix ? RepE : i.HasRepnePrefix ? RepNE : NoRep;
 
     /// <summary>Whether the string instruction uses 32-bit addressing (ESI/EDI/ECX).</summary>
-    private static bool A32(ref Instruction i)
+    public static bool A32(ref Instruction i)
     {
         for (int n = 0; n < i.OpCount; n++)
         {
@@ -210,7 +211,8 @@ public static unsafe class Strings
         return true;
     }
 
-    private static int SourceSeg(ref Instruction i) => Cpu.RegNum(i.MemorySegment);
+    /// <summary>The source segment (DS unless overridden); the destination is always ES.</summary>
+    public static int SourceSeg(ref Instruction i) => Cpu.RegNum(i.MemorySegment);
 
     private static void MovsH<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize =>
         Movs(c, TSize.Size, SourceSeg(ref i), A32(ref i), RepOf(ref i));

@@ -50,7 +50,7 @@ public static class WorkloadRun
     /// </summary>
     public static WorkloadResult Run(Workload w, byte[] image, EngineKind engineKind, int? threshold = null, uint? rounds = null)
     {
-        IExecutionEngine? engine = Engines.Create(engineKind, threshold);
+        IExecutionEngine? engine = EngineKinds.Create(engineKind, threshold);
         try
         {
             var output = new MemoryStream();
@@ -67,7 +67,7 @@ public static class WorkloadRun
                     : text.Trim().Length > 0 ? $"; its last words: {text.Trim().Split('\n')[^1]}"
                     : ", printing nothing";
                 throw new WorkloadFailedException(
-                    $"workload {w.Name} on the {Engines.Name(engineKind)} ended with status {result.ExitStatus} (33 is a pass){why}");
+                    $"workload {w.Name} on the {EngineKinds.Name(engineKind)} ended with status {result.ExitStatus} (33 is a pass){why}");
             }
             var t = engine as TranslatorEngine;
             return new WorkloadResult(result.Instructions, elapsed, t?.CompiledBlocks ?? 0, t?.CompiledInstructions ?? 0,

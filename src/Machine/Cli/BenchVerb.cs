@@ -92,7 +92,7 @@ public static class BenchVerb
             {
                 WorkloadResult r = WorkloadRun.Run(w, image, e, rounds: rounds);
                 if (n != 0 && r.Instructions != n)
-                    throw new WorkloadFailedException($"workload {w.Name} retired {r.Instructions} instructions on the {Engines.Name(e)}, {n} on the interpreter");
+                    throw new WorkloadFailedException($"workload {w.Name} retired {r.Instructions} instructions on the {EngineKinds.Name(e)}, {n} on the interpreter");
                 n = r.Instructions;
             }
             output.WriteLine(Invariant($"{w.Name,-8} ok on the interpreter, the translator and in lockstep: {n,12:N0} instructions ({rounds} round{(rounds == 1 ? "" : "s")})"));

@@ -67,8 +67,8 @@ public static class CommandLineProgram
     {
         if (!TryParseMemory(o.Memory, out uint ramMiB))
             return Fail(stderr, ExitStatus.Usage, $"--memory {o.Memory}: expected a size from {Board.MinRamMiB}M to {Board.MaxRamMiB}M (for example 128M or 1G)");
-        if (!Engines.TryParse(o.Engine, out EngineKind engineKind))
-            return Fail(stderr, ExitStatus.Usage, $"--engine {o.Engine}: unknown engine; expected one of {Engines.Names}");
+        if (!EngineKinds.TryParse(o.Engine, out EngineKind engineKind))
+            return Fail(stderr, ExitStatus.Usage, $"--engine {o.Engine}: unknown engine; expected one of {EngineKinds.Names}");
         if (o.JitThreshold is int threshold)
         {
             if (engineKind == EngineKind.Interpreter)
@@ -91,7 +91,7 @@ public static class CommandLineProgram
             return Fail(stderr, ExitStatus.BadImage, $"{o.Kernel}: {e.Message}");
         }
 
-        IExecutionEngine? engine = Engines.Create(engineKind, o.JitThreshold);
+        IExecutionEngine? engine = EngineKinds.Create(engineKind, o.JitThreshold);
         using var disposeEngine = engine as IDisposable;
         using var board = new Board(ramMiB, stdout, engine);
         try

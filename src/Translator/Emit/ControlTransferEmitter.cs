@@ -6,7 +6,10 @@ using Label = System.Reflection.Emit.Label;
 
 namespace Emu.Translator.Emit;
 
-/// <summary>Jcc, JMP rel, CALL rel and RET, through the semantics of <see cref="ControlTransfer"/>.</summary>
+/// <summary>
+/// Near control transfers through the semantics of <see cref="ControlTransfer"/>: Jcc, JMP
+/// and CALL (relative and r/m), RET, LOOP/LOOPE/LOOPNE, JCXZ/JECXZ.
+/// </summary>
 public sealed class ControlTransferEmitter : IInstructionEmitter
 {
     private static readonly MethodInfo Jump = Members.Static(typeof(ControlTransfer), nameof(ControlTransfer.Jump));
@@ -27,7 +30,12 @@ public sealed class ControlTransferEmitter : IInstructionEmitter
             t[(int)cc + 1] = e;
         }
         foreach (Code c in new[] { Code.Jmp_rel8_16, Code.Jmp_rel8_32, Code.Jmp_rel16, Code.Jmp_rel32_32, Code.Call_rel16,
-                     Code.Call_rel32_32, Code.Retnw, Code.Retnd, Code.Retnw_imm16, Code.Retnd_imm16 })
+                     Code.Call_rel32_32, Code.Retnw, Code.Retnd, Code.Retnw_imm16, Code.Retnd_imm16,
+                     Code.Jmp_rm16, Code.Jmp_rm32, Code.Call_rm16, Code.Call_rm32,
+                     Code.Loop_rel8_16_CX, Code.Loop_rel8_32_CX, Code.Loop_rel8_16_ECX, Code.Loop_rel8_32_ECX,
+                     Code.Loope_rel8_16_CX, Code.Loope_rel8_32_CX, Code.Loope_rel8_16_ECX, Code.Loope_rel8_32_ECX,
+                     Code.Loopne_rel8_16_CX, Code.Loopne_rel8_32_CX, Code.Loopne_rel8_16_ECX, Code.Loopne_rel8_32_ECX,
+                     Code.Jcxz_rel8_16, Code.Jcxz_rel8_32, Code.Jecxz_rel8_16, Code.Jecxz_rel8_32 })
             t[(int)c] = e;
     }
 
@@ -39,6 +47,39 @@ public sealed class ControlTransferEmitter : IInstructionEmitter
         uint next = ctx.Block.Code32 ? (uint)i.NextIP : (uint)i.NextIP & 0xFFFF;
         switch (i.Mnemonic)
         {
+            case Mnemonic.Jmp when i.Code is Code.Jmp_rm16 or Code.Jmp_rm32:
+                ctx.LoadCpu();
+                ctx.ReadOperand(ref i, 0, i.Code == Code.Jmp_rm16 ? 1 : 2);
+                ctx.Call(Jump);
+                return;
+            case Mnemonic.Call when i.Code is Code.Call_rm16 or Code.Call_rm32:
+            {
+                int size = i.Code == Code.Call_rm16 ? 1 : 2;
+                ctx.LoadCpu();
+                ctx.ReadOperand(ref i, 0, size);
+                ctx.Const(next);
+                ctx.Const(size);
+                ctx.Call(Call);
+                return;
+            }
+            case Mnemonic.Loop:
+            case Mnemonic.Loope:
+            case Mnemonic.Loopne:
+                ctx.LoadCpu();
+                ctx.Const((uint)i.NearBranchTarget);
+                ctx.Const(next);
+                ctx.Const(ControlTransfer.LoopUsesEcx(i.Code));
+                ctx.Const(i.Mnemonic == Mnemonic.Loop ? 0 : i.Mnemonic == Mnemonic.Loope ? 1 : 2);
+                ctx.CallSemantic(typeof(ControlTransfer), nameof(ControlTransfer.Loop));
+                return;
+            case Mnemonic.Jcxz:
+            case Mnemonic.Jecxz:
+                ctx.LoadCpu();
+                ctx.Const((uint)i.NearBranchTarget);
+                ctx.Const(next);
+                ctx.Const(i.Mnemonic == Mnemonic.Jecxz);
+                ctx.CallSemantic(typeof(ControlTransfer), nameof(ControlTransfer.JumpIfCountZero));
+                return;
             case Mnemonic.Jmp:
                 ctx.LoadCpu();
                 ctx.Const((uint)i.NearBranchTarget);

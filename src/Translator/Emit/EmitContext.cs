@@ -108,6 +108,23 @@ public sealed class EmitContext
         Call(Members.Ea);
     }
 
+    /// <summary>Pushes the segment number and the effective address of the memory operand: the (seg, ea) pair semantic methods take.</summary>
+    public void MemoryAddress(ref Instruction i)
+    {
+        Const(Cpu.MemSeg(ref i));
+        EffectiveAddress(ref i);
+    }
+
+    /// <summary>Calls static method <paramref name="name"/> of <paramref name="group"/> (an instruction group in src/Cpu).</summary>
+    public void CallSemantic(Type group, string name) => Call(Members.Static(group, name));
+
+    /// <summary>The size (0 byte, 1 word, 2 doubleword) of operand <paramref name="n"/>, a register or memory.</summary>
+    public static int OperandSizeOf(ref Instruction i, int n) =>
+        i.GetOpKind(n) == OpKind.Register ? Shapes.SizeOfRegister(i.GetOpRegister(n)) : SizeOfMemory(i.MemorySize);
+
+    /// <summary>The size (0 byte, 1 word, 2 doubleword) of a memory operand.</summary>
+    public static int SizeOfMemory(MemorySize m) => m.GetSize() switch { 1 => 0, 2 => 1, _ => 2 };
+
     /// <summary>Pushes operand <paramref name="n"/> (register, memory or immediate) at the given size.</summary>
     public void ReadOperand(ref Instruction i, int n, int size)
     {

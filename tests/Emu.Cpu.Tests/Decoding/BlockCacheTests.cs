@@ -21,12 +21,12 @@ public class BlockCacheTests
     }
 
     [Theory]
-    [InlineData(2)]
-    [InlineData(10)]
-    [InlineData(100_000)]
-    public void AHotLoopIsDecodedOnce(int iterations)
+    [InlineDataOnEveryEngine(2)]
+    [InlineDataOnEveryEngine(10)]
+    [InlineDataOnEveryEngine(100_000)]
+    public void AHotLoopIsDecodedOnce(int iterations, string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.RunToHalt(At, a =>
         {
             var top = a.CreateLabel();
@@ -44,10 +44,10 @@ public class BlockCacheTests
         Assert.Equal(3L * iterations + 3, t.Cpu.InstructionCount);
     }
 
-    [Fact]
-    public void RunningTheSameCodeAgainDecodesNothing()
+    [Theory, OnEveryEngine]
+    public void RunningTheSameCodeAgainDecodesNothing(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.RunToHalt(At, a => { a.mov(eax, 5); a.add(eax, eax); });
         long decoded = t.Cpu.Blocks.Decoded;
         for (int i = 0; i < 3; i++) Assert.Equal(StopReason.Halted, t.Run(At));
@@ -113,7 +113,8 @@ public class BlockCacheTests
     [MemberData(nameof(Enders))]
     public void BlocksEndAtControlTransfersAndAtInstructionsThatChangeDecoding(string name, bool ends)
     {
-        using var t = TestCpu.Flat32();
+        // Decoding only, which both engines share: nothing runs, so one engine is enough.
+        using var t = TestCpu.Flat32(Engines.Interpreter);
         t.Load(At, a =>
         {
             a.nop();
@@ -132,10 +133,10 @@ public class BlockCacheTests
         Assert.Equal(ends && b.Code[2].FlowControl != FlowControl.Next, b.EndsInBranch);
     }
 
-    [Fact]
-    public void BlocksEndAtThePageEnd()
+    [Theory, OnEveryEngine]
+    public void BlocksEndAtThePageEnd(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.Load(0x1FF0, a =>
         {
             for (int i = 0; i < 16; i++) a.inc(eax);
@@ -153,10 +154,10 @@ public class BlockCacheTests
         Assert.Equal(0x2001u, t.Cpu.Eip);
     }
 
-    [Fact]
-    public void BlocksEndAtTheSizeCap()
+    [Theory, OnEveryEngine]
+    public void BlocksEndAtTheSizeCap(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.Load(At, a =>
         {
             for (int i = 0; i < 100; i++) a.inc(eax);
@@ -174,10 +175,10 @@ public class BlockCacheTests
 
     // ---- instructions that straddle a page boundary ----
 
-    [Fact]
-    public void AnInstructionStraddlingAPageBoundaryRunsAndSeesItsCurrentBytes()
+    [Theory, OnEveryEngine]
+    public void AnInstructionStraddlingAPageBoundaryRunsAndSeesItsCurrentBytes(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.Load(0x1FF0, a =>
         {
             for (int i = 0; i < 14; i++) a.nop();
@@ -228,10 +229,10 @@ public class BlockCacheTests
         Assert.Equal(10u * 0x0102_0101u, t.Cpu.Eax);
     }
 
-    [Fact]
-    public void ABranchTargetThatStraddlesAPageRuns()
+    [Theory, OnEveryEngine]
+    public void ABranchTargetThatStraddlesAPageRuns(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.Load(0x2FFD, a => { a.add(eax, 0x1111_1111); a.hlt(); }); // 05 id: 5 bytes from 2FFDh
         t.RunToHalt(At, a => { a.mov(eax, 1); a.jmp(0x2FFD); });
         Assert.Equal(0x1111_1112u, t.Cpu.Eax);
@@ -239,10 +240,10 @@ public class BlockCacheTests
 
     // ---- the CS limit ----
 
-    [Fact]
-    public void RunningOffTheEndOfTheCodeSegmentRaisesGp()
+    [Theory, OnEveryEngine]
+    public void RunningOffTheEndOfTheCodeSegmentRaisesGp(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         SetCsLimit(t.Cpu, 0x1FFF);
         t.Load(0x1FF8, a => { for (int i = 0; i < 8; i++) a.inc(eax); a.hlt(); });
         t.Cpu.Eax = 0;
@@ -251,10 +252,10 @@ public class BlockCacheTests
         Assert.Equal(8, t.Cpu.InstructionCount);
     }
 
-    [Fact]
-    public void AnInstructionReachingPastTheCsLimitRaisesGpAtItself()
+    [Theory, OnEveryEngine]
+    public void AnInstructionReachingPastTheCsLimitRaisesGpAtItself(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         SetCsLimit(t.Cpu, 0x1FFF);
         t.Load(0x1FFC, a => { a.inc(ecx); a.mov(eax, 0x1234_5678); a.hlt(); }); // the MOV at 1FFDh ends at 2001h
         t.Cpu.Ecx = 0;
@@ -264,25 +265,25 @@ public class BlockCacheTests
         Assert.Equal(0u, t.Cpu.Eax);
     }
 
-    [Fact]
-    public void AnInstructionReachingPastTheCsLimitMidPageRaisesGpAtItself()
+    [Theory, OnEveryEngine]
+    public void AnInstructionReachingPastTheCsLimitMidPageRaisesGpAtItself(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         SetCsLimit(t.Cpu, 0x1802);
         t.Load(0x1800, a => { a.mov(eax, 0x1234_5678); a.hlt(); }); // ends at 1804h
         Faults.AssertFault(t.Cpu, t.Run(0x1800), ExceptionVectors.GP, 0x1800, 0);
     }
 
     [Theory]
-    [InlineData("jmp")]
-    [InlineData("jz")]
-    [InlineData("call")]
-    [InlineData("ret")]
-    [InlineData("jmp eax")]
-    [InlineData("loop")]
-    public void BranchesBeyondTheCsLimitRaiseGpAtTheBranch(string kind)
+    [InlineDataOnEveryEngine("jmp")]
+    [InlineDataOnEveryEngine("jz")]
+    [InlineDataOnEveryEngine("call")]
+    [InlineDataOnEveryEngine("ret")]
+    [InlineDataOnEveryEngine("jmp eax")]
+    [InlineDataOnEveryEngine("loop")]
+    public void BranchesBeyondTheCsLimitRaiseGpAtTheBranch(string kind, string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         SetCsLimit(t.Cpu, 0x1FFF);
         t.Write32(0x7FFFC, 0x3000); // a return address beyond the limit
         t.Cpu.Esp = 0x7FFFC;
@@ -315,10 +316,10 @@ public class BlockCacheTests
         Assert.Equal(5u, t.Cpu.Ecx);
     }
 
-    [Fact]
-    public void ABlockDecodedUnderALargerCsLimitIsNotReusedPastASmallerOne()
+    [Theory, OnEveryEngine]
+    public void ABlockDecodedUnderALargerCsLimitIsNotReusedPastASmallerOne(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.Load(At, a => { for (int i = 0; i < 8; i++) a.inc(eax); a.hlt(); });
         t.Cpu.Eax = 0;
         Assert.Equal(StopReason.Halted, t.Run(At));
@@ -333,13 +334,13 @@ public class BlockCacheTests
     // ---- #UD only when reached ----
 
     [Theory]
-    [InlineData("ud2")]
-    [InlineData("FE /7")]
-    [InlineData("movaps (SSE: not on this CPU)")]
-    [InlineData("lock nop")]
-    public void AnInvalidInstructionRaisesUdAtItselfWhenReached(string kind)
+    [InlineDataOnEveryEngine("ud2")]
+    [InlineDataOnEveryEngine("FE /7")]
+    [InlineDataOnEveryEngine("movaps (SSE: not on this CPU)")]
+    [InlineDataOnEveryEngine("lock nop")]
+    public void AnInvalidInstructionRaisesUdAtItselfWhenReached(string kind, string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.Load(At, a =>
         {
             a.inc(eax);
@@ -359,10 +360,10 @@ public class BlockCacheTests
         Assert.Equal(2, t.Cpu.InstructionCount);
     }
 
-    [Fact]
-    public void AnInvalidInstructionBehindAnEarlierFaultIsNotReported()
+    [Theory, OnEveryEngine]
+    public void AnInvalidInstructionBehindAnEarlierFaultIsNotReported(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.Load(At, a =>
         {
             a.xor(ecx, ecx);
@@ -372,10 +373,10 @@ public class BlockCacheTests
         Faults.AssertFault(t.Cpu, t.Run(At), ExceptionVectors.DE, At + 2);
     }
 
-    [Fact]
-    public void AnInvalidInstructionThatIsSkippedNeverFaults()
+    [Theory, OnEveryEngine]
+    public void AnInvalidInstructionThatIsSkippedNeverFaults(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.RunToHalt(At, a =>
         {
             var over = a.CreateLabel();
@@ -388,164 +389,13 @@ public class BlockCacheTests
         Assert.Equal(1u, t.Cpu.Eax);
     }
 
-    // ---- self-modifying code ----
-
-    [Fact]
-    public void AStoreIntoALaterInstructionOfTheRunningBlockTakesEffect()
-    {
-        using var t = TestCpu.Flat32();
-        t.Load(At, a =>
-        {
-            var target = a.CreateLabel();
-            a.mov(__dword_ptr[At + 10 + 1], 42); // C7 05 disp32 imm32: 10 bytes; rewrites the immediate below
-            a.Label(ref target);
-            a.mov(eax, 1);
-            a.hlt();
-        });
-        t.Cpu.Eip = At;
-        Assert.Equal(3, t.Cpu.Blocks.Get().Count); // the store and its target are one block
-        Assert.Equal(StopReason.Halted, t.Run(At));
-        Assert.Equal(42u, t.Cpu.Eax);
-        Assert.True(t.Cpu.Blocks.Invalidated >= 1);
-    }
-
-    [Fact]
-    public void ARepStosOverwritingTheRestOfItsBlockTakesEffect()
-    {
-        using var t = TestCpu.Flat32();
-        uint after = At + (uint)Asm.Length(32, a =>
-        {
-            a.mov(edi, 0);
-            a.mov(al, 0x90);
-            a.mov(ecx, 5);
-            a.rep.stosb();
-        });
-        t.Load(At, a =>
-        {
-            a.mov(edi, after);
-            a.mov(al, 0x90);
-            a.mov(ecx, 5);
-            a.rep.stosb();
-            a.mov(eax, 0x1111_1111); // 5 bytes that become NOPs
-            a.hlt();
-        });
-        t.Cpu.Eip = At;
-        Assert.True(t.Cpu.Blocks.Get().Count >= 5);
-        Assert.Equal(StopReason.Halted, t.Run(At));
-        Assert.Equal(0x90u, t.Cpu.Eax);
-    }
-
-    [Fact]
-    public void ABlockThatRewritesItsOwnEarlierInstructionRunsTheNewCodeNextTime()
-    {
-        using var t = TestCpu.Flat32();
-        t.RunToHalt(At, a =>
-        {
-            var top = a.CreateLabel();
-            a.mov(ecx, 2);
-            a.Label(ref top);
-            a.mov(eax, 1);                        // at At+5; immediate at At+6
-            a.mov(__byte_ptr[At + 6], 7);
-            a.dec(ecx);
-            a.jnz(top);
-        });
-        Assert.Equal(7u, t.Cpu.Eax);
-    }
-
-    [Fact]
-    public void ARewrittenLoopBodyRunsItsNewCode()
-    {
-        using var t = TestCpu.Flat32();
-        const uint body = 0x1800;
-        t.WriteBytes(body, 0x83, 0xC0, 0x01, 0xC3); // add eax,1 (immediate at body+2); ret
-        t.RunToHalt(At, a =>
-        {
-            var top = a.CreateLabel();
-            a.xor(eax, eax);
-            a.mov(ecx, 3);
-            a.Label(ref top);
-            a.call(body);
-            a.mov(__byte_ptr[body + 2], cl);      // the next pass adds the current count
-            a.loop(top);
-        });
-        Assert.Equal(1u + 3 + 2, t.Cpu.Eax);
-    }
-
-    [Fact]
-    public void CodeFirstWrittenAsDataIsInvalidatedByLaterStores()
-    {
-        // The first stores fill the write TLB for the page; decoding it then marks it as code,
-        // and later stores must not go through the stale write translation.
-        using var t = TestCpu.Flat32();
-        const uint f = 0x3000;
-        t.RunToHalt(At, a =>
-        {
-            a.mov(__dword_ptr[f], 0x0000_05B8);       // B8 05 00 00 = mov eax,5 ...
-            a.mov(__dword_ptr[f + 4], 0x9090_C300);   // ... 00, then ret
-            a.call(f);
-            a.mov(ebx, eax);
-            a.mov(__byte_ptr[f + 1], 9);              // now mov eax,9
-            a.call(f);
-        });
-        Assert.Equal(5u, t.Cpu.Ebx);
-        Assert.Equal(9u, t.Cpu.Eax);
-    }
-
-    [Fact]
-    public void StoresNextToCodeDoNotInvalidateIt()
-    {
-        using var t = TestCpu.Flat32();
-        t.RunToHalt(At, a =>
-        {
-            var top = a.CreateLabel();
-            a.mov(ecx, 100);
-            a.Label(ref top);
-            a.mov(__dword_ptr[At + 0x800], ecx);      // same page, no code there
-            a.loop(top);
-        });
-        Assert.Equal(0, t.Cpu.Blocks.Invalidated);
-        Assert.Equal(3, t.Cpu.Blocks.Decoded);
-        Assert.Equal(1u, t.Read32(At + 0x800));
-    }
-
-    [Fact]
-    public void AStoreThroughAnA20AliasInvalidatesTheCode()
-    {
-        using var t = TestCpu.Flat32();
-        const uint f = 0x3000;
-        t.Load(f, a => { a.mov(eax, 5); a.ret(); });
-        t.Mmu.A20Enabled = false;
-        t.RunToHalt(At, a =>
-        {
-            a.call(f);
-            a.mov(ebx, eax);
-            a.mov(__byte_ptr[0x10_0000 + f + 1], 9); // linear 103001h is physical 3001h with A20 off
-            a.call(f);
-        });
-        Assert.Equal(5u, t.Cpu.Ebx);
-        Assert.Equal(9u, t.Cpu.Eax);
-    }
-
-    [Fact]
-    public void DmaIntoCodeInvalidatesIt()
-    {
-        using var t = TestCpu.Flat32();
-        const uint f = 0x3000;
-        t.Load(f, a => { a.mov(eax, 5); a.ret(); });
-        t.RunToHalt(At, a => a.call(f));
-        Assert.Equal(5u, t.Cpu.Eax);
-        t.Physical.WriteBytes(f + 1, new byte[] { 9 }); // a device writing guest memory
-        t.RunToHalt(At, a => a.call(f));
-        Assert.Equal(9u, t.Cpu.Eax);
-    }
-
     // ---- A20 and the block lookup ----
 
-    [Fact]
-    public void ChangingA20ChangesWhichCodeRuns()
+    [Theory, OnEveryEngine]
+    public void ChangingA20ChangesWhichCodeRuns(string engine)
     {
         // In real mode, FFFF:0010 is linear 100000h: physical 100000h with A20 on, 000000h with it off.
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.T.Physical.WriteBytes(0x10_0000, Asm.Assemble(16, 0x10, a => { a.mov(ax, 0x1111); a.hlt(); }));
         rig.T.Physical.WriteBytes(0x00_0000, Asm.Assemble(16, 0x10, a => { a.mov(ax, 0x2222); a.hlt(); }));
         rig.LoadSeg(SegReg.CS, 0xFFFF);
@@ -561,10 +411,10 @@ public class BlockCacheTests
         Assert.Equal(0x1111u, rig.Cpu.Eax & 0xFFFF);
     }
 
-    [Fact]
-    public void CodeInRomIsDecodedAndRunsButStoresToItAreDropped()
+    [Theory, OnEveryEngine]
+    public void CodeInRomIsDecodedAndRunsButStoresToItAreDropped(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         byte[] code = Asm.Assemble(32, 0xFFFF_0000, a =>
         {
             a.mov(__byte_ptr[0xFFFF_0000 + 11], 0x22); // try to patch the immediate below (10 bytes + 1)
@@ -578,10 +428,10 @@ public class BlockCacheTests
         Assert.Equal(0x11u, t.Cpu.Eax);
     }
 
-    [Fact]
-    public void CodeInUnmappedSpaceDecodesAsAllOnesAndFaults()
+    [Theory, OnEveryEngine]
+    public void CodeInUnmappedSpaceDecodesAsAllOnesAndFaults(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         // FF FF is FF /7 with a register operand: invalid.
         Faults.AssertFault(t.Cpu, t.Run(0x8000_0000), ExceptionVectors.UD, 0x8000_0000);
     }

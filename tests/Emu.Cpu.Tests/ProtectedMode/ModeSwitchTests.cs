@@ -52,10 +52,10 @@ public class ModeSwitchTests
         a.mov(cr0, eax);
     }
 
-    [Fact]
-    public void UnrealModeKeepsA4GiBDataLimitAfterReturningToRealMode()
+    [Theory, OnEveryEngine]
+    public void UnrealModeKeepsA4GiBDataLimitAfterReturningToRealMode(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         WriteGdt(rig);
         // Offsets of the pieces, assembled for CS:0100h.
         ushort pmIp = 0x0200, realIp = 0x0300;
@@ -99,10 +99,10 @@ public class ModeSwitchTests
         Assert.Equal(0xFFFFu, c.Seg[SegReg.SS].Limit);
     }
 
-    [Fact]
-    public void SettingPeKeepsTheRealModeCachesUntilTheyAreReloaded()
+    [Theory, OnEveryEngine]
+    public void SettingPeKeepsTheRealModeCachesUntilTheyAreReloaded(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         WriteGdt(rig);
         rig.Write16(SegReg.DS, 0x40, 0x4321);
         rig.RunToHalt(a =>
@@ -121,10 +121,10 @@ public class ModeSwitchTests
         Assert.Equal(0, c.Cpl);
     }
 
-    [Fact]
-    public void FarJumpInto32BitCodeAndBackTo16BitRealMode()
+    [Theory, OnEveryEngine]
+    public void FarJumpInto32BitCodeAndBackTo16BitRealMode(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         WriteGdt(rig);
         const uint pm32 = 0x3_0000;
         rig.T.Physical.WriteBytes(pm32, Asm.Assemble(32, pm32, a =>
@@ -167,11 +167,11 @@ public class ModeSwitchTests
     }
 
     [Theory]
-    [InlineData(false, 0x0034_5678u)] // 16-bit operand size: 24 bits of base (Intel SDM Vol. 2, LGDT)
-    [InlineData(true, 0x1234_5678u)]
-    public void LgdtAndLidtLoadLimitAndBase(bool o32, uint expectedBase)
+    [InlineDataOnEveryEngine(false, 0x0034_5678u)] // 16-bit operand size: 24 bits of base (Intel SDM Vol. 2, LGDT)
+    [InlineDataOnEveryEngine(true, 0x1234_5678u)]
+    public void LgdtAndLidtLoadLimitAndBase(bool o32, uint expectedBase, string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Write16(SegReg.DS, 0x10, 0x03FF);
         rig.Write32(SegReg.DS, 0x12, 0x1234_5678);
         rig.RunToHalt(a =>
@@ -187,10 +187,10 @@ public class ModeSwitchTests
         Assert.Equal(expectedBase, rig.Cpu.Idtr.Base);
     }
 
-    [Fact]
-    public void LmswCanSetPeButNotClearIt()
+    [Theory, OnEveryEngine]
+    public void LmswCanSetPeButNotClearIt(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.RunToHalt(a =>
         {
             a.smsw(bx);
@@ -205,10 +205,10 @@ public class ModeSwitchTests
         Assert.True(rig.Cpu.ProtectedMode);
     }
 
-    [Fact]
-    public void Cr0WithNwButNotCdIsGeneralProtection()
+    [Theory, OnEveryEngine]
+    public void Cr0WithNwButNotCdIsGeneralProtection(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Load(RealModeRig.CodeIp, a =>
         {
             a.mov(eax, 0x2000_0010); // NW without CD

@@ -70,10 +70,10 @@ public class SegmentLoadTests
     };
 
     [Theory]
-    [MemberData(nameof(Loads))]
-    public void SegmentLoadChecksTheDescriptor(string segName, Loader loader, ushort selector, int vector, int errorCode)
+    [MemberDataOnEveryEngine(nameof(Loads))]
+    public void SegmentLoadChecksTheDescriptor(string segName, Loader loader, ushort selector, int vector, int errorCode, string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         Emu.X86.Cpu c = rig.Cpu;
         int seg = SegNumber(segName);
         rig.T.Write32(DataAt, 0x1234_5678);            // far pointer: offset
@@ -135,10 +135,10 @@ public class SegmentLoadTests
         Assert.Equal(0x80000u - 4, c.Esp);              // POP leaves ESP alone
     }
 
-    [Fact]
-    public void ANullDataSegmentFaultsOnUse()
+    [Theory, OnEveryEngine]
+    public void ANullDataSegmentFaultsOnUse(string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         void Prefix(Assembler a)
         {
             a.xor(eax, eax);
@@ -170,11 +170,11 @@ public class SegmentLoadTests
     };
 
     [Theory]
-    [MemberData(nameof(LimitAndRightsCases))]
-    public void DataAccessesAreCheckedAgainstTheCachedDescriptor(string name, ushort selector, uint offset, bool write, int vector)
+    [MemberDataOnEveryEngine(nameof(LimitAndRightsCases))]
+    public void DataAccessesAreCheckedAgainstTheCachedDescriptor(string name, ushort selector, uint offset, bool write, int vector, string engine)
     {
         _ = name;
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         rig.Cpu.Ebx = offset;
         rig.Cpu.Eax = 0x1111_1111;
         rig.Cpu.Esi = 0xFACE;
@@ -201,10 +201,10 @@ public class SegmentLoadTests
         Assert.Equal(0x1111_1111u, rig.Cpu.Eax);
     }
 
-    [Fact]
-    public void StackAccessesBeyondTheLimitRaiseStackFault()
+    [Theory, OnEveryEngine]
+    public void StackAccessesBeyondTheLimitRaiseStackFault(string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         rig.WriteDescriptor(0x78, GdtRig.Descriptor(0x3_0000, 0xFFF, 0x93, 0x40));
         rig.Cpu.Gdtr = new TableRegister { Base = GdtBase, Limit = 0x7F };
         void Prefix(Assembler a)
@@ -222,10 +222,10 @@ public class SegmentLoadTests
         Assert.Equal(0x1002u, rig.Cpu.Esp);
     }
 
-    [Fact]
-    public void A16BitStackSegmentWrapsSpIn32BitCode()
+    [Theory, OnEveryEngine]
+    public void A16BitStackSegmentWrapsSpIn32BitCode(string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         StopReason r = rig.Run(a =>
         {
             var f = a.CreateLabel();
@@ -253,11 +253,11 @@ public class SegmentLoadTests
         Assert.True(c.Ecx > CodeAt && c.Ecx < CodeAt + 0x40); // the return address CALL pushed
     }
 
-    [Fact]
-    public void ADwordPushStraddlingTheSpWrapIsAStackFault()
+    [Theory, OnEveryEngine]
+    public void ADwordPushStraddlingTheSpWrapIsAStackFault(string engine)
     {
         // SP=2: the dword would occupy SS:FFFE..0001, which runs past the 64 KiB limit.
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         void Prefix(Assembler a)
         {
             a.mov(ax, Stack16);
@@ -284,10 +284,10 @@ public class SegmentLoadTests
     };
 
     [Theory]
-    [MemberData(nameof(FarJumps))]
-    public void FarJumpChecksTheCodeDescriptor(ushort selector, uint offset, int vector, int errorCode)
+    [MemberDataOnEveryEngine(nameof(FarJumps))]
+    public void FarJumpChecksTheCodeDescriptor(ushort selector, uint offset, int vector, int errorCode, string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         rig.T.Physical.WriteBytes(0x1_0000, Asm.Assemble(16, 0, a => { a.mov(ax, cs); a.hlt(); }));
         rig.T.Physical.WriteBytes(CodeAt + 0x100, Asm.Assemble(32, CodeAt + 0x100, a => { a.mov(eax, cs); a.hlt(); }));
         StopReason r = rig.Run(a => a.jmp(selector, offset), appendHlt: false);
@@ -303,10 +303,10 @@ public class SegmentLoadTests
         Assert.Equal(selector == Code32 || selector == ConformingCode, rig.Cpu.Code32);
     }
 
-    [Fact]
-    public void FarCallIntoA16BitSegmentAndBack()
+    [Theory, OnEveryEngine]
+    public void FarCallIntoA16BitSegmentAndBack(string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         // In the 16-bit segment: read the return frame (32-bit slots: this was a 32-bit call), return with RETFD.
         rig.T.Physical.WriteBytes(0x1_0000, Asm.Assemble(16, 0, a =>
         {
@@ -328,10 +328,10 @@ public class SegmentLoadTests
         Assert.True(rig.Cpu.Code32);
     }
 
-    [Fact]
-    public void IretdAtTheSamePrivilegeLevelLoadsCsEipAndEflags()
+    [Theory, OnEveryEngine]
+    public void IretdAtTheSamePrivilegeLevelLoadsCsEipAndEflags(string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         rig.T.Physical.WriteBytes(0x1_0000, Asm.Assemble(16, 0, a => { a.mov(ax, cs); a.hlt(); }));
         StopReason r = rig.Run(a =>
         {
@@ -347,10 +347,10 @@ public class SegmentLoadTests
         Assert.False(rig.Cpu.Code32);
     }
 
-    [Fact]
-    public void FarReturnChecksTheSelectorItPops()
+    [Theory, OnEveryEngine]
+    public void FarReturnChecksTheSelectorItPops(string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         StopReason r = rig.Run(a =>
         {
             a.push((int)NotPresentCode);
@@ -361,19 +361,19 @@ public class SegmentLoadTests
         Assert.Equal(0x80000u - 8, rig.Cpu.Esp);
     }
 
-    [Fact]
-    public void AFaultingFarCallLeavesTheStackPointer()
+    [Theory, OnEveryEngine]
+    public void AFaultingFarCallLeavesTheStackPointer(string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         StopReason r = rig.Run(a => a.call(NotPresentCode, 0));
         Faults.AssertFault(rig.Cpu, r, ExceptionVectors.NP, CodeAt, NotPresentCode);
         Assert.Equal(0x80000u, rig.Cpu.Esp);
     }
 
-    [Fact]
-    public void ExecuteOnlyCodeCannotBeReadThroughCs()
+    [Theory, OnEveryEngine]
+    public void ExecuteOnlyCodeCannotBeReadThroughCs(string engine)
     {
-        using var rig = new GdtRig();
+        using var rig = new GdtRig(engine);
         rig.T.Load(0x3000, a =>
         {
             a.mov(eax, __dword_ptr.cs[0x3000]);

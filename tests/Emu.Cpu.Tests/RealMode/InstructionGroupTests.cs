@@ -92,8 +92,8 @@ public class InstructionGroupTests
     public static TheoryData<string> DataMovementKeys => Keys(DataMovement);
 
     [Theory]
-    [MemberData(nameof(DataMovementKeys))]
-    public void DataMovementInstructions(string key) => CaseRunner.Run(DataMovement[key]);
+    [MemberDataOnEveryEngine(nameof(DataMovementKeys))]
+    public void DataMovementInstructions(string key, string engine) => CaseRunner.Run(DataMovement[key], engine);
 
     // ---- binary arithmetic ----
 
@@ -143,8 +143,8 @@ public class InstructionGroupTests
     public static TheoryData<string> ArithmeticKeys => Keys(Arithmetic);
 
     [Theory]
-    [MemberData(nameof(ArithmeticKeys))]
-    public void ArithmeticInstructions(string key) => CaseRunner.Run(Arithmetic[key]);
+    [MemberDataOnEveryEngine(nameof(ArithmeticKeys))]
+    public void ArithmeticInstructions(string key, string engine) => CaseRunner.Run(Arithmetic[key], engine);
 
     // ---- logic ----
 
@@ -163,8 +163,8 @@ public class InstructionGroupTests
     public static TheoryData<string> LogicKeys => Keys(Logic);
 
     [Theory]
-    [MemberData(nameof(LogicKeys))]
-    public void LogicInstructions(string key) => CaseRunner.Run(Logic[key]);
+    [MemberDataOnEveryEngine(nameof(LogicKeys))]
+    public void LogicInstructions(string key, string engine) => CaseRunner.Run(Logic[key], engine);
 
     // ---- shifts and rotates ----
 
@@ -207,8 +207,8 @@ public class InstructionGroupTests
     public static TheoryData<string> ShiftKeys => Keys(ShiftsAndRotates);
 
     [Theory]
-    [MemberData(nameof(ShiftKeys))]
-    public void ShiftAndRotateInstructions(string key) => CaseRunner.Run(ShiftsAndRotates[key]);
+    [MemberDataOnEveryEngine(nameof(ShiftKeys))]
+    public void ShiftAndRotateInstructions(string key, string engine) => CaseRunner.Run(ShiftsAndRotates[key], engine);
 
     // ---- bit operations ----
 
@@ -236,8 +236,8 @@ public class InstructionGroupTests
     public static TheoryData<string> BitKeys => Keys(BitOps);
 
     [Theory]
-    [MemberData(nameof(BitKeys))]
-    public void BitInstructions(string key) => CaseRunner.Run(BitOps[key]);
+    [MemberDataOnEveryEngine(nameof(BitKeys))]
+    public void BitInstructions(string key, string engine) => CaseRunner.Run(BitOps[key], engine);
 
     // ---- decimal arithmetic ----
 
@@ -265,8 +265,8 @@ public class InstructionGroupTests
     public static TheoryData<string> BcdKeys => Keys(Bcd);
 
     [Theory]
-    [MemberData(nameof(BcdKeys))]
-    public void DecimalInstructions(string key) => CaseRunner.Run(Bcd[key]);
+    [MemberDataOnEveryEngine(nameof(BcdKeys))]
+    public void DecimalInstructions(string key, string engine) => CaseRunner.Run(Bcd[key], engine);
 
     // ---- strings (16-bit addressing, SI/DI wrap at 64K, CX counts) ----
 
@@ -303,8 +303,8 @@ public class InstructionGroupTests
     public static TheoryData<string> StringKeys => Keys(Strings);
 
     [Theory]
-    [MemberData(nameof(StringKeys))]
-    public void StringInstructions(string key) => CaseRunner.Run(Strings[key]);
+    [MemberDataOnEveryEngine(nameof(StringKeys))]
+    public void StringInstructions(string key, string engine) => CaseRunner.Run(Strings[key], engine);
 
     // ---- stack (SS.B = 0: SP wraps at 64K) ----
 
@@ -365,8 +365,8 @@ public class InstructionGroupTests
     public static TheoryData<string> StackKeys => Keys(Stack);
 
     [Theory]
-    [MemberData(nameof(StackKeys))]
-    public void StackInstructions(string key) => CaseRunner.Run(Stack[key]);
+    [MemberDataOnEveryEngine(nameof(StackKeys))]
+    public void StackInstructions(string key, string engine) => CaseRunner.Run(Stack[key], engine);
 
     // ---- flags ----
 
@@ -384,6 +384,6 @@ public class InstructionGroupTests
     public static TheoryData<string> FlagKeys => Keys(FlagInstructions);
 
     [Theory]
-    [MemberData(nameof(FlagKeys))]
-    public void FlagControlInstructions(string key) => CaseRunner.Run(FlagInstructions[key]);
+    [MemberDataOnEveryEngine(nameof(FlagKeys))]
+    public void FlagControlInstructions(string key, string engine) => CaseRunner.Run(FlagInstructions[key], engine);
 }

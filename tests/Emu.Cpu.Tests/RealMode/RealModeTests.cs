@@ -60,14 +60,15 @@ public class RealModeTests
     [Fact]
     public void ResetStateIsTable9_1()
     {
-        using var t = new TestCpu();
+        // No guest code runs: the engine plays no part.
+        using var t = new TestCpu(Engines.Interpreter);
         AssertResetState(t.Cpu);
     }
 
-    [Fact]
-    public void ResetAgainRestoresTheResetState()
+    [Theory, OnEveryEngine]
+    public void ResetAgainRestoresTheResetState(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.RunToHalt(a =>
         {
             a.mov(eax, 0x1234_5678);
@@ -80,10 +81,10 @@ public class RealModeTests
         AssertResetState(rig.Cpu);
     }
 
-    [Fact]
-    public void ExecutionStartsAtTheResetVectorInRom()
+    [Theory, OnEveryEngine]
+    public void ExecutionStartsAtTheResetVectorInRom(string engine)
     {
-        using var t = new TestCpu();
+        using var t = new TestCpu(engine);
         var rom = new byte[0x1_0000];
         Array.Fill(rom, (byte)0xF4);
         // At F000:FFF0 (linear FFFFFFF0h) a near jump, within the ROM, to F000:E000.
@@ -112,10 +113,10 @@ public class RealModeTests
 
     // ---- segment arithmetic and limits ----
 
-    [Fact]
-    public void SegmentBaseIsSelectorTimes16()
+    [Theory, OnEveryEngine]
+    public void SegmentBaseIsSelectorTimes16(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.T.Physical.Write(0x1_2345 + 0x10, 2, 0xBEEF); // 1234:0015 = 12355h
         rig.RunToHalt(a =>
         {
@@ -128,10 +129,10 @@ public class RealModeTests
         Assert.Equal(0xFFFFu, rig.Cpu.Seg[SegReg.DS].Limit);
     }
 
-    [Fact]
-    public void SegmentFFFFReachesAbove1MiBWithA20On()
+    [Theory, OnEveryEngine]
+    public void SegmentFFFFReachesAbove1MiBWithA20On(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.T.Physical.Write(0x10_0005, 1, 0x11);
         rig.T.Physical.Write(0x00_0005, 1, 0x22);
         rig.RunToHalt(a =>
@@ -189,10 +190,10 @@ public class RealModeTests
 
     /// <summary>An access that runs past offset FFFFh faults (#SS for the stack segment) and changes nothing.</summary>
     [Theory]
-    [MemberData(nameof(LimitFaults))]
-    public void AccessesCrossingThe64KLimitFault(string name, int vector)
+    [MemberDataOnEveryEngine(nameof(LimitFaults))]
+    public void AccessesCrossingThe64KLimitFault(string name, int vector, string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         var (setup, code) = LimitCases[name];
         setup(rig);
         ushort ip = name.Contains("crossing IP") ? (ushort)0xFFFE : RealModeRig.CodeIp;
@@ -205,10 +206,10 @@ public class RealModeTests
         Assert.Equal(RealModeRig.CodeSeg, rig.Cpu.Seg[SegReg.CS].Selector);
     }
 
-    [Fact]
-    public void IpWrapsFromFFFFhTo0()
+    [Theory, OnEveryEngine]
+    public void IpWrapsFromFFFFhTo0(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Write8(SegReg.CS, 0xFFFF, 0x40); // inc ax, the last byte of the segment
         rig.Load(0x0000, a => { a.inc(ax); a.hlt(); });
         rig.Cpu.Eax = 0;
@@ -217,10 +218,10 @@ public class RealModeTests
         Assert.Equal(2u, rig.Cpu.Eip);
     }
 
-    [Fact]
-    public void NearJumpTargetsWrapAt64K()
+    [Theory, OnEveryEngine]
+    public void NearJumpTargetsWrapAt64K(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Write8(SegReg.CS, 0xFFF0, 0xEB); // jmp short +1Eh: FFF2h + 1Eh = 10010h -> 0010h
         rig.Write8(SegReg.CS, 0xFFF1, 0x1E);
         rig.Load(0x0010, a => a.hlt());
@@ -228,28 +229,28 @@ public class RealModeTests
         Assert.Equal(0x11u, rig.Cpu.Eip);
     }
 
-    [Fact]
-    public void MovToCsIsInvalid()
+    [Theory, OnEveryEngine]
+    public void MovToCsIsInvalid(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Load(RealModeRig.CodeIp, a => a.db(0x8E, 0xC8)); // mov cs,ax
         rig.AssertFault(rig.Run(), ExceptionVectors.UD, RealModeRig.CodeIp);
         Assert.Equal(RealModeRig.CodeSeg, rig.Cpu.Seg[SegReg.CS].Selector);
     }
 
-    [Fact]
-    public void PopfInRealModeLoadsIoplAndNt()
+    [Theory, OnEveryEngine]
+    public void PopfInRealModeLoadsIoplAndNt(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Write16(SegReg.SS, RealModeRig.InitialSp, 0x7002);
         rig.RunToHalt(a => a.popf());
         Assert.Equal(0x7002u, rig.Cpu.GetEflags() & 0xFFFF);
     }
 
-    [Fact]
-    public void Popfd32LeavesVmAndRfClear()
+    [Theory, OnEveryEngine]
+    public void Popfd32LeavesVmAndRfClear(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Write32(SegReg.SS, RealModeRig.InitialSp, 0x0003_0202); // VM, RF, IF
         rig.RunToHalt(a => a.popfd());
         Assert.Equal(0x0000_0202u, rig.Cpu.GetEflags());
@@ -258,10 +259,10 @@ public class RealModeTests
 
     // ---- near and far control transfer ----
 
-    [Fact]
-    public void NearCallPushesA16BitReturnAddress()
+    [Theory, OnEveryEngine]
+    public void NearCallPushesA16BitReturnAddress(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         ushort after;
         after = (ushort)(RealModeRig.CodeIp + 3);
         rig.Load(RealModeRig.CodeIp, a =>
@@ -282,10 +283,10 @@ public class RealModeTests
         Assert.Equal(after + 1u, rig.Cpu.Eip);
     }
 
-    [Fact]
-    public void RetImmReleasesArguments()
+    [Theory, OnEveryEngine]
+    public void RetImmReleasesArguments(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.RunToHalt(a =>
         {
             var f = a.CreateLabel();
@@ -305,10 +306,10 @@ public class RealModeTests
         Assert.Equal(RealModeRig.InitialSp, (ushort)rig.Cpu.Esp);
     }
 
-    [Fact]
-    public void FarCallAndFarReturnSwitchCodeSegments()
+    [Theory, OnEveryEngine]
+    public void FarCallAndFarReturnSwitchCodeSegments(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         // 2000:0010: a far procedure that looks at its stack frame and returns with RETF.
         rig.T.Physical.WriteBytes(0x2_0010, Asm.Assemble(16, 0x10, a =>
         {
@@ -332,10 +333,10 @@ public class RealModeTests
         Assert.Equal(RealModeRig.InitialSp, (ushort)rig.Cpu.Esp);
     }
 
-    [Fact]
-    public void FarCallAndJumpThroughMemoryPointers()
+    [Theory, OnEveryEngine]
+    public void FarCallAndJumpThroughMemoryPointers(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.T.Physical.WriteBytes(0x3_0020, Asm.Assemble(16, 0x20, a => { a.inc(si); a.retf(2); }));
         rig.T.Physical.WriteBytes(0x3_0040, Asm.Assemble(16, 0x40, a => { a.mov(di, cs); a.hlt(); }));
         rig.Write16(SegReg.DS, 0x0100, 0x0020); // m16:16 -> 3000:0020
@@ -357,10 +358,10 @@ public class RealModeTests
         Assert.Equal(0x3_0000u, rig.Cpu.Seg[SegReg.CS].Base);
     }
 
-    [Fact]
-    public void IretPopsIpCsAndFlags()
+    [Theory, OnEveryEngine]
+    public void IretPopsIpCsAndFlags(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.T.Physical.WriteBytes(0x5_0000, Asm.Assemble(16, 0, a => { a.mov(ax, cs); a.hlt(); }));
         rig.RunToHalt(a =>
         {
@@ -374,10 +375,10 @@ public class RealModeTests
         Assert.Equal(RealModeRig.InitialSp, (ushort)rig.Cpu.Esp);
     }
 
-    [Fact]
-    public void IretdPops32BitSlots()
+    [Theory, OnEveryEngine]
+    public void IretdPops32BitSlots(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.T.Physical.WriteBytes(0x5_0000, Asm.Assemble(16, 0, a => { a.mov(ax, cs); a.hlt(); }));
         rig.RunToHalt(a =>
         {
@@ -391,10 +392,10 @@ public class RealModeTests
         Assert.Equal(RealModeRig.InitialSp, (ushort)rig.Cpu.Esp);
     }
 
-    [Fact]
-    public void FarReturnToAnOffsetBeyondTheLimitFaults()
+    [Theory, OnEveryEngine]
+    public void FarReturnToAnOffsetBeyondTheLimitFaults(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Load(RealModeRig.CodeIp, a =>
         {
             Pushd(a, 0x2000);
@@ -409,10 +410,10 @@ public class RealModeTests
 
     // ---- LOOP, JCXZ, Jcc ----
 
-    [Fact]
-    public void LoopCountsCxAndKeepsTheUpperHalfOfEcx()
+    [Theory, OnEveryEngine]
+    public void LoopCountsCxAndKeepsTheUpperHalfOfEcx(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Cpu.Ecx = 0xABCD_0003;
         rig.Cpu.Eax = 0;
         rig.RunToHalt(a =>
@@ -426,10 +427,10 @@ public class RealModeTests
         Assert.Equal(0xABCD_0000u, rig.Cpu.Ecx);
     }
 
-    [Fact]
-    public void LoopWithCx0Runs65536Times()
+    [Theory, OnEveryEngine]
+    public void LoopWithCx0Runs65536Times(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Cpu.Ecx = 0x0001_0000;
         rig.Cpu.Eax = 0;
         rig.RunToHalt(a =>
@@ -443,10 +444,10 @@ public class RealModeTests
         Assert.Equal(0x0001_0000u, rig.Cpu.Ecx);
     }
 
-    [Fact]
-    public void AddressSizePrefixMakesLoopCountEcx()
+    [Theory, OnEveryEngine]
+    public void AddressSizePrefixMakesLoopCountEcx(string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Cpu.Ecx = 0x0001_0002;
         rig.Cpu.Eax = 0;
         rig.Load(RealModeRig.CodeIp, a =>
@@ -461,12 +462,12 @@ public class RealModeTests
     }
 
     [Theory]
-    [InlineData(0x0000_0000u, true, true)]
-    [InlineData(0x0001_0000u, true, false)]  // CX=0 but ECX is not
-    [InlineData(0x0000_0001u, false, false)]
-    public void JcxzTestsCxAndJecxzTestsEcx(uint ecx, bool jcxzTaken, bool jecxzTaken)
+    [InlineDataOnEveryEngine(0x0000_0000u, true, true)]
+    [InlineDataOnEveryEngine(0x0001_0000u, true, false)]  // CX=0 but ECX is not
+    [InlineDataOnEveryEngine(0x0000_0001u, false, false)]
+    public void JcxzTestsCxAndJecxzTestsEcx(uint ecx, bool jcxzTaken, bool jecxzTaken, string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Cpu.Ecx = ecx;
         rig.RunToHalt(a =>
         {
@@ -486,13 +487,13 @@ public class RealModeTests
 
     /// <summary>LOOPE runs while ZF=1, LOOPNE while ZF=0; both stop when CX reaches 0.</summary>
     [Theory]
-    [InlineData(false, 10u, 4u, 6u)] // ZF=1 while AX &lt; 4: the fourth pass clears it
-    [InlineData(false, 2u, 2u, 0u)]  // CX runs out first
-    [InlineData(true, 10u, 3u, 7u)]  // ZF=0 until AX = 3
-    [InlineData(true, 2u, 2u, 0u)]
-    public void LoopeAndLoopneStopOnZfOrCx(bool ne, uint cx, uint expectedAx, uint expectedCx)
+    [InlineDataOnEveryEngine(false, 10u, 4u, 6u)] // ZF=1 while AX &lt; 4: the fourth pass clears it
+    [InlineDataOnEveryEngine(false, 2u, 2u, 0u)]  // CX runs out first
+    [InlineDataOnEveryEngine(true, 10u, 3u, 7u)]  // ZF=0 until AX = 3
+    [InlineDataOnEveryEngine(true, 2u, 2u, 0u)]
+    public void LoopeAndLoopneStopOnZfOrCx(bool ne, uint cx, uint expectedAx, uint expectedCx, string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Cpu.Ecx = cx;
         rig.Cpu.Eax = 0;
         rig.RunToHalt(a =>
@@ -526,8 +527,8 @@ public class RealModeTests
     };
 
     [Theory]
-    [MemberData(nameof(Conditions))]
-    public void JccFollowsTheConditionTable(int cc, string flags)
+    [MemberDataOnEveryEngine(nameof(Conditions))]
+    public void JccFollowsTheConditionTable(int cc, string flags, string engine)
     {
         uint f = StateSpec.FlagBits(flags);
         bool of = (f & Flags.OF) != 0, sf = (f & Flags.SF) != 0, zf = (f & Flags.ZF) != 0, cf = (f & Flags.CF) != 0, pf = (f & Flags.PF) != 0;
@@ -543,7 +544,7 @@ public class RealModeTests
             _ => zf || sf != of,
         } ^ ((cc & 1) != 0);
 
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         rig.Cpu.SetEflagsRaw(Flags.Reserved1 | f);
         rig.Cpu.Eax = 0;
         // 7x 02 skips MOV AL,1 when taken (the short form), then 0F 8x 0002 skips MOV AH,1 (the near form).

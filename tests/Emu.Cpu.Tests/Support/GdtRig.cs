@@ -38,9 +38,10 @@ public sealed class GdtRig : IDisposable
         (limit & 0xFFFF) | ((ulong)(@base & 0xFF_FFFF) << 16) | ((ulong)access << 40) |
         ((ulong)((limit >> 16) & 0xF) << 48) | ((ulong)(flags & 0xF0) << 48) | ((ulong)(@base >> 24) << 56);
 
-    public GdtRig()
+    /// <param name="engine">The engine that runs the guest (see <see cref="Engines"/>).</param>
+    public GdtRig(string engine)
     {
-        T = TestCpu.Flat32();
+        T = TestCpu.Flat32(engine);
         WriteDescriptor(0x00, 0);
         WriteDescriptor(Code32, Descriptor(0, 0xF_FFFF, 0x9B, 0xC0));
         WriteDescriptor(Data32, Descriptor(0, 0xF_FFFF, 0x93, 0xC0));

@@ -18,9 +18,10 @@ public sealed class RealModeRig : IDisposable
 
     public readonly TestCpu T;
 
-    public RealModeRig()
+    /// <param name="engine">The engine that runs the guest (see <see cref="Engines"/>).</param>
+    public RealModeRig(string engine)
     {
-        T = new TestCpu(4u << 20); // 4 MiB: room above 1 MiB for A20 and unreal-mode tests
+        T = new TestCpu(engine, 4u << 20); // 4 MiB: room above 1 MiB for A20 and unreal-mode tests
         LoadSeg(SegReg.CS, CodeSeg);
         LoadSeg(SegReg.DS, DataSeg);
         LoadSeg(SegReg.ES, ExtraSeg);

@@ -102,6 +102,7 @@ public static class CaseRunner
         return d;
     }
 
+    /// <summary>The table's row names, for <see cref="MemberDataOnEveryEngineAttribute"/>.</summary>
     public static TheoryData<string> Keys(Dictionary<string, Case> table)
     {
         var t = new TheoryData<string>();
@@ -109,9 +110,9 @@ public static class CaseRunner
         return t;
     }
 
-    public static void Run(Case c)
+    public static void Run(Case c, string engine)
     {
-        using var rig = new RealModeRig();
+        using var rig = new RealModeRig(engine);
         Emu.X86.Cpu cpu = rig.Cpu;
         StateSpec input = StateSpec.Parse(c.In);
         StateSpec output = StateSpec.Parse(c.Out);

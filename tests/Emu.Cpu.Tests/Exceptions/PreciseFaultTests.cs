@@ -7,7 +7,7 @@ using Emu.X86;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace Emu.Cpu.Tests.Interpreter;
+namespace Emu.Cpu.Tests.Exceptions;
 
 /// <summary>
 /// Precise exceptions (DESIGN.md principle 5): after a fault, EIP is the faulting
@@ -109,9 +109,9 @@ public class PreciseFaultTests
         return new Snapshot(gpr, c.GetEflags(), c.Eip, c.InstructionCount, sel, Bytes(0x2000, 0x100), Bytes(Stack - 0x40, 0x80), Bytes(SmallBase, 0x2000));
     }
 
-    private static TestCpu Prepare(Row row)
+    private static TestCpu Prepare(Row row, string engine)
     {
-        var t = TestCpu.Flat32();
+        var t = TestCpu.Flat32(engine);
         var c = t.Cpu;
         c.Eax = 0x0102_0304;
         c.Ebx = 0x2000;
@@ -130,18 +130,19 @@ public class PreciseFaultTests
     }
 
     [Theory]
-    [MemberData(nameof(Names))]
-    public void AFaultLeavesTheStateBeforeTheInstruction(string name)
+    [MemberDataOnEveryEngine(nameof(Names))]
+    public void AFaultLeavesTheStateBeforeTheInstruction(string name, string engine)
     {
         Row row = Rows[name];
 
-        using var reference = Prepare(row);
+        // The reference is always the interpreter's: the engine under test must leave exactly its state.
+        using var reference = Prepare(row, Engines.Interpreter);
         reference.Load(Code, a => { Prefix(a); a.hlt(); });
         Assert.Equal(StopReason.Halted, reference.Run(Code));
         Snapshot before = Take(reference);
         uint faultAt = before.Eip - 1; // where the HLT was is where the faulting instruction is
 
-        using var t = Prepare(row);
+        using var t = Prepare(row, engine);
         t.Load(Code, a => { Prefix(a); row.Faulting(a); a.hlt(); });
         StopReason r = t.Run(Code);
         Faults.AssertFault(t.Cpu, r, row.Vector, faultAt, row.Error);
@@ -162,10 +163,10 @@ public class PreciseFaultTests
         Assert.Equal(before.Retired - 1, after.Retired); // the prefix retired, the faulting instruction did not
     }
 
-    [Fact]
-    public void IntoIsATrapThatLeavesEipAfterItself()
+    [Theory, OnEveryEngine]
+    public void IntoIsATrapThatLeavesEipAfterItself(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.Load(Code, a =>
         {
             a.mov(al, 0x7F);
@@ -180,10 +181,10 @@ public class PreciseFaultTests
         Assert.True(t.Cpu.OF);
     }
 
-    [Fact]
-    public void IntoWithoutOverflowDoesNothing()
+    [Theory, OnEveryEngine]
+    public void IntoWithoutOverflowDoesNothing(string engine)
     {
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         t.RunToHalt(Code, a =>
         {
             a.mov(al, 1);
@@ -194,12 +195,12 @@ public class PreciseFaultTests
         Assert.Equal(7u, t.Cpu.Ebx);
     }
 
-    [Fact]
-    public void ARepeatedStringFaultKeepsTheElementsAlreadyDone()
+    [Theory, OnEveryEngine]
+    public void ARepeatedStringFaultKeepsTheElementsAlreadyDone(string engine)
     {
         // A fault in the middle of REP MOVSB: the elements before it are done and counted,
         // EIP stays on the instruction so it restarts where it stopped (Intel SDM Vol. 2, REP).
-        using var t = TestCpu.Flat32();
+        using var t = TestCpu.Flat32(engine);
         var c = t.Cpu;
         Small(c, SegReg.ES);
         for (uint i = 0; i < 8; i++) t.WriteBytes(0x2000 + i, (byte)(0x40 + i));
