@@ -14,6 +14,7 @@ namespace Emu.Conformance.Tests;
 public sealed record RunSettings(int CasesPerForm, ulong Seed, string[]? FormFilter)
 {
     public const int DefaultCases = 200;
+
     public const ulong DefaultSeed = 20260101;
 
     public static RunSettings FromEnvironment()
@@ -39,10 +40,10 @@ public sealed class RunSummary
     public readonly ConcurrentQueue<string> Reports = new();
     public readonly ConcurrentDictionary<string, long> Outcomes = new();
 
-    public string Text(RunSettings s)
+    public string Text(RunSettings s, string engine)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"Differential conformance (host CPU vs emulator): {Forms} forms, {Cases} cases ({s.CasesPerForm} per form), " +
+        sb.AppendLine($"Differential conformance (host CPU vs emulator, {engine}): {Forms} forms, {Cases} cases ({s.CasesPerForm} per form), " +
                       $"seed {s.Seed}, {Mismatches} mismatches, {Elapsed.TotalSeconds:F1} s.");
         sb.AppendLine("Host outcomes: " + string.Join(", ", Outcomes.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}")));
         if (!MismatchesByForm.IsEmpty)

@@ -1,6 +1,8 @@
 using System;
+using System.Collections.Concurrent;
 using System.IO;
 using System.Linq;
+using Emu.Translator;
 using Emu.X86;
 using Iced.Intel;
 using Xunit.Abstractions;
@@ -8,7 +10,7 @@ using Xunit.Abstractions;
 namespace Emu.Conformance.Tests;
 
 /// <summary>
-/// The interpreter against the host CPU: every user-level integer instruction form, with
+/// Both engines against the host CPU: every user-level integer instruction form, with
 /// random operands, flags and memory, must give the host's registers, flags (less those the
 /// SDM leaves undefined), memory, exit and exceptions.
 /// </summary>
@@ -73,16 +75,36 @@ public class DifferentialTests
     }
 
     [Fact]
-    public void InterpreterMatchesTheHost()
+    public void InterpreterMatchesTheHost() => Check("interpreter", () => null);
+
+    [Fact]
+    public void TranslatorMatchesTheHost()
+    {
+        var engines = new ConcurrentBag<TranslatorEngine>();
+        RunSummary summary = Check("translator", () =>
+        {
+            var t = new TranslatorEngine(threshold: 1, synchronous: true);
+            engines.Add(t);
+            return t;
+        });
+        // Every case's block must have run as compiled code, not fallen back to the interpreter.
+        long compiled = engines.Sum(t => t.CompiledBlocks), failures = engines.Sum(t => t.Failures);
+        output.WriteLine($"translator: {compiled} blocks compiled, {failures} refused");
+        Assert.Equal(0, failures);
+        Assert.True(compiled >= summary.Cases, $"only {compiled} blocks compiled for {summary.Cases} cases");
+    }
+
+    private RunSummary Check(string engine, Func<IExecutionEngine?> factory)
     {
         RunSettings s = RunSettings.FromEnvironment();
         var forms = FormCatalog.All().Where(s.Selects).ToList();
-        RunSummary summary = DifferentialRun.Run(forms, s, () => null);
-        string text = summary.Text(s);
+        RunSummary summary = DifferentialRun.Run(forms, s, factory);
+        string text = summary.Text(s, engine);
         output.WriteLine(text);
         foreach (string r in summary.Reports) output.WriteLine(r);
-        File.WriteAllText(Path.Combine(AppContext.BaseDirectory, "conformance-summary.txt"), text + string.Join("\n", summary.Reports));
+        File.WriteAllText(Path.Combine(AppContext.BaseDirectory, $"conformance-summary-{engine}.txt"), text + string.Join("\n", summary.Reports));
         Console.WriteLine(text);
         Assert.True(summary.Mismatches == 0, text + "\n" + string.Join("\n", summary.Reports.Take(20)));
+        return summary;
     }
 }
