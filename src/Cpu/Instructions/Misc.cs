@@ -3,7 +3,7 @@ using Iced.Intel;
 
 namespace Emu.X86;
 
-/// <summary>NOP forms, BOUND, WAIT, and the P6 instructions not implemented yet (which stop the run with a clear message).</summary>
+/// <summary>NOP forms, BOUND, and the P6 instructions not implemented yet (which stop the run with a clear message).</summary>
 public static unsafe class Misc
 {
     private static void Nop(Cpu c, ref Instruction i) { }
@@ -20,12 +20,6 @@ public static unsafe class Misc
         int upper = (int)OperandSize.SignExtend(c.ReadMem(seg, upperAt, size), size);
         int index = (int)OperandSize.SignExtend(c.GetReg(Cpu.RegNum(i.Op0Register), size), size);
         if (index < lower || index > upper) throw GuestFault.Create(ExceptionVectors.BR);
-    }
-
-    /// <summary>WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set; otherwise no x87 exception is pending yet.</summary>
-    private static void Wait(Cpu c, ref Instruction i)
-    {
-        if ((c.Cr0 & (Cr0Bits.MP | Cr0Bits.TS)) == (Cr0Bits.MP | Cr0Bits.TS)) throw GuestFault.Create(ExceptionVectors.NM);
     }
 
     private static void NotImplemented(Cpu c, ref Instruction i) =>
@@ -54,7 +48,6 @@ public static unsafe class Misc
             InstructionTable.Add(code, &InstructionTable.Undefined);
         InstructionTable.Add(Code.Bound_r16_m1616, &Bound<Word16>);
         InstructionTable.Add(Code.Bound_r32_m3232, &Bound<Dword32>);
-        InstructionTable.Add(Code.Wait, &Wait);
 
         // P6 instructions whose system semantics come with the system-architecture work.
         foreach (Code code in new[] { Code.Arpl_rm16_r16, Code.Arpl_r32m16_r32, Code.Lar_r16_rm16, Code.Lar_r32_r32m16,

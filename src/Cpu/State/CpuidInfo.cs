@@ -21,7 +21,7 @@ public static class CpuidInfo
     }
 
     /// <summary>The features implemented so far.</summary>
-    public const uint Features = Edx.TSC | Edx.CX8 | Edx.CMOV;
+    public const uint Features = Edx.FPU | Edx.TSC | Edx.CX8 | Edx.CMOV | Edx.MMX | Edx.FXSR;
 
     /// <summary>Highest basic leaf.</summary>
     public const uint MaxLeaf = 2;
