@@ -11,8 +11,13 @@ namespace Emu.X86;
 /// </summary>
 public static class Transcendentals
 {
-    /// <summary>Series stop once a term falls this many bits below the sum.</summary>
-    private const int Precision = 132;
+    /// <summary>
+    /// Series stop after the first term that lies this many bits below the sum. That term is
+    /// still added (inside the 128-bit window, or as a sticky bit past it), so the sum
+    /// knows which side of a 64-bit rounding boundary the true value lies on, and no later,
+    /// smaller term is added whose own sticky bit could cancel that.
+    /// </summary>
+    private const int Precision = 120;
 
     // ---- kernels on working-precision values ----
 
@@ -25,8 +30,9 @@ public static class Transcendentals
         {
             term = (term * r2).Div((2 * n) * (2 * n + 1));
             if (term.IsZero) break;
+            bool last = term.Exp < sum.Exp - Precision;
             sum = (n & 1) != 0 ? sum - term : sum + term;
-            if (term.Exp < sum.Exp - Precision) break; // added first: the tail's sign counts for rounding
+            if (last) break;
         }
         return sum;
     }
@@ -41,8 +47,9 @@ public static class Transcendentals
         {
             term = (term * r2).Div((2 * n - 1) * (2 * n));
             if (term.IsZero) break;
+            bool last = term.Exp < sum.Exp - Precision;
             sum = (n & 1) != 0 ? sum - term : sum + term;
-            if (term.Exp < sum.Exp - Precision) break;
+            if (last) break;
         }
         return sum;
     }
@@ -72,8 +79,9 @@ public static class Transcendentals
             power = power * u2;
             WideFloat term = power.Div(2 * n + 1);
             if (term.IsZero) break;
+            bool last = term.Exp < series.Exp - Precision;
             series = (n & 1) != 0 ? series - term : series + term;
-            if (term.Exp < series.Exp - Precision) break;
+            if (last) break;
         }
         return sum + series;
     }
@@ -88,8 +96,9 @@ public static class Transcendentals
             power = power * s2;
             WideFloat term = power.Div(2 * n + 1);
             if (term.IsZero) break;
+            bool last = term.Exp < sum.Exp - Precision;
             sum = sum + term;
-            if (term.Exp < sum.Exp - Precision) break;
+            if (last) break;
         }
         return sum.Scale(1);
     }
@@ -133,8 +142,9 @@ public static class Transcendentals
         {
             term = (term * v).Div(n);
             if (term.IsZero) break;
+            bool last = term.Exp < sum.Exp - Precision;
             sum = sum + term;
-            if (term.Exp < sum.Exp - Precision) break;
+            if (last) break;
         }
         WideFloat two = WideFloat.One.Scale(1);
         for (int i = 0; i < Halvings; i++) sum = sum * (sum + two);
@@ -166,6 +176,48 @@ public static class Transcendentals
         }
         quadrant = (int)(q & 3);
         return new WideFloat(negative, 127 - 65, r);
+    }
+
+    /// <summary>
+    /// tan x, through the reduced argument: tan r in even quadrants, -cot r in odd ones. For
+    /// a small r the Taylor series of tan and cot are used rather than a quotient, so the
+    /// result knows on which side of a nearby 64-bit value it lies (tan r is just above r,
+    /// cot r just below 1/r, and both of those can be exact extended values).
+    /// </summary>
+    public static WideFloat Tan(in Unpacked x)
+    {
+        WideFloat r = Reduce(x, out int q);
+        bool small = r.Exp < -16;
+        WideFloat t;
+        if ((q & 1) == 0) t = small ? TanSeries(r) : SinKernel(r) / CosKernel(r);
+        else t = (small ? CotSeries(r) : CosKernel(r) / SinKernel(r)).Negate();
+        return x.Sign ? t.Negate() : t;
+    }
+
+    /// <summary>tan r = r + r^3/3 + 2r^5/15 + 17r^7/315 + 62r^9/2835 for |r| &lt; 2^-16 (each term 2^-32 below the last).</summary>
+    private static WideFloat TanSeries(WideFloat r)
+    {
+        WideFloat r2 = r * r, p = r * r2;
+        WideFloat sum = r + p.Div(3);
+        p = p * r2;
+        sum = sum + p.Mul(2).Div(15);
+        p = p * r2;
+        sum = sum + p.Mul(17).Div(315);
+        p = p * r2;
+        return sum + p.Mul(62).Div(2835);
+    }
+
+    /// <summary>cot r = 1/r - r/3 - r^3/45 - 2r^5/945 - r^7/4725 for |r| &lt; 2^-16.</summary>
+    private static WideFloat CotSeries(WideFloat r)
+    {
+        WideFloat r2 = r * r, p = r;
+        WideFloat sum = WideFloat.One / r - p.Div(3);
+        p = p * r2;
+        sum = sum - p.Div(45);
+        p = p * r2;
+        sum = sum - p.Mul(2).Div(945);
+        p = p * r2;
+        return sum - p.Div(4725);
     }
 
     /// <summary>sin and cos of the reduced argument, for the quadrant.</summary>

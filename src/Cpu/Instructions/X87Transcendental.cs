@@ -127,14 +127,14 @@ public static unsafe class X87Transcendental
         }
         else
         {
-            Transcendentals.SinCos(a, out WideFloat s, out WideFloat co);
             if (tangent)
             {
-                first = (s / co).Round(f.RoundingControl, f.ControlWord, ref flags);
+                first = Transcendentals.Tan(a).Round(f.RoundingControl, f.ControlWord, ref flags);
                 second = Float80.One;
             }
             else
             {
+                Transcendentals.SinCos(a, out WideFloat s, out WideFloat co);
                 // C1 tells how the sine was rounded, not the cosine (what the host does).
                 uint sineFlags = 0;
                 second = co.Round(f.RoundingControl, f.ControlWord, ref flags);
@@ -251,6 +251,14 @@ public static unsafe class X87Transcendental
             return Rounding.ToExtended(false, 1 << 20, Float80.IntegerBit, 64, f.RoundingControl, f.ControlWord, ref flags);
         }
         WideFloat x = WideFloat.From(a);
+        // 2^-1 - 1 = -1/2 exactly (reported inexact, as the host does). 2^1 - 1 = 1 comes
+        // out of the host as a value just below 1: 1 when rounding to nearest or up (with
+        // C1 set), 1 - 2^-64 toward zero or down; that is reproduced here.
+        if (a.Exp == 0 && a.Sig == Float80.IntegerBit)
+        {
+            if (a.Sign) return ExactButReportedInexact(WideFloat.One.Scale(-1).Negate(), f, ref flags);
+            return new WideFloat(false, -1, UInt128.MaxValue).Round(f.RoundingControl, f.ControlWord, ref flags);
+        }
         int n = 0;
         if (a.Exp >= 0)
         {
@@ -304,9 +312,20 @@ public static unsafe class X87Transcendental
         }
         if (y.Class == FpClass.Infinity) return Float80.Infinity(y.Sign != lg.Sign);
         if (y.Class == FpClass.Zero) return Float80.Zero(y.Sign != lg.Sign);
-        // Even where y * log2(x) is exact (x a power of two) the host reports it inexact.
-        _ = exact;
-        return (WideFloat.From(y) * lg).Round(f.RoundingControl, f.ControlWord, ref flags);
+        WideFloat product = WideFloat.From(y) * lg;
+        return exact ? ExactButReportedInexact(product, f, ref flags) : product.Round(f.RoundingControl, f.ControlWord, ref flags);
+    }
+
+    /// <summary>
+    /// A result that is exact (FYL2X of a power of two, F2XM1 of +1 or -1): the exact value,
+    /// but reported as the host reports it, inexact (PE, and UE when it is tiny).
+    /// </summary>
+    private static Float80 ExactButReportedInexact(WideFloat v, FpuState f, ref uint flags)
+    {
+        Float80 r = v.Round(f.RoundingControl, f.ControlWord, ref flags, exact: true);
+        flags |= FpuStatus.PE;
+        if (r.Exponent == 0 && r.Significand != 0) flags |= FpuStatus.UE;
+        return r;
     }
 
     /// <summary>FYL2XP1: ST(1) = ST(1) * log2(ST(0) + 1), then pop; defined for |ST(0)| &lt; 1 - sqrt(2)/2.</summary>

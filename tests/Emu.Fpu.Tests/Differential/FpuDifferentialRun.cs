@@ -94,6 +94,8 @@ public sealed class FpuRunSummary
     /// <summary>Transcendental results that differ from the host only in the last places: (mnemonic, ulps) -> count.</summary>
     public readonly ConcurrentDictionary<(Mnemonic, long), long> UlpDifferences = new();
     public readonly ConcurrentDictionary<Mnemonic, long> TranscendentalCases = new();
+    /// <summary>The differing transcendental cases, one line each (tools/judge_transcendentals.py reads them).</summary>
+    public readonly ConcurrentQueue<string> UlpSamples = new();
     /// <summary>F2XM1 and FYL2XP1 cases with ST(0) outside the SDM's domain (results undefined): counted, not compared.</summary>
     public readonly ConcurrentDictionary<Mnemonic, long> OutsideDomain = new();
     public readonly ConcurrentDictionary<Mnemonic, long> OutsideDomainDiffering = new();
@@ -223,6 +225,7 @@ public static class FpuDifferentialRun
                     if (diffs.Count > 0 && Ulps.OnlyLastPlaces(h, r, out long ulps))
                     {
                         summary.UlpDifferences.AddOrUpdate((m, ulps), 1, (_, n) => n + 1);
+                        if (summary.UlpSamples.Count < 5000) summary.UlpSamples.Enqueue(Ulps.Sample(c, h, r));
                         continue;
                     }
                 }
@@ -264,6 +267,19 @@ public static class Ulps
         // A zero distance is a difference in C1 (or PE/UE) alone: the rounding direction of an
         // intermediate the host computes differently, though the result agrees.
         return ulps < 1L << 40;
+    }
+
+    /// <summary>
+    /// One differing transcendental case as a line: mnemonic, rounding control, ST(0) and
+    /// ST(1) before, the host's and the emulator's ST(0) and ST(1) after (sign-exponent:significand).
+    /// </summary>
+    public static string Sample(FpuCase c, FpuResult host, FpuResult emu)
+    {
+        byte[] img = c.FpuImage;
+        int rc = (BitConverter.ToUInt16(img, 0) >> 10) & 3;
+        string St(int i) => $"{BitConverter.ToUInt16(img, 36 + 10 * i):X4}:{BitConverter.ToUInt64(img, 28 + 10 * i):X16}";
+        return $"{c.Form.Mnemonic} rc={rc} st0={St(0)} st1={St(1)} host={host.Fpu.St[0]},{host.Fpu.St[1]} emu={emu.Fpu.St[0]},{emu.Fpu.St[1]}"
+            + $" hostsw={host.Fpu.Sw:X4} emusw={emu.Fpu.Sw:X4}";
     }
 
     /// <summary>

@@ -79,6 +79,7 @@ public class FpuDifferentialTests
         foreach (string r in summary.Reports) output.WriteLine(r);
         File.WriteAllText(Path.Combine(AppContext.BaseDirectory, $"fpu-differential-{engine}.txt"),
             text + "\nCases per code:\n" + summary.CasesPerCode() + "\n\n" + string.Join("\n", summary.Reports));
+        File.WriteAllLines(Path.Combine(AppContext.BaseDirectory, $"fpu-transcendental-differences-{engine}.txt"), summary.UlpSamples);
         Console.WriteLine(text);
         Assert.True(summary.Mismatches == 0, text + "\n" + string.Join("\n", summary.Reports.Take(20)));
         return summary;
