@@ -68,6 +68,12 @@ public static unsafe class InstructionTable
         FlagControl.Register();
         SystemOps.Register();
         Misc.Register();
+        X87LoadStore.Register();
+        X87Arithmetic.Register();
+        X87Compare.Register();
+        X87Transcendental.Register();
+        X87Control.Register();
+        Mmx.Register();
     }
 
     /// <summary>Forces the static constructor (tests and tools that inspect the table first).</summary>

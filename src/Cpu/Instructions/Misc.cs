@@ -3,7 +3,7 @@ using Iced.Intel;
 
 namespace Emu.X86;
 
-/// <summary>NOP forms, BOUND, WAIT, and the P6 instructions not implemented yet (which stop the run with a clear message).</summary>
+/// <summary>NOP forms, BOUND, and the P6 instructions not implemented yet (which stop the run with a clear message).</summary>
 public static unsafe class Misc
 {
     /// <summary>Does nothing; a NOP with a memory operand does not access it.</summary>
@@ -21,12 +21,6 @@ public static unsafe class Misc
         int upper = (int)OperandSize.SignExtend(c.ReadMem(seg, upperAt, size), size);
         int index = (int)OperandSize.SignExtend(c.GetReg(Cpu.RegNum(i.Op0Register), size), size);
         if (index < lower || index > upper) throw GuestFault.Create(ExceptionVectors.BR);
-    }
-
-    /// <summary>WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set; otherwise no x87 exception is pending yet.</summary>
-    private static void Wait(Cpu c, ref Instruction i)
-    {
-        if ((c.Cr0 & (Cr0Bits.MP | Cr0Bits.TS)) == (Cr0Bits.MP | Cr0Bits.TS)) throw GuestFault.Create(ExceptionVectors.NM);
     }
 
     private static void NotImplemented(Cpu c, ref Instruction i) =>
@@ -55,7 +49,6 @@ public static unsafe class Misc
             InstructionTable.Add(code, &InstructionTable.Undefined);
         InstructionTable.Add(Code.Bound_r16_m1616, &Bound<Word16>);
         InstructionTable.Add(Code.Bound_r32_m3232, &Bound<Dword32>);
-        InstructionTable.Add(Code.Wait, &Wait);
 
         // P6 instructions whose system semantics come with the system-architecture work.
         foreach (Code code in new[] { Code.Rdpmc })

@@ -19,7 +19,7 @@ public sealed partial class Cpu
     public Func<ulong>? TscSource;
 
     /// <summary>CR4 bits this CPU implements (writing any other bit is #GP(0)).</summary>
-    public const uint Cr4Supported = Cr4Bits.TSD | Cr4Bits.DE | Cr4Bits.PSE | Cr4Bits.PGE;
+    public const uint Cr4Supported = Cr4Bits.TSD | Cr4Bits.DE | Cr4Bits.PSE | Cr4Bits.PGE | Cr4Bits.OSFXSR;
 
     private const uint Cr0Defined = Cr0Bits.PE | Cr0Bits.MP | Cr0Bits.EM | Cr0Bits.TS | Cr0Bits.ET | Cr0Bits.NE |
         Cr0Bits.WP | Cr0Bits.AM | Cr0Bits.NW | Cr0Bits.CD | Cr0Bits.PG;

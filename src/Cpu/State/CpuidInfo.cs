@@ -21,7 +21,8 @@ public static class CpuidInfo
     }
 
     /// <summary>The features implemented so far.</summary>
-    public const uint Features = Edx.PSE | Edx.TSC | Edx.MSR | Edx.CX8 | Edx.SEP | Edx.MTRR | Edx.PGE | Edx.CMOV;
+    public const uint Features = Edx.FPU | Edx.PSE | Edx.TSC | Edx.MSR | Edx.CX8 | Edx.SEP | Edx.MTRR | Edx.PGE | Edx.CMOV |
+        Edx.MMX | Edx.FXSR;
 
     /// <summary>Highest basic leaf.</summary>
     public const uint MaxLeaf = 2;
