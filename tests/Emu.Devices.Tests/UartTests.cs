@@ -1,0 +1,142 @@
+using System.Collections.Generic;
+using Emu.Devices.Chipset;
+using Emu.Devices.Platform;
+using Emu.Devices.Serial;
+using Emu.Memory;
+
+namespace Emu.Devices.Tests;
+
+public class UartTests
+{
+    private sealed class IrqLevel : IIrqSink
+    {
+        public bool Level;
+        public void SetIrq(int irq, bool level) { Assert.Equal(4, irq); Level = level; }
+    }
+
+    private readonly FakeClock clock = new();
+    private readonly Scheduler scheduler;
+    private readonly IrqLevel irq = new();
+    private readonly IoSpace io = new();
+    private readonly List<byte> sent = new();
+    private readonly Uart16550 uart;
+
+    public UartTests()
+    {
+        scheduler = new Scheduler(clock);
+        uart = new Uart16550(Uart16550.Com1, 4, irq, scheduler, sent.Add);
+        uart.Attach(io);
+    }
+
+    private uint R(int reg) => io.In((ushort)(0x3F8 + reg), 1);
+    private void W(int reg, uint v) => io.Out((ushort)(0x3F8 + reg), 1, v);
+
+    [Fact]
+    public void TransmittedBytesReachTheHostAndThrStaysEmpty()
+    {
+        W(0, (uint)'h');
+        W(0, (uint)'i');
+        Assert.Equal("hi"u8.ToArray(), sent.ToArray());
+        Assert.Equal(0x60u, R(5) & 0x60); // THRE and TEMT
+    }
+
+    [Fact]
+    public void TheDivisorLatchSharesTheDataRegisters()
+    {
+        W(3, 0x80);
+        W(0, 0x01);
+        W(1, 0x00);
+        Assert.Equal(1u, R(0));
+        W(3, 0x03); // 8N1, DLAB off
+        W(0, (uint)'x');
+        Assert.Equal("x"u8.ToArray(), sent.ToArray());
+    }
+
+    [Fact]
+    public void LoopbackEchoesAndMapsTheModemLines()
+    {
+        W(4, 0x10 | 0x0B); // loop, OUT2, RTS, DTR
+        W(0, 0x5A);
+        Assert.Empty(sent);
+        Assert.Equal(1u, R(5) & 1);
+        Assert.Equal(0x5Au, R(0));
+        Assert.Equal(0xB0u, R(6) & 0xF0); // DCD (OUT2), DSR (DTR), CTS (RTS)
+    }
+
+    [Fact]
+    public void ReceivedDataRaisesTheInterruptAtTheTriggerLevel()
+    {
+        W(4, 0x08);        // OUT2: let the IRQ out
+        W(2, 0x41 | 0x06); // FIFO on, trigger 4, clear
+        W(1, 0x01);        // data-available interrupt
+        uart.QueueInput(new byte[] { 1, 2, 3 });
+        uart.PumpInput();
+        Assert.False(irq.Level);          // 3 < trigger
+        Assert.Equal(0xC1u, R(2));       // FIFOs on, no interrupt yet
+        uart.QueueInput(new byte[] { 4 });
+        uart.PumpInput();
+        Assert.True(irq.Level);
+        Assert.Equal(0xC4u, R(2));
+        Assert.Equal(1u, R(0));
+        Assert.False(irq.Level);          // 3 left, below the trigger
+    }
+
+    [Fact]
+    public void DataBelowTheTriggerTimesOut()
+    {
+        W(4, 0x08);
+        W(2, 0xC1); // trigger 14
+        W(1, 0x01);
+        uart.QueueInput(new byte[] { 7 });
+        uart.PumpInput();
+        Assert.False(irq.Level);
+        clock.Now = scheduler.NextDeadline;
+        scheduler.RunDue(clock.Now);
+        Assert.True(irq.Level);
+        Assert.Equal(0xCCu, R(2)); // character timeout
+        Assert.Equal(7u, R(0));
+        Assert.False(irq.Level);
+    }
+
+    [Fact]
+    public void TheThreInterruptComesOnEnableAndClearsWhenIdentified()
+    {
+        W(4, 0x08);
+        W(1, 0x02);
+        Assert.True(irq.Level);
+        Assert.Equal(0x02u, R(2) & 0x0F);
+        Assert.False(irq.Level);
+        W(0, (uint)'a');
+        Assert.True(irq.Level); // sent at once: empty again
+    }
+
+    [Fact]
+    public void Out2GatesTheIrq()
+    {
+        W(1, 0x02);
+        Assert.False(irq.Level);
+        W(4, 0x08);
+        Assert.True(irq.Level);
+    }
+
+    [Fact]
+    public void TheHostQueueWaitsForRoomAndNothingIsLost()
+    {
+        W(2, 0x07);
+        var data = new byte[40];
+        for (int i = 0; i < data.Length; i++) data[i] = (byte)i;
+        uart.QueueInput(data);
+        uart.PumpInput();
+        var got = new List<byte>();
+        while ((R(5) & 1) != 0) got.Add((byte)R(0));
+        Assert.Equal(data, got.ToArray());
+        Assert.Equal(0u, R(5) & 2); // no overrun
+    }
+
+    [Fact]
+    public void TheScratchRegisterHoldsAByte()
+    {
+        W(7, 0xA5);
+        Assert.Equal(0xA5u, R(7));
+    }
+}
