@@ -178,7 +178,9 @@ EOF
 
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
 
-# download PKG VER -> prints the path of the downloaded .deb (in a fresh folder of the cache)
+# download PKG VER: sets $downloaded to the path of the .deb, in a fresh folder of the cache.
+# (Run in this shell, not in $( ): it remembers that apt-get update is done.)
+downloaded=""
 download() {
     local pkg=$1 ver=$2 dir tries=0
     dir="$(mktemp -d "$cache/dl.XXXXXX")"
@@ -197,16 +199,18 @@ download() {
     done
     local debs=("$dir"/*.deb)
     [[ ${#debs[@]} -eq 1 && -f ${debs[0]} ]] || die "apt-get download of $pkg left no single .deb in $dir"
-    echo "${debs[0]}"
+    downloaded=${debs[0]}
 }
 
-# fetch PKG VER SHA256 -> prints the path of the verified .deb in the cache, downloading it once
+# fetch PKG VER SHA256: sets $deb to the path of the verified .deb in the cache, downloading it once
+deb=""
 fetch() {
     local pkg=$1 ver=$2 want=$3 f got
     f="$cache/$pkg-$want.deb"
+    deb=$f
     if [[ -f $f ]]; then
         got="$(sha256 "$f")"
-        [[ $got == "$want" ]] && { echo "$f"; return; }
+        [[ $got == "$want" ]] && { check_control "$f" "$pkg" "$ver"; return; }
         say "cached $f is damaged (sha256 $got), downloading it again"
         rm -f "$f"
     fi
@@ -214,15 +218,24 @@ fetch() {
     ensure_i386
     say "downloading $pkg:i386 $ver"
     local d
-    d="$(download "$pkg" "$ver")"
+    download "$pkg" "$ver"
+    d=$downloaded
     got="$(sha256 "$d")"
     if [[ $got != "$want" ]]; then
         rm -rf "$(dirname "$d")"
         die "$pkg:i386 $ver downloaded with sha256 $got, but guest/guest.lock pins $want; refusing it"
     fi
+    check_control "$d" "$pkg" "$ver"
     mv "$d" "$f"
     rmdir "$(dirname "$d")"
-    echo "$f"
+}
+
+# check_control DEB PKG VER: the package says it is PKG version VER for i386 (the lock agrees with itself)
+check_control() {
+    local is
+    is="$(dpkg-deb -f "$1" Package Version Architecture | tr '\n' ' ')"
+    [[ $is == "Package: $2 Version: $3 Architecture: i386 " ]] ||
+        die "$(basename "$1") is '$is', but guest/guest.lock pins $2 $3 (i386) with its sha256"
 }
 
 update_pins() {
@@ -239,8 +252,10 @@ update_pins() {
     [[ -n $kver && $kver != "(none)" ]] || die "no candidate version of $kpkg:i386"
     [[ -n $bver && $bver != "(none)" ]] || die "no candidate version of busybox-static:i386"
     say "newest: $kpkg $kver, busybox-static $bver"
-    kdeb="$(download "$kpkg" "$kver")"
-    bdeb="$(download busybox-static "$bver")"
+    download "$kpkg" "$kver"
+    kdeb=$downloaded
+    download busybox-static "$bver"
+    bdeb=$downloaded
     write_lock "$kpkg" "$kver" "$(sha256 "$kdeb")" busybox-static "$bver" "$(sha256 "$bdeb")"
     mv "$kdeb" "$cache/$kpkg-$(sha256 "$kdeb").deb"
     mv "$bdeb" "$cache/busybox-static-$(sha256 "$bdeb").deb"
@@ -376,7 +391,7 @@ built=0
 
 if ! up_to_date "$kernel_key" vmlinuz kernel-config; then
     command -v dpkg-deb > /dev/null || die "missing dpkg-deb (Debian's dpkg): it unpacks the kernel package"
-    deb="$(fetch "${pin[KERNEL_PKG]}" "${pin[KERNEL_VER]}" "${pin[KERNEL_SHA256]}")"
+    fetch "${pin[KERNEL_PKG]}" "${pin[KERNEL_VER]}" "${pin[KERNEL_SHA256]}"
     say "extracting the kernel of ${pin[KERNEL_PKG]} ${pin[KERNEL_VER]}"
     build_kernel "$deb"
     stamp "$kernel_key" vmlinuz
@@ -386,7 +401,7 @@ fi
 if ! up_to_date "$initrd_key" initrd.gz; then
     command -v dpkg-deb > /dev/null || die "missing dpkg-deb (Debian's dpkg): it unpacks the busybox package"
     need cpio:cpio
-    deb="$(fetch "${pin[BUSYBOX_PKG]}" "${pin[BUSYBOX_VER]}" "${pin[BUSYBOX_SHA256]}")"
+    fetch "${pin[BUSYBOX_PKG]}" "${pin[BUSYBOX_VER]}" "${pin[BUSYBOX_SHA256]}"
     say "building initrd.gz (busybox ${pin[BUSYBOX_VER]}, guest/init)"
     build_initrd "$deb"
     stamp "$initrd_key" initrd.gz
