@@ -1,7 +1,13 @@
 using System;
 using System.IO;
 using System.Text;
+using System.Threading;
+using Emu.Devices.Chipset;
 using Emu.Devices.Debug;
+using Emu.Devices.Input;
+using Emu.Devices.Pci;
+using Emu.Devices.Platform;
+using Emu.Devices.Serial;
 using Emu.Machine.Boot;
 using Emu.Machine.Lockstep;
 using Emu.Memory;
@@ -21,6 +27,10 @@ public enum RunOutcome
     Shutdown,
     /// <summary>The host asked the run to stop (Ctrl-C).</summary>
     Interrupted,
+    /// <summary>The guest powered the machine off (ACPI S5).</summary>
+    PowerOff,
+    /// <summary>The guest reset the machine (8042, port 92h or CF9h); like QEMU's -no-reboot, the run ends.</summary>
+    Reset,
     /// <summary>Lockstep found the engine and the interpreter disagreeing (see <see cref="Board.Lockstep"/>).</summary>
     Divergence,
 }
@@ -35,10 +45,11 @@ public sealed record RunResult(RunOutcome Outcome, int ExitStatus, string? Messa
 }
 
 /// <summary>
-/// The board: guest RAM, the MMU, the I/O space, the devices and the CPU, wired together,
-/// plus the boot protocols that start a guest on it. Only the board sees both the CPU and the
-/// devices: a device reports what concerns the CPU (the run must end) through a callback
-/// wired here.
+/// The board: a PC of the i440FX generation. Guest RAM, the MMU, the I/O space, the CPU and the
+/// devices (PIC pair, PIT, RTC/CMOS, UARTs, 8042, PCI), wired together around one virtual
+/// clock, plus the boot protocols that start a guest on it. Only the board sees both the CPU
+/// and the devices: a device reports what concerns the CPU (an interrupt, the run must end)
+/// through the interrupt line or a callback wired here.
 /// </summary>
 public sealed class Board : IDisposable
 {
@@ -48,6 +59,12 @@ public sealed class Board : IDisposable
     public const uint MaxRamMiB = 3584;
 
     private volatile bool interruptRequested;
+    private volatile bool powerOffRequested;
+    private volatile bool resetRequested;
+    private bool running;
+    private readonly AutoResetEvent wake = new(false);
+    private readonly Stream serialOutput;
+    private bool serialDirty;
 
     public PhysicalMemory Physical { get; }
     public Mmu Mmu { get; }
@@ -56,6 +73,24 @@ public sealed class Board : IDisposable
     public PcMemoryMap MemoryMap { get; }
     public DebugConsole DebugConsole { get; }
     public DebugExit DebugExit { get; }
+
+    public VirtualClock Clock { get; }
+    public Scheduler Scheduler { get; }
+    public InterruptLine InterruptLine { get; }
+    public Pic8259 Pic { get; }
+    public Pit8254 Pit { get; }
+    public SystemControlPort SystemControl { get; }
+    public Rtc146818 Rtc { get; }
+    public Uart16550 Com1 { get; }
+    public Uart16550 Com2 { get; }
+    public I8042 Keyboard { get; }
+    public PciBus Pci { get; }
+
+    /// <summary>
+    /// Whether host input can arrive (the command line's console): an idle guest with no timer
+    /// armed then waits for it instead of ending the run as halted.
+    /// </summary>
+    public bool InputAttached { get; set; }
 
     /// <summary>The lockstep checker, once <see cref="StartLockstep"/> has started it.</summary>
     public LockstepRunner? Lockstep { get; private set; }
@@ -66,7 +101,9 @@ public sealed class Board : IDisposable
     /// The execution engine (for example a <c>TranslatorEngine</c>); null for the interpreter.
     /// The board owns it and disposes it with itself.
     /// </param>
-    public Board(uint ramMiB, Stream consoleOutput, IExecutionEngine? engine = null)
+    /// <param name="deterministic">Derive the virtual clock from retired instructions (see <see cref="VirtualClock"/>).</param>
+    /// <param name="serialOutput">Where COM1's output goes; null: <paramref name="consoleOutput"/>.</param>
+    public Board(uint ramMiB, Stream consoleOutput, IExecutionEngine? engine = null, bool deterministic = false, Stream? serialOutput = null)
     {
         if (ramMiB < MinRamMiB || ramMiB > MaxRamMiB)
             throw new ArgumentOutOfRangeException(nameof(ramMiB), $"guest RAM must be {MinRamMiB}-{MaxRamMiB} MiB");
@@ -82,6 +119,74 @@ public sealed class Board : IDisposable
         // QEMU exits at once on the write: the instructions after the OUT must not run.
         DebugExit = new DebugExit(_ => StopForDevice());
         DebugExit.Attach(Io);
+
+        Clock = new VirtualClock(Cpu, deterministic);
+        Cpu.TscSource = () => (ulong)Clock.Now; // a 1 GHz TSC on the virtual clock
+        Scheduler = new Scheduler(Clock);
+        // A device arming a timer earlier than the slice's end shortens the slice.
+        Scheduler.DeadlineChanged += () => { if (running) Cpu.RequestStop(StopReason.Requested); };
+        InterruptLine = new InterruptLine();
+        Cpu.Line = InterruptLine;
+        Pic = new Pic8259(InterruptLine);
+        Pic.Attach(Io);
+        Pit = new Pit8254(Scheduler, Pic);
+        Pit.Attach(Io);
+        SystemControl = new SystemControlPort(Pit, Clock);
+        SystemControl.Attach(Io);
+        Rtc = new Rtc146818(Scheduler, Pic, deterministic ? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero) : DateTimeOffset.UtcNow);
+        Rtc.Attach(Io);
+        WriteCmosMemorySize(ramBytes);
+        this.serialOutput = serialOutput ?? consoleOutput;
+        Com1 = new Uart16550(0x3F8, 4, Pic, Scheduler, SerialTransmit);
+        Com1.Attach(Io);
+        Com1.InputQueued += () => wake.Set();
+        Com2 = new Uart16550(0x2F8, 3, Pic, Scheduler, _ => { });
+        Com2.Attach(Io);
+        Keyboard = new I8042(Pic, Mmu, RequestReset);
+        Keyboard.Attach(Io);
+        new SystemControlPortA(Mmu, RequestReset).Attach(Io);
+        new PostCodePort().Attach(Io);
+        Pci = new PciBus(RequestReset);
+        Pci.Attach(Io);
+        Pci.Add(0, 0, new PciFunction("i440FX host bridge", 0x8086, 0x1237, 0x02, 0x06_0000));
+        Pci.Add(1, 0, new PciFunction("PIIX3 ISA bridge", 0x8086, 0x7000, 0x00, 0x06_0100, multiFunction: true));
+    }
+
+    private void SerialTransmit(byte b)
+    {
+        serialOutput.WriteByte(b);
+        serialDirty = true;
+    }
+
+    /// <summary>
+    /// The CMOS fields a BIOS and old kernels read for the memory size: base memory (15h-16h,
+    /// KiB), extended memory 1-64 MiB (17h-18h and 30h-31h, KiB), and memory above 16 MiB in
+    /// 64 KiB units (34h-35h), as QEMU's board fills them.
+    /// </summary>
+    private void WriteCmosMemorySize(uint ramBytes)
+    {
+        Rtc[0x15] = 640 & 0xFF;
+        Rtc[0x16] = 640 >> 8;
+        uint extKiB = Math.Min((ramBytes - 0x10_0000) >> 10, 0xFC00);
+        Rtc[0x17] = Rtc[0x30] = (byte)extKiB;
+        Rtc[0x18] = Rtc[0x31] = (byte)(extKiB >> 8);
+        uint above16 = ramBytes > 0x100_0000 ? Math.Min((ramBytes - 0x100_0000) >> 16, 0xFFFF) : 0;
+        Rtc[0x34] = (byte)above16;
+        Rtc[0x35] = (byte)(above16 >> 8);
+    }
+
+    /// <summary>The guest pulsed the reset line: the run ends after this instruction (QEMU's -no-reboot).</summary>
+    private void RequestReset()
+    {
+        resetRequested = true;
+        StopForDevice();
+    }
+
+    /// <summary>The guest entered ACPI S5: the run ends after this instruction, with status 0.</summary>
+    public void RequestPowerOff()
+    {
+        powerOffRequested = true;
+        StopForDevice();
     }
 
     /// <summary>
@@ -102,6 +207,29 @@ public sealed class Board : IDisposable
         for (int r = 0; r < 8; r++) Cpu.Gpr[r] = 0;
         Cpu.Eax = MultibootLoader.BootloaderMagic;
         Cpu.Ebx = e.InfoAddress;
+        Cpu.Eip = e.Entry;
+        Cpu.Blocks.Flush();
+        return e;
+    }
+
+    /// <summary>
+    /// Loads a Linux bzImage (and an initrd) through the 32-bit boot protocol and puts the CPU
+    /// at the kernel's 32-bit entry as the protocol asks: flat protected mode with __BOOT_CS
+    /// (10h) and __BOOT_DS (18h), paging off, interrupts off, ESI = the zero page, EBP = EDI =
+    /// EBX = 0.
+    /// </summary>
+    public LinuxEntry BootLinux(ReadOnlySpan<byte> kernel, ReadOnlySpan<byte> initrd, string commandLine)
+    {
+        LinuxEntry e = LinuxLoader.Load(kernel, initrd, commandLine, Physical, MemoryMap.Regions, MemoryMap.RamSize, 0);
+        Cpu.Reset();
+        Mmu.A20Enabled = true;
+        Cpu.Cr0 = Cr0Bits.ET;
+        Cpu.Gdtr = new TableRegister { Base = e.GdtBase, Limit = e.GdtLimit };
+        Cpu.EnterFlatProtectedMode(0x10, 0x18);
+        Cpu.SetEflags(Flags.Reserved1);
+        for (int r = 0; r < 8; r++) Cpu.Gpr[r] = 0;
+        Cpu.Esi = e.BootParams;
+        Cpu.Esp = LinuxLoader.BootParamsAddress; // the protocol sets no stack; the kernel makes its own at once
         Cpu.Eip = e.Entry;
         Cpu.Blocks.Flush();
         return e;
@@ -134,40 +262,110 @@ public sealed class Board : IDisposable
     {
         interruptRequested = true;
         Cpu.RequestStop(StopReason.Requested);
+        wake.Set();
     }
 
     /// <summary>
-    /// How many instructions the CPU runs between two looks at the host's requests. The CPU
+    /// The longest slice the CPU runs between two looks at the timers and the host. The CPU
     /// forgets a stop asked before its run began, so a Ctrl-C during loading is seen here.
     /// </summary>
-    private const long SliceInstructions = 1 << 22;
+    private const long SliceInstructions = 1 << 20;
+
+    /// <summary>The host's nanoseconds per guest instruction, measured (real-time clock only), to size slices.</summary>
+    private double hostNsPerInstruction = 5;
 
     /// <summary>Runs the guest until it exits, stops or fails; <paramref name="maxInstructions"/> 0 means no limit.</summary>
     public RunResult Run(long maxInstructions = 0)
     {
         StopReason reason;
         long remaining = maxInstructions > 0 ? maxInstructions : long.MaxValue;
+        running = true;
         try
         {
             while (true)
             {
-                if (interruptRequested)
+                if (interruptRequested || powerOffRequested || resetRequested || DebugExit.Value is not null)
                 {
                     reason = StopReason.Requested;
                     break;
                 }
+                if (Com1.HasQueuedInput) Com1.PumpInput();
+                long now = Clock.Now;
+                Scheduler.RunDue(now);
+                long deadline = Scheduler.NextDeadline;
+                long budget = Math.Min(SliceFor(deadline - now), remaining);
                 long before = Cpu.InstructionCount;
-                reason = Lockstep is { } lockstep ? lockstep.Step() : Cpu.Run(Math.Min(remaining, SliceInstructions));
-                if (maxInstructions > 0) remaining -= Cpu.InstructionCount - before;
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                reason = Lockstep is { } lockstep ? lockstep.Step() : Cpu.Run(budget);
+                long retired = Cpu.InstructionCount - before;
+                if (maxInstructions > 0) remaining -= retired;
+                if (!Clock.Deterministic && retired > 10_000)
+                {
+                    double ns = (System.Diagnostics.Stopwatch.GetTimestamp() - started) * (1e9 / System.Diagnostics.Stopwatch.Frequency) / retired;
+                    hostNsPerInstruction = 0.8 * hostNsPerInstruction + 0.2 * Math.Clamp(ns, 0.5, 1000);
+                }
+                FlushSerial();
                 if (Lockstep?.Divergence is not null && !interruptRequested) return DescribeDivergence(Lockstep.Divergence);
-                if (reason != StopReason.BudgetExhausted || remaining <= 0) break;
+                if (remaining <= 0 && reason is StopReason.BudgetExhausted or StopReason.Requested or StopReason.Halted)
+                {
+                    reason = StopReason.BudgetExhausted;
+                    break;
+                }
+                if (reason == StopReason.Halted)
+                {
+                    if (!Idle()) break;
+                    continue;
+                }
+                if (reason is StopReason.BudgetExhausted or StopReason.Requested) continue;
+                break;
             }
         }
         finally
         {
+            running = false;
             DebugConsole.Flush();
+            FlushSerial();
         }
         return Describe(reason, maxInstructions);
+    }
+
+    /// <summary>Instructions to run before the next timer is due.</summary>
+    private long SliceFor(long ns)
+    {
+        if (ns <= 0) return 1;
+        double perInstruction = Clock.Deterministic ? VirtualClock.NsPerInstruction : hostNsPerInstruction;
+        return (long)Math.Clamp(ns / perInstruction, 1, SliceInstructions);
+    }
+
+    /// <summary>
+    /// The CPU halted. With EFLAGS.IF clear nothing but an NMI can wake it: the run ends.
+    /// Otherwise the guest sleeps until its next timer or host input: the deterministic clock
+    /// jumps there, the real-time clock waits for it. False when nothing can ever wake it.
+    /// </summary>
+    private bool Idle()
+    {
+        if ((Cpu.Eflags & Flags.IF) == 0 && !InterruptLine.NmiPending) return false;
+        if (InterruptLine.Any) return true;
+        long deadline = Scheduler.NextDeadline;
+        if (deadline == Scheduler.Never && !InputAttached && !Com1.HasQueuedInput) return false;
+        if (Com1.HasQueuedInput) return true;
+        if (Clock.Deterministic)
+        {
+            if (deadline == Scheduler.Never) wake.WaitOne(); // only host input (or Ctrl-C) can come
+            else Clock.SkipTo(deadline);
+            return true;
+        }
+        long wait = deadline == Scheduler.Never ? -1 : Math.Max(0, deadline - Clock.Now);
+        if (wait == -1) wake.WaitOne();
+        else if (wait > 20_000) wake.WaitOne(TimeSpan.FromTicks(wait / 100));
+        return true;
+    }
+
+    private void FlushSerial()
+    {
+        if (!serialDirty) return;
+        serialDirty = false;
+        serialOutput.Flush();
     }
 
     private RunResult Describe(StopReason reason, long maxInstructions)
@@ -180,10 +378,15 @@ public sealed class Board : IDisposable
                 return new RunResult(RunOutcome.GuestExit, Emu.Devices.Debug.DebugExit.ExitStatusFor(v), null, null, n) { GuestExitValue = v };
             case StopReason.Requested when interruptRequested:
                 return new RunResult(RunOutcome.Interrupted, ExitStatus.Interrupted, $"interrupted by the user at {at}", Registers(), n);
+            case StopReason.Requested when powerOffRequested:
+                return new RunResult(RunOutcome.PowerOff, ExitStatus.Success, "the guest powered the machine off", null, n);
+            case StopReason.Requested when resetRequested:
+                return new RunResult(RunOutcome.Reset, ExitStatus.Success, $"the guest reset the machine at {at}; the run ends there", null, n);
             case StopReason.Halted:
             case StopReason.HaltedForever:
+                string why = (Cpu.Eflags & Flags.IF) == 0 ? "with interrupts disabled" : "with no timer armed and no input to wait for";
                 return new RunResult(RunOutcome.Halted, ExitStatus.Halted,
-                    $"the guest halted (HLT) with nothing to wake it, as no interrupt source exists yet; EIP after the HLT is {at}",
+                    $"the guest halted (HLT) {why}, so nothing can wake it; EIP after the HLT is {at}",
                     Registers(), n);
             case StopReason.UnhandledException when Cpu.LastFault is FaultInfo f:
                 return new RunResult(RunOutcome.GuestException, ExitStatus.GuestException, DescribeFault(f), Registers(), n);
@@ -237,6 +440,7 @@ public sealed class Board : IDisposable
 
     public void Dispose()
     {
+        wake.Dispose();
         Lockstep?.Dispose();
         (Cpu.Engine as IDisposable)?.Dispose();
         Mmu.Dispose();

@@ -132,12 +132,12 @@ public sealed partial class Cpu
     /// paging off: the state the Multiboot specification hands to a kernel. The descriptor
     /// caches are loaded directly; GDTR is left as the loader sets it.
     /// </summary>
-    public void EnterFlatProtectedMode()
+    public void EnterFlatProtectedMode(ushort codeSelector = 0x08, ushort dataSelector = 0x10)
     {
         Cr0 |= Cr0Bits.PE;
         const uint common = SegmentCache.RightsP | SegmentCache.RightsS | SegmentCache.RightsDB | SegmentCache.RightsG;
-        for (int s = 0; s < 6; s++) Seg[s].Load(0x10, 0, 0xFFFF_FFFF, common | 3);
-        Seg[SegReg.CS].Load(0x08, 0, 0xFFFF_FFFF, common | 0xB);
+        for (int s = 0; s < 6; s++) Seg[s].Load(dataSelector, 0, 0xFFFF_FFFF, common | 3);
+        Seg[SegReg.CS].Load(codeSelector, 0, 0xFFFF_FFFF, common | 0xB);
         Eflags &= ~Flags.VM;
         UpdateModes();
         Mmu.FlushAll();

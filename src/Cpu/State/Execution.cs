@@ -301,6 +301,9 @@ public sealed partial class Cpu
     /// <summary>After an exception inside a block, counts the instructions of it that completed.</summary>
     private void RetirePartialBlock() => InstructionCount += RetiredInCurrentBlock();
 
+    /// <summary>Instructions retired so far, counting those of the current block before EIP (a device's view of time).</summary>
+    public long RetiredInstructions => InstructionCount + RetiredInCurrentBlock();
+
     /// <summary>The instructions of the current block before the one at EIP (0 between blocks).</summary>
     private int RetiredInCurrentBlock()
     {
