@@ -496,4 +496,48 @@ public sealed class AtaDiskTests : IDisposable
         ide.Data16(0x1234);
         Assert.Equal(0x50, ide.Status());
     }
+
+    /// <summary>libata's ata_devchk: does a pattern written to the task file stick?</summary>
+    private static bool DevChk(IdeHarness ide, int device)
+    {
+        ide.Select(device, 0xA0);
+        ide.Reg(2, 0x55); ide.Reg(3, 0xAA);
+        ide.Reg(2, 0xAA); ide.Reg(3, 0x55);
+        ide.Reg(2, 0x55); ide.Reg(3, 0xAA);
+        return ide.Reg(2) == 0x55 && ide.Reg(3) == 0xAA;
+    }
+
+    /// <summary>libata's ata_sff_dev_classify after SRST: the error register, the signature, a zero status.</summary>
+    private static string Classify(IdeHarness ide, int device, bool present)
+    {
+        ide.Select(device, 0xA0);
+        byte err = ide.Reg(1);
+        bool diagFailed = err == 0;
+        if (err != 0 && err != 1 && !(device == 0 && err == 0x81)) return "none";
+        int sig = ide.Reg(4) | (ide.Reg(5) << 8);
+        if (sig == 0xEB14) return "atapi";
+        if (sig == 0x0000) return ide.Status() == 0 ? "none" : "ata";
+        return present && diagFailed ? "ata" : "none";
+    }
+
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void LibatasProbeFindsExactlyTheDevicesThere(bool withMaster, bool withCdSlave)
+    {
+        string p = tmp.Create("probe.img", 64);
+        AtaDisk? master = withMaster ? new AtaDisk(tmp.Track(DiskImage.OpenHardDisk(p))) : null;
+        AtapiCdrom? cd = withCdSlave ? new AtapiCdrom(null) : null;
+        var ide = new IdeHarness(master, cd);
+        bool p0 = DevChk(ide, 0), p1 = DevChk(ide, 1);
+        ide.Select(0, 0xA0);
+        ide.DeviceControl(0x02);
+        ide.DeviceControl(0x06);
+        ide.DeviceControl(0x02);
+        Assert.Equal(withMaster, p0);
+        Assert.Equal(withCdSlave, p1);
+        Assert.Equal(withMaster ? "ata" : "none", Classify(ide, 0, p0));
+        Assert.Equal(withCdSlave ? "atapi" : "none", Classify(ide, 1, p1));
+    }
 }
