@@ -34,7 +34,6 @@ public class DispiTests : System.IDisposable
         Assert.Equal(DispiId5, rig.ReadDispi(DispiIndexId));
         rig.Dispi(DispiIndexId, 0x1234); // not a version: ignored
         Assert.Equal(DispiId5, rig.ReadDispi(DispiIndexId));
-        Assert.Equal(0x1D0 - 0x1CE, 2);
         Assert.Equal(DispiId5, (ushort)rig.Io.In(0x1D0, 2)); // the second data port
     }
 

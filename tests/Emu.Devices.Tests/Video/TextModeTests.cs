@@ -156,4 +156,34 @@ public class TextModeTests
         rig.Gc(6, 0x02);  // A0000h-BFFFFh, 128 KiB
         Assert.Equal((uint)' ', rig.Physical.Read(0xA0000, 1));
     }
+
+    [Fact]
+    public void VgaconsStartupProbeAndCursorWork()
+    {
+        using var rig = new VgaRig();
+        rig.SetMode3();
+        // vgacon_startup: a word pattern at the start of text memory must read back.
+        rig.Physical.Write(0xB8000, 2, 0xAA55);
+        rig.Physical.Write(0xB8002, 2, 0x55AA);
+        Assert.Equal(0xAA55u, rig.Physical.Read(0xB8000, 2));
+        Assert.Equal(0x55AAu, rig.Physical.Read(0xB8002, 2));
+        Assert.Equal(0x55AAAA55u, rig.Physical.Read(0xB8000, 4));
+        // It points the 16 attribute palette entries at the first 16 DAC entries, then turns the screen back on.
+        for (byte i = 0; i < 16; i++)
+        {
+            rig.Inb(0x3DA);
+            rig.Outb(0x3C0, i);
+            rig.Outb(0x3C0, i);
+        }
+        rig.Outb(0x3C0, 0x20);
+        Assert.Equal(0x06, rig.Vga.AttributeRegister(6));
+        Assert.Equal(0x20, rig.Inb(0x3C0));
+        // vgacon_set_cursor_size and the cursor position.
+        rig.Crtc(0x0A, (byte)((rig.ReadCrtc(0x0A) & 0xC0) | 14));
+        rig.Crtc(0x0E, 0x00);
+        rig.Crtc(0x0F, 0xA5);
+        Assert.Equal((0xA5, true), rig.Vga.Cursor);
+        rig.Crtc(0x0A, 0x20);
+        Assert.False(rig.Vga.Cursor.Visible);
+    }
 }
