@@ -53,6 +53,9 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         FlushAll();
         phys.CodePageMarked += OnCodePageMarked;
         phys.WritePointersRevoked += FlushAll;
+        // Shadow RAM switched: entries may hold host pointers into the ROM or RAM block that no
+        // longer backs those physical pages. Rare (a few PAM writes per boot), so drop them all.
+        phys.LayoutChanged += (_, _) => FlushAll();
     }
 
     public PhysicalMemory Physical => phys;

@@ -11,7 +11,7 @@ namespace Emu.Memory;
 /// </summary>
 /// <remarks>
 /// Every page has a read region and a write region (they differ for ROM, whose writes are
-/// dropped, and later for shadow RAM). Only RAM and ROM hand out host pointers, and only
+/// dropped, and for shadow RAM in C0000h-FFFFFh: see <see cref="SetShadow"/>). Only RAM and ROM hand out host pointers, and only
 /// for whole pages inside their own native block: no guest physical address can reach host
 /// memory outside it. Unmapped reads return all ones, as on a PC bus; unmapped writes are
 /// dropped.
@@ -42,6 +42,19 @@ public sealed unsafe class PhysicalMemory : IDisposable
     private readonly List<IntPtr> romBlocks = new();
     private bool disposed;
 
+    // The shadow window C0000h-FFFFFh. What the bus decodes there (RAM when nothing else is
+    // mapped, or the ROM and devices mapped over it) is kept per page; once a chipset takes the
+    // window over, each page reads and writes either RAM or that bus layer.
+    public const uint ShadowStart = 0xC_0000, ShadowEnd = 0x10_0000;
+    private const uint ShadowFirstPage = ShadowStart >> PageShift;
+    private const int ShadowPages = (int)((ShadowEnd - ShadowStart) >> PageShift);
+    private const ushort RamRegion = 1;
+    private readonly ushort[] busRead = new ushort[ShadowPages];
+    private readonly ushort[] busWrite = new ushort[ShadowPages];
+    private readonly bool[] shadowReadRam = new bool[ShadowPages];
+    private readonly bool[] shadowWriteRam = new bool[ShadowPages];
+    private bool shadowControlled;
+
     /// <summary>Host address of guest RAM (physical address 0).</summary>
     public byte* Ram { get; }
 
@@ -59,6 +72,15 @@ public sealed unsafe class PhysicalMemory : IDisposable
 
     /// <summary>Called when write pointers handed out before may no longer be used (write tracking began): drop them all.</summary>
     public event Action? WritePointersRevoked;
+
+    /// <summary>
+    /// Called after the map of [start, start + length) changed (a chipset switched shadow RAM
+    /// on or off there): host pointers and decoded code taken from that range before may now
+    /// stand for other backing. The <see cref="Mmu"/> drops its cached translations itself;
+    /// whoever caches decoded blocks by physical address (the CPU's block cache) must drop
+    /// those of the range.
+    /// </summary>
+    public event Action<uint, uint>? LayoutChanged;
 
     /// <summary>
     /// Records every MMIO access, or replays them instead of reaching any device: see
@@ -123,15 +145,97 @@ public sealed unsafe class PhysicalMemory : IDisposable
         uint count = region.Size >> PageShift;
         for (uint p = 0; p < count; p++)
         {
-            if (read) readRegion[first + p] = index;
-            if (write) writeRegion[first + p] = index;
+            uint page = first + p;
+            if (read) readRegion[page] = index;
+            if (write) writeRegion[page] = index;
+            if (page - ShadowFirstPage < ShadowPages)
+            {
+                int i = (int)(page - ShadowFirstPage);
+                if (read) busRead[i] = index;
+                if (write) busWrite[i] = index;
+                ApplyShadow(i);
+            }
         }
     }
 
     private void SetWriteRegion(uint address, uint size, ushort index)
     {
         uint first = address >> PageShift;
-        for (uint p = 0; p < size >> PageShift; p++) writeRegion[first + p] = index;
+        for (uint p = 0; p < size >> PageShift; p++)
+        {
+            uint page = first + p;
+            writeRegion[page] = index;
+            if (page - ShadowFirstPage < ShadowPages)
+            {
+                busWrite[page - ShadowFirstPage] = index;
+                ApplyShadow((int)(page - ShadowFirstPage));
+            }
+        }
+    }
+
+    // ---- shadow RAM (the i440FX PAM registers) ----
+
+    /// <summary>
+    /// Routes the pages of [address, address + length) inside the shadow window C0000h-FFFFFh:
+    /// reads from RAM or from the bus (the ROM or device mapped there; an empty bus reads all
+    /// ones), writes to RAM or to the bus (where ROM drops them). The first call hands the whole
+    /// window to the chipset: from then on a page whose bus holds nothing but RAM reads as an
+    /// empty bus unless routed to RAM, as behind an i440FX whose PAM registers are clear. Before
+    /// any call the window is plain: RAM, with ROM and devices mapped over it. Raises
+    /// <see cref="LayoutChanged"/> for the pages whose routing changed.
+    /// </summary>
+    public void SetShadow(uint address, uint length, bool readRam, bool writeRam)
+    {
+        if ((address & PageMask) != 0 || (length & PageMask) != 0 || length == 0
+            || address < ShadowStart || (ulong)address + length > ShadowEnd)
+            throw new ArgumentException($"shadow range 0x{address:X}+0x{length:X} is not whole pages inside C0000h-FFFFFh");
+        bool wasControlled = shadowControlled;
+        shadowControlled = true;
+        int first = (int)((address - ShadowStart) >> PageShift);
+        int count = (int)(length >> PageShift);
+        for (int i = first; i < first + count; i++)
+        {
+            shadowReadRam[i] = readRam;
+            shadowWriteRam[i] = writeRam;
+        }
+        // Taking the window over may change pages outside the range too (RAM there turns into an empty bus).
+        int lo = wasControlled ? first : 0, hi = wasControlled ? first + count : ShadowPages;
+        int changedLo = -1, changedHi = -1;
+        for (int i = lo; i < hi; i++)
+        {
+            uint page = ShadowFirstPage + (uint)i;
+            ushort r = readRegion[page], w = writeRegion[page];
+            ApplyShadow(i);
+            if (r != readRegion[page] || w != writeRegion[page])
+            {
+                if (changedLo < 0) changedLo = i;
+                changedHi = i;
+            }
+        }
+        if (changedLo >= 0)
+            LayoutChanged?.Invoke(ShadowStart + ((uint)changedLo << PageShift), (uint)(changedHi - changedLo + 1) << PageShift);
+    }
+
+    /// <summary>Whether reads of the page of <paramref name="address"/> (in the shadow window) come from RAM, and writes go to RAM.</summary>
+    public (bool ReadRam, bool WriteRam) ShadowRouting(uint address)
+    {
+        uint page = address >> PageShift;
+        return (regions[readRegion[page]].Kind == RegionKind.Ram, regions[writeRegion[page]].Kind == RegionKind.Ram);
+    }
+
+    /// <summary>Sets the effective read and write regions of window page <paramref name="i"/> from the bus layer and the routing.</summary>
+    private void ApplyShadow(int i)
+    {
+        uint page = ShadowFirstPage + (uint)i;
+        ushort r = busRead[i], w = busWrite[i];
+        if (shadowControlled)
+        {
+            ushort ram = page < (RamSize >> PageShift) ? RamRegion : (ushort)0;
+            r = shadowReadRam[i] ? ram : r == RamRegion ? (ushort)0 : r;
+            w = shadowWriteRam[i] ? ram : w == RamRegion ? (ushort)0 : w;
+        }
+        readRegion[page] = r;
+        writeRegion[page] = w;
     }
 
     /// <summary>
@@ -207,6 +311,17 @@ public sealed unsafe class PhysicalMemory : IDisposable
             Region r = regions[i];
             if (r.Kind == RegionKind.Rom) shadow.MapRom(r.Start, new ReadOnlySpan<byte>(r.Host, (int)r.Size), r.Name);
             else if (r.Kind == RegionKind.Mmio) shadow.MapMmio(r.Start, r.Size, EmptyBus.Instance, r.Name);
+        }
+        if (shadowControlled)
+        {
+            // The chipset's routing of the shadow window now; later changes are the caller's to mirror.
+            shadow.shadowControlled = true;
+            for (int i = 0; i < ShadowPages; i++)
+            {
+                shadow.shadowReadRam[i] = shadowReadRam[i];
+                shadow.shadowWriteRam[i] = shadowWriteRam[i];
+                shadow.ApplyShadow(i);
+            }
         }
         return shadow;
     }
