@@ -18,7 +18,7 @@ public sealed class VgaBiosTests : IDisposable
     private const string RomDirectory = "/usr/share/seabios";
     private const uint StubAddress = 0x7C00, IretAddress = 0x0500;
 
-    private readonly TestCpu t = new(2u << 20);
+    private readonly TestCpu t = new((Emu.X86.IExecutionEngine?)null, 2u << 20);
     private readonly VgaAdapter vga = new();
 
     public VgaBiosTests()
