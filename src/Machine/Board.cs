@@ -4,10 +4,13 @@ using System.Text;
 using System.Threading;
 using Emu.Devices.Chipset;
 using Emu.Devices.Debug;
+using Emu.Devices.Firmware;
 using Emu.Devices.Input;
 using Emu.Devices.Pci;
 using Emu.Devices.Platform;
 using Emu.Devices.Serial;
+using Emu.Devices.Storage;
+using Emu.Devices.Video;
 using Emu.Machine.Boot;
 using Emu.Machine.Lockstep;
 using Emu.Memory;
@@ -42,6 +45,21 @@ public sealed record RunResult(RunOutcome Outcome, int ExitStatus, string? Messa
 {
     /// <summary>The value the guest wrote to the debug-exit port, when it did.</summary>
     public uint? GuestExitValue { get; init; }
+}
+
+/// <summary>What a board is built with beyond RAM and the engine.</summary>
+public sealed record BoardOptions
+{
+    /// <summary>Derive the virtual clock from retired instructions (see <see cref="VirtualClock"/>).</summary>
+    public bool Deterministic { get; init; }
+
+    /// <summary>Where COM1's output goes; null: the console output.</summary>
+    public Stream? SerialOutput { get; init; }
+
+    /// <summary>Primary master and slave disks, and the CD-ROM on the secondary master (QEMU's -hda, -hdb, -cdrom).</summary>
+    public DiskImage? Hda { get; init; }
+    public DiskImage? Hdb { get; init; }
+    public DiskImage? Cdrom { get; init; }
 }
 
 /// <summary>
@@ -85,6 +103,12 @@ public sealed class Board : IDisposable
     public Uart16550 Com2 { get; }
     public I8042 Keyboard { get; }
     public PciBus Pci { get; }
+    public I440fx NorthBridge { get; }
+    public Piix3Isa IsaBridge { get; }
+    public Piix3Ide Ide { get; }
+    public Piix4Pm PowerManagement { get; }
+    public FwCfg FwCfg { get; }
+    public VgaAdapter Vga { get; }
 
     /// <summary>
     /// Whether host input can arrive (the command line's console): an idle guest with no timer
@@ -101,10 +125,11 @@ public sealed class Board : IDisposable
     /// The execution engine (for example a <c>TranslatorEngine</c>); null for the interpreter.
     /// The board owns it and disposes it with itself.
     /// </param>
-    /// <param name="deterministic">Derive the virtual clock from retired instructions (see <see cref="VirtualClock"/>).</param>
-    /// <param name="serialOutput">Where COM1's output goes; null: <paramref name="consoleOutput"/>.</param>
-    public Board(uint ramMiB, Stream consoleOutput, IExecutionEngine? engine = null, bool deterministic = false, Stream? serialOutput = null)
+    /// <param name="options">Clock, serial output and drives; null: the defaults (real-time clock, no drives).</param>
+    public Board(uint ramMiB, Stream consoleOutput, IExecutionEngine? engine = null, BoardOptions? options = null)
     {
+        options ??= new BoardOptions();
+        bool deterministic = options.Deterministic;
         if (ramMiB < MinRamMiB || ramMiB > MaxRamMiB)
             throw new ArgumentOutOfRangeException(nameof(ramMiB), $"guest RAM must be {MinRamMiB}-{MaxRamMiB} MiB");
         uint ramBytes = ramMiB << 20;
@@ -136,7 +161,7 @@ public sealed class Board : IDisposable
         Rtc = new Rtc146818(Scheduler, Pic, deterministic ? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero) : DateTimeOffset.UtcNow);
         Rtc.Attach(Io);
         WriteCmosMemorySize(ramBytes);
-        this.serialOutput = serialOutput ?? consoleOutput;
+        this.serialOutput = options.SerialOutput ?? consoleOutput;
         Com1 = new Uart16550(0x3F8, 4, Pic, Scheduler, SerialTransmit);
         Com1.Attach(Io);
         Com1.InputQueued += () => wake.Set();
@@ -148,8 +173,57 @@ public sealed class Board : IDisposable
         new PostCodePort().Attach(Io);
         Pci = new PciBus(RequestReset);
         Pci.Attach(Io);
-        Pci.Add(0, 0, new PciFunction("i440FX host bridge", 0x8086, 0x1237, 0x02, 0x06_0000));
-        Pci.Add(1, 0, new PciFunction("PIIX3 ISA bridge", 0x8086, 0x7000, 0x00, 0x06_0100, multiFunction: true));
+        // QEMU's "pc" layout, which SeaBIOS knows: 00:00.0 host bridge, 00:01.0 ISA bridge,
+        // 00:01.1 IDE, 00:01.3 power management (ACPI), and an ISA VGA.
+        NorthBridge = new I440fx(Physical);
+        Pci.Add(0, 0, NorthBridge);
+        IsaBridge = new Piix3Isa(Pic);
+        Pci.Add(1, 0, IsaBridge);
+        var primary = IdeChannel.Primary(Pic, options.Hda is null ? null : new AtaDisk(options.Hda, serial: "EMUHD0"),
+            options.Hdb is null ? null : new AtaDisk(options.Hdb, serial: "EMUHD1"));
+        var secondary = IdeChannel.Secondary(Pic, options.Cdrom is null ? null : new AtapiCdrom(options.Cdrom, serial: "EMUCD0"), null);
+        primary.Attach(Io);
+        secondary.Attach(Io);
+        Ide = new Piix3Ide(primary, secondary, Io);
+        Pci.Add(Piix3Ide.PciDevice, Piix3Ide.PciFunctionNumber, Ide);
+        PowerManagement = new Piix4Pm(Scheduler, Pic, com1: true, com2: true, lpt: false);
+        PowerManagement.Attach(Io);
+        PowerManagement.PowerOffRequested += RequestPowerOff;
+        Pci.Add(1, 3, PowerManagement);
+        FwCfg = new FwCfg(Physical);
+        FwCfg.Attach(Io);
+        Vga = new VgaAdapter(16);
+        Vga.Attach(Io);
+        Vga.Map(Physical);
+        // Blocks are cached by physical address: a shadow-RAM switch (PAM) changes what the
+        // code at an address is, so every decoded block goes, and the running one ends here.
+        Physical.LayoutChanged += (_, _) =>
+        {
+            Cpu.Blocks.Flush();
+            if (Cpu.CurrentBlock is not null && Cpu.BlockExit == BlockExitKind.None) Cpu.BlockExit = BlockExitKind.ContinueAfter;
+        };
+    }
+
+    /// <summary>
+    /// What firmware would have done before an operating system starts, for the boot paths
+    /// that run no BIOS: shadow RAM everywhere in C0000h-FFFFFh, the PIIX4's ACPI registers at
+    /// B000h, the PCI interrupt routing and the IDE channels enabled as SeaBIOS leaves them, a
+    /// VGA text screen, and ACPI tables in the F segment (so the guest can power off).
+    /// </summary>
+    private uint PrepareWithoutBios()
+    {
+        NorthBridge.ShadowAllAsRam();
+        PowerManagement.WriteConfig(Piix4Pm.PmBase, 4, 0xB001);
+        PowerManagement.WriteConfig(Piix4Pm.PmRegMisc, 1, 0x01);
+        PowerManagement.WriteConfig(PciFunction.InterruptLine, 1, Piix4Pm.SciIrq);
+        IsaBridge.WriteConfig(Piix3Isa.PirqRouteA, 4, 0x0B0B_0A0A);
+        Io.Out(0x4D0, 1, 0x00);
+        Io.Out(0x4D1, 1, 0x0C);
+        Ide.EnableChannelsAsFirmwareWould();
+        Vga.SetMode3Registers();
+        AcpiTables acpi = AcpiTables.Build(rsdpAddress: 0xF_0000, tablesAddress: 0xF_0040);
+        acpi.WriteTo(Physical);
+        return acpi.RsdpAddress;
     }
 
     private void SerialTransmit(byte b)
@@ -197,6 +271,7 @@ public sealed class Board : IDisposable
     public MultibootEntry BootMultiboot(ReadOnlySpan<byte> image, string commandLine)
     {
         MultibootEntry e = MultibootLoader.Load(image, Physical, MemoryMap, commandLine);
+        PrepareWithoutBios();
         Cpu.Reset();
         Mmu.A20Enabled = true;
         // The BIOS has enabled caching before any loader runs (CD and NW clear).
@@ -220,7 +295,8 @@ public sealed class Board : IDisposable
     /// </summary>
     public LinuxEntry BootLinux(ReadOnlySpan<byte> kernel, ReadOnlySpan<byte> initrd, string commandLine)
     {
-        LinuxEntry e = LinuxLoader.Load(kernel, initrd, commandLine, Physical, MemoryMap.Regions, MemoryMap.RamSize, 0);
+        uint rsdp = PrepareWithoutBios();
+        LinuxEntry e = LinuxLoader.Load(kernel, initrd, commandLine, Physical, MemoryMap.Regions, MemoryMap.RamSize, rsdp);
         Cpu.Reset();
         Mmu.A20Enabled = true;
         Cpu.Cr0 = Cr0Bits.ET;
@@ -233,6 +309,36 @@ public sealed class Board : IDisposable
         Cpu.Eip = e.Entry;
         Cpu.Blocks.Flush();
         return e;
+    }
+
+    /// <summary>
+    /// Prepares a BIOS boot, as a PC powers on: the BIOS image at the top of the 4 GiB space
+    /// (its last 128 KiB also at E0000h-FFFFFh, behind the i440FX's shadow-RAM control), the
+    /// fw_cfg items SeaBIOS reads (the E820 map, the boot order, the VGA BIOS), the CMOS boot
+    /// flags, and the CPU at its reset vector.
+    /// </summary>
+    /// <param name="boot">'c' for the hard disk first, 'd' for the CD-ROM.</param>
+    public void BootBios(byte[] bios, byte[]? vgaBios, char boot)
+    {
+        if (bios.Length == 0 || bios.Length % 0x1_0000 != 0 || bios.Length > 0x4_0000)
+            throw new BootImageException($"a BIOS image is 64, 128, 192 or 256 KiB; this one is {bios.Length} bytes");
+        Physical.MapRom((uint)(0x1_0000_0000UL - (ulong)bios.Length), bios, "BIOS");
+        int low = Math.Min(bios.Length, 0x2_0000);
+        Physical.MapRom((uint)(0x10_0000 - low), bios.AsSpan(bios.Length - low), "BIOS (low alias)");
+
+        FwCfg.AddFile("etc/e820", FwCfg.E820((0, MemoryMap.RamSize, 1)));
+        // OpenFirmware paths of the PIIX IDE drives, as SeaBIOS names them: channel, then unit.
+        const string hd = "/pci@i0cf8/ide@1,1/drive@0/disk@0\n", cd = "/pci@i0cf8/ide@1,1/drive@1/disk@0\n";
+        FwCfg.AddFile("bootorder", Encoding.ASCII.GetBytes(boot == 'd' ? cd + hd : hd + cd));
+        FwCfg.AddFile("etc/boot-fail-wait", FwCfg.Le32(5000));
+        if (vgaBios is not null) FwCfg.AddFile("vgaroms/vgabios-isavga.bin", vgaBios);
+        // QEMU's CMOS boot flags: 3Dh low nibble first device, high nibble second (2 hard disk, 3 CD).
+        Rtc[0x3D] = (byte)(boot == 'd' ? 0x23 : 0x32);
+        Rtc[0x38] = 0;
+        Rtc[0x5F] = 0; // CPUs - 1
+
+        Cpu.Reset();
+        Cpu.Blocks.Flush();
     }
 
     /// <summary>

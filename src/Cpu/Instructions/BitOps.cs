@@ -127,6 +127,12 @@ public static unsafe class BitOps
         InstructionTable.AddBinary<BsfOp, Dword32>(Code.Bsf_r32_rm32);
         InstructionTable.AddBinary<BsrOp, Word16>(Code.Bsr_r16_rm16);
         InstructionTable.AddBinary<BsrOp, Dword32>(Code.Bsr_r32_rm32);
+        // F3 0F BC/BD are TZCNT/LZCNT only on CPUs with BMI1/LZCNT; a P6 ignores the REP prefix
+        // and runs BSF/BSR (Intel SDM Vol. 2, TZCNT and LZCNT). Linux's __ffs is "rep; bsf" for this reason.
+        InstructionTable.AddBinary<BsfOp, Word16>(Code.Tzcnt_r16_rm16);
+        InstructionTable.AddBinary<BsfOp, Dword32>(Code.Tzcnt_r32_rm32);
+        InstructionTable.AddBinary<BsrOp, Word16>(Code.Lzcnt_r16_rm16);
+        InstructionTable.AddBinary<BsrOp, Dword32>(Code.Lzcnt_r32_rm32);
         for (Code cc = Code.Seto_rm8; cc <= Code.Setg_rm8; cc++) InstructionTable.Add(cc, &SetccH);
     }
 }

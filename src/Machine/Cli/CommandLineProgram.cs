@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using CommandLine;
 using CommandLine.Text;
+using Emu.Devices.Storage;
 using Emu.Machine.Boot;
 using Emu.X86;
 
@@ -80,32 +81,88 @@ public static class CommandLineProgram
             return Fail(stderr, ExitStatus.Usage, "--max-instructions must not be negative");
         if (o.Append.Contains('\0') || System.Text.Encoding.UTF8.GetByteCount(o.Append) > MultibootLoader.MaxCommandLineBytes)
             return Fail(stderr, ExitStatus.Usage, $"--append: the kernel command line must be at most {MultibootLoader.MaxCommandLineBytes} bytes");
+        if (o.Boot is not ("c" or "d"))
+            return Fail(stderr, ExitStatus.Usage, $"--boot {o.Boot}: expected c (hard disk) or d (CD-ROM)");
+        if (o.Kernel is null && (o.Initrd is not null || o.Append.Length > 0))
+            return Fail(stderr, ExitStatus.Usage, "--initrd and --append need --kernel");
+        if (o.Kernel is null && o.Hda is null && o.Cdrom is null)
+            return Fail(stderr, ExitStatus.Usage, "nothing to boot: give --kernel FILE, or a drive (--hda FILE, --cdrom FILE) for the BIOS to boot");
 
-        byte[] image;
+        // Everything the guest needs is read and checked before it starts: images, kernel, BIOS.
+        byte[]? image = null, initrd = null, bios = null, vgaBios = null;
+        string? what = null;
         try
         {
-            image = KernelFile.Read(o.Kernel, (ulong)ramMiB << 20);
+            if (o.Kernel is not null)
+            {
+                what = o.Kernel;
+                image = KernelFile.Read(o.Kernel, (ulong)ramMiB << 20);
+                if (o.Initrd is not null)
+                {
+                    what = o.Initrd;
+                    initrd = KernelFile.Read(o.Initrd, (ulong)ramMiB << 20);
+                    if (!LinuxLoader.IsBzImage(image)) return Fail(stderr, ExitStatus.Usage, "--initrd needs a Linux bzImage --kernel");
+                }
+            }
+            else
+            {
+                what = o.Bios ?? DefaultBios;
+                bios = KernelFile.Read(what, 1 << 20);
+                if (bios.Length % 0x1_0000 != 0 || bios.Length > 0x4_0000)
+                    return Fail(stderr, ExitStatus.BadImage, $"{what}: a BIOS image is 64, 128, 192 or 256 KiB; this one is {bios.Length} bytes");
+                if (File.Exists(DefaultVgaBios)) vgaBios = File.ReadAllBytes(DefaultVgaBios);
+            }
         }
         catch (BootImageException e)
         {
-            return Fail(stderr, ExitStatus.BadImage, $"{o.Kernel}: {e.Message}");
+            return Fail(stderr, ExitStatus.BadImage, $"{what}: {e.Message}");
         }
+
+        DiskImage? hda = null, hdb = null, cdrom = null;
+        try
+        {
+            if (o.Hda is not null) hda = DiskImage.OpenHardDisk(o.Hda, DiskImage.ParseMode(o.HdaMode));
+            if (o.Hdb is not null) hdb = DiskImage.OpenHardDisk(o.Hdb, DiskImage.ParseMode(o.HdbMode));
+            if (o.Cdrom is not null) cdrom = DiskImage.OpenCdrom(o.Cdrom);
+        }
+        catch (DiskImageException e)
+        {
+            hda?.Dispose();
+            hdb?.Dispose();
+            return Fail(stderr, ExitStatus.BadImage, e.Message);
+        }
+        using var disposeHda = hda;
+        using var disposeHdb = hdb;
+        using var disposeCdrom = cdrom;
 
         IExecutionEngine? engine = EngineKinds.Create(engineKind, o.JitThreshold);
-        using var disposeEngine = engine as IDisposable;
-        using var board = new Board(ramMiB, stdout, engine);
+        using var board = new Board(ramMiB, stdout, engine,
+            new BoardOptions { Deterministic = o.Deterministic, Hda = hda, Hdb = hdb, Cdrom = cdrom });
         try
         {
-            board.BootMultiboot(image, o.Append);
+            if (image is not null && LinuxLoader.IsBzImage(image)) board.BootLinux(image, initrd ?? Array.Empty<byte>(), o.Append);
+            else if (image is not null) board.BootMultiboot(image, o.Append);
+            else board.BootBios(bios!, vgaBios, o.Boot[0]);
         }
         catch (BootImageException e)
         {
-            return Fail(stderr, ExitStatus.BadImage, $"{o.Kernel}: {e.Message}");
+            return Fail(stderr, ExitStatus.BadImage, $"{what}: {e.Message}");
         }
         if (engineKind == EngineKind.Lockstep) board.StartLockstep("translator");
 
         onStart?.Invoke(board);
         RunResult r = board.Run(o.MaxInstructions);
+        if (o.ScreenDump is not null)
+        {
+            try
+            {
+                File.WriteAllText(o.ScreenDump, board.Vga.ScreenDump());
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"emu: --screen-dump {o.ScreenDump}: {e.Message}");
+            }
+        }
         if (r.Message is not null)
         {
             stderr.WriteLine($"emu: {r.Message}");
@@ -114,6 +171,9 @@ public static class CommandLineProgram
         }
         return r.ExitStatus;
     }
+
+    public const string DefaultBios = "/usr/share/seabios/bios-256k.bin";
+    public const string DefaultVgaBios = "/usr/share/seabios/vgabios-isavga.bin";
 
     private static int Fail(TextWriter stderr, int status, string message)
     {

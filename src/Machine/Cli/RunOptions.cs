@@ -3,15 +3,48 @@ using CommandLine;
 namespace Emu.Machine.Cli;
 
 /// <summary>The options of <c>emu run</c>.</summary>
-[Verb("run", HelpText = "Boot a Multiboot kernel (ELF32, or an image with the a.out-kludge header) and run it.")]
+[Verb("run", HelpText = "Boot the PC: a Linux bzImage or a Multiboot kernel directly (--kernel), or the BIOS from its drives (--hda, --cdrom).")]
 public sealed class RunOptions
 {
-    [Option("kernel", Required = true, MetaValue = "FILE",
-        HelpText = "The Multiboot kernel image to boot.")]
-    public string Kernel { get; set; } = "";
+    [Option("kernel", MetaValue = "FILE",
+        HelpText = "Boot this kernel directly, without a BIOS: a Linux bzImage (boot protocol 2.06 or later) or a Multiboot kernel (ELF32 or a.out-kludge).")]
+    public string? Kernel { get; set; }
+
+    [Option("initrd", MetaValue = "FILE",
+        HelpText = "With a Linux --kernel: the initial RAM disk.")]
+    public string? Initrd { get; set; }
+
+    [Option("bios", MetaValue = "FILE",
+        HelpText = "The BIOS image for a boot without --kernel (default: SeaBIOS, /usr/share/seabios/bios-256k.bin).")]
+    public string? Bios { get; set; }
+
+    [Option("hda", MetaValue = "FILE", HelpText = "Raw disk image on the primary master.")]
+    public string? Hda { get; set; }
+
+    [Option("hda-mode", Default = "cow", MetaValue = "MODE",
+        HelpText = "ro (read-only), cow (writes kept in memory; the file is never written) or rw (writes go to the file).")]
+    public string HdaMode { get; set; } = "cow";
+
+    [Option("hdb", MetaValue = "FILE", HelpText = "Raw disk image on the primary slave.")]
+    public string? Hdb { get; set; }
+
+    [Option("hdb-mode", Default = "cow", MetaValue = "MODE", HelpText = "As --hda-mode, for --hdb.")]
+    public string HdbMode { get; set; } = "cow";
+
+    [Option("cdrom", MetaValue = "FILE", HelpText = "ISO image in the CD-ROM drive (secondary master).")]
+    public string? Cdrom { get; set; }
+
+    [Option("boot", Default = "c", MetaValue = "c|d", HelpText = "BIOS boot: c boots the hard disk first, d the CD-ROM.")]
+    public string Boot { get; set; } = "c";
+
+    [Option("screen-dump", MetaValue = "FILE", HelpText = "At exit, write the VGA text screen to FILE.")]
+    public string? ScreenDump { get; set; }
+
+    [Option("deterministic", HelpText = "Derive the virtual clock from retired instructions: the same guest with the same input prints the same bytes at the same instruction counts.")]
+    public bool Deterministic { get; set; }
 
     [Option("append", Default = "", MetaValue = "TEXT",
-        HelpText = "The kernel command line (Multiboot cmdline).")]
+        HelpText = "The kernel command line.")]
     public string Append { get; set; } = "";
 
     [Option("memory", Default = "128M", MetaValue = "SIZE",
