@@ -78,6 +78,7 @@ public sealed class Board : IDisposable
 
     private volatile bool interruptRequested;
     private volatile bool powerOffRequested;
+    private volatile bool quitRequested;
     private volatile bool resetRequested;
     private bool running;
     private readonly AutoResetEvent wake = new(false);
@@ -371,6 +372,16 @@ public sealed class Board : IDisposable
         wake.Set();
     }
 
+    /// <summary>The user quit from the console (Ctrl-A x): the run ends with status 0; safe from any thread.</summary>
+    public void RequestQuit()
+    {
+        quitRequested = true;
+        RequestInterrupt();
+    }
+
+    /// <summary>Wakes an idle guest's wait so the board looks at the host again (input ended); any thread.</summary>
+    public void WakeIdle() => wake.Set();
+
     /// <summary>
     /// The longest slice the CPU runs between two looks at the timers and the host. The CPU
     /// forgets a stop asked before its run began, so a Ctrl-C during loading is seen here.
@@ -482,6 +493,8 @@ public sealed class Board : IDisposable
         {
             case StopReason.Requested when DebugExit.Value is uint v:
                 return new RunResult(RunOutcome.GuestExit, Emu.Devices.Debug.DebugExit.ExitStatusFor(v), null, null, n) { GuestExitValue = v };
+            case StopReason.Requested when quitRequested:
+                return new RunResult(RunOutcome.Interrupted, ExitStatus.Success, "quit from the console (Ctrl-A x)", null, n);
             case StopReason.Requested when interruptRequested:
                 return new RunResult(RunOutcome.Interrupted, ExitStatus.Interrupted, $"interrupted by the user at {at}", Registers(), n);
             case StopReason.Requested when powerOffRequested:

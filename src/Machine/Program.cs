@@ -22,7 +22,11 @@ internal static class Program
         try
         {
             using Stream stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
-            return CommandLineProgram.Run(args, stdout, Console.Error, b => running = b);
+            return CommandLineProgram.Run(args, stdout, Console.Error, b =>
+            {
+                running = b;
+                return HostConsole.Attach(b, Console.Error);
+            });
         }
         catch (Exception e)
         {

@@ -19,7 +19,7 @@ namespace Emu.Machine.Cli;
 public static class CommandLineProgram
 {
     /// <summary>Runs the program with <paramref name="args"/>; the guest's console goes to <paramref name="stdout"/>.</summary>
-    public static int Run(string[] args, Stream stdout, TextWriter stderr, Action<Board>? onStart = null)
+    public static int Run(string[] args, Stream stdout, TextWriter stderr, Func<Board, IDisposable?>? onStart = null)
     {
         // No HelpWriter: the help text is built below, so asked-for help goes to stdout
         // and the help that comes with an error goes to stderr.
@@ -64,7 +64,7 @@ public static class CommandLineProgram
     private static string Heading =>
         $"emu {typeof(CommandLineProgram).Assembly.GetName().Version?.ToString(3)}: a full-system 32-bit x86 PC emulator";
 
-    private static int RunVerb(RunOptions o, Stream stdout, TextWriter stderr, Action<Board>? onStart)
+    private static int RunVerb(RunOptions o, Stream stdout, TextWriter stderr, Func<Board, IDisposable?>? onStart)
     {
         if (!TryParseMemory(o.Memory, out uint ramMiB))
             return Fail(stderr, ExitStatus.Usage, $"--memory {o.Memory}: expected a size from {Board.MinRamMiB}M to {Board.MaxRamMiB}M (for example 128M or 1G)");
@@ -150,8 +150,9 @@ public static class CommandLineProgram
         }
         if (engineKind == EngineKind.Lockstep) board.StartLockstep("translator");
 
-        onStart?.Invoke(board);
-        RunResult r = board.Run(o.MaxInstructions);
+        RunResult r;
+        // The host side of the run (the console) ends with it, before any message is printed.
+        using (onStart?.Invoke(board)) r = board.Run(o.MaxInstructions);
         if (o.ScreenDump is not null)
         {
             try
