@@ -172,6 +172,9 @@ public sealed class Board : IDisposable
         Keyboard.Attach(Io);
         new SystemControlPortA(Mmu, RequestReset).Attach(Io);
         new PostCodePort().Attach(Io);
+        var fpuErrors = new FpuErrorLatch(Pic);
+        fpuErrors.Attach(Io);
+        Cpu.FpuErrorPins = fpuErrors;
         Pci = new PciBus(RequestReset);
         Pci.Attach(Io);
         // QEMU's "pc" layout, which SeaBIOS knows: 00:00.0 host bridge, 00:01.0 ISA bridge,
