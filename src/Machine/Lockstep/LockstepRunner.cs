@@ -38,6 +38,8 @@ public sealed class LockstepRunner : IDisposable
     private readonly DeviceAccessLog replay = new(replaying: true);
     private readonly string engineName;
     private readonly List<(string What, string Expected, string Actual)> found = new();
+    private readonly Func<ulong>? primaryTsc;
+    private readonly Queue<ulong> tscReads = new();
 
     /// <summary>
     /// Starts checking <paramref name="primary"/>: copies its memory and state into a shadow
@@ -57,8 +59,19 @@ public sealed class LockstepRunner : IDisposable
         {
             Engine = null, // the interpreter: the reference
             DeliverException = primary.DeliverException,
-            TscSource = primary.TscSource,
         };
+        // The time-stamp counter is an input like a device read: the primary's values (from
+        // the board's clock, which moves on between the two machines' reads) are recorded and
+        // the shadow reads the same ones.
+        primaryTsc = primary.TscSource;
+        Func<ulong> clock = primaryTsc ?? (() => (ulong)primary.RetiredInstructions);
+        primary.TscSource = () =>
+        {
+            ulong v = clock();
+            tscReads.Enqueue(v);
+            return v;
+        };
+        shadow.TscSource = () => tscReads.TryDequeue(out ulong v) ? v : 0;
         shadow.CopyStateFrom(primary);
         replay.StopReached = () => shadow.StopAfterCurrentInstruction(StopReason.Requested);
         primary.Io.Log = recorded;
@@ -93,6 +106,7 @@ public sealed class LockstepRunner : IDisposable
         uint csBase = primary.Seg[SegReg.CS].Base;
         long before = primary.InstructionCount;
         recorded.Clear();
+        tscReads.Clear();
         primary.Physical.ClearDirtyPages();
         shadowMemory.ClearDirtyPages();
 
@@ -212,6 +226,7 @@ public sealed class LockstepRunner : IDisposable
 
     public void Dispose()
     {
+        primary.TscSource = primaryTsc;
         primary.Io.Log = null;
         primary.Physical.Log = null;
         primary.Physical.TrackWrites = false;

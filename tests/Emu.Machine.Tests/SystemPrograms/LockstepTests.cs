@@ -33,8 +33,9 @@ public sealed class LockstepTests : IClassFixture<SystemProgramFixture>
         using var engine = new TranslatorEngine(threshold: 1, synchronous: true);
         var out1 = new MemoryStream();
         var out2 = new MemoryStream();
-        using var interpreter = new Board(SystemProgram.RamMiB, out1);
-        using var translator = new Board(SystemProgram.RamMiB, out2, engine);
+        // Deterministic clocks: the time-stamp counter the programs read counts instructions on both.
+        using var interpreter = new Board(SystemProgram.RamMiB, out1, null, new BoardOptions { Deterministic = true });
+        using var translator = new Board(SystemProgram.RamMiB, out2, engine, new BoardOptions { Deterministic = true });
         interpreter.BootMultiboot(image, "");
         translator.BootMultiboot(image, "");
         Emu.X86.Cpu a = interpreter.Cpu, b = translator.Cpu;
