@@ -26,7 +26,11 @@ engine=(--engine translator)
 for a in "${args[@]}"; do [[ $a == --engine* ]] && engine=(); done
 
 tools/ensure-packages.sh seabios
-eval "$(guest/build-guest.sh)"
+guest_env="$(guest/build-guest.sh)"
+# KEY=VALUE lines; values may hold spaces (GUEST_CMDLINE), so no eval.
+while IFS='=' read -r key value; do
+    case "$key" in GUEST_*) printf -v "$key" '%s' "$value" ;; esac
+done <<<"$guest_env"
 if [[ $disk == 1 ]]; then
     exec ./emu run --hda "$GUEST_DISK" --memory 256 "${engine[@]}" "${args[@]}"
 fi

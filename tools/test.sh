@@ -21,7 +21,8 @@ tools/ensure-packages.sh gcc-multilib nasm qemu-system-x86 seabios
 # built once, then 0.1 s when up to date. Its folder goes to the end-to-end tests. A failure
 # here (no Debian mirror) leaves EMU_GUEST_DIR unset, and those tests fail saying what is missing.
 if guest_env="$(guest/build-guest.sh)"; then
-    eval "$guest_env"
+    # KEY=VALUE lines; values may hold spaces (GUEST_CMDLINE), so no eval.
+    GUEST_DIR="$(sed -n 's/^GUEST_DIR=//p' <<<"$guest_env")"
     export EMU_GUEST_DIR="$GUEST_DIR"
 else
     echo "tools/test.sh: building the guest failed (above); the Linux guest tests will fail" >&2
