@@ -179,7 +179,7 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Theory]
-    [InlineData("run")]
+    [InlineData("run", "--no-such-option")]
     [InlineData("frobnicate")]
     [InlineData("run", "--kernel", "x", "--bogus")]
     [InlineData]
