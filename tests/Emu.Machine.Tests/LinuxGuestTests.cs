@@ -92,6 +92,25 @@ public class LinuxGuestTests
         Assert.True(before.AsSpan().SequenceEqual(File.ReadAllBytes(disk)), "the disk image changed under --hda-mode cow");
     }
 
+    [Fact]
+    public void DeterministicRunsPrintTheSameBytes()
+    {
+        // --deterministic: the clock counts retired instructions, so every uptime the guest
+        // prints, and every kernel timestamp, repeats exactly, even with the translator
+        // compiling on its background thread.
+        string dir = GuestDir();
+        string[] args =
+        {
+            "run", "--kernel", Path.Combine(dir, "vmlinuz"), "--initrd", Path.Combine(dir, "initrd.gz"),
+            "--append", "console=ttyS0 panic=-1", "--memory", "256", "--engine", "translator", "--deterministic",
+        };
+        Repository.ProcessResult first = Repository.Run(Path.Combine(Repository.Root, "emu"), args, Bound);
+        Repository.ProcessResult second = Repository.Run(Path.Combine(Repository.Root, "emu"), args, Bound);
+        output.WriteLine(first.StdoutText);
+        CheckWorkload(first);
+        Assert.Equal(first.StdoutText, second.StdoutText);
+    }
+
     private static void CheckWorkload(Repository.ProcessResult r)
     {
         CheckWorkload(r.StdoutText, r.ExitCode, r.Stderr);
