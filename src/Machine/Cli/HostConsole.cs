@@ -1,6 +1,6 @@
 using System;
-using System.Diagnostics;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Threading;
 
 namespace Emu.Machine.Cli;
@@ -19,10 +19,10 @@ public sealed class HostConsole : IDisposable
     private readonly Board board;
     private readonly Stream input;
     private readonly TextWriter messages;
-    private readonly string? savedTerminal;
+    private readonly byte[]? savedTerminal;
     private readonly Thread reader;
 
-    private HostConsole(Board board, Stream input, TextWriter messages, string? savedTerminal)
+    private HostConsole(Board board, Stream input, TextWriter messages, byte[]? savedTerminal)
     {
         this.board = board;
         this.input = input;
@@ -36,13 +36,13 @@ public sealed class HostConsole : IDisposable
     /// <summary>Connects the process's standard input to the board's COM1; raw mode when it is a terminal.</summary>
     public static HostConsole Attach(Board board, TextWriter messages)
     {
-        string? saved = null;
-        if (!Console.IsInputRedirected && !OperatingSystem.IsWindows())
-        {
-            saved = Stty("-g");
-            if (saved is not null) Stty("raw -echo");
-        }
-        return new HostConsole(board, Console.OpenStandardInput(), messages, saved?.Trim());
+        byte[]? saved = Console.IsInputRedirected ? null : Terminal.MakeRaw();
+        // File descriptor 0 itself: Console.OpenStandardInput on a terminal reads through .NET's
+        // line editor, which echoes what is typed and sets its own terminal modes.
+        Stream input = OperatingSystem.IsWindows()
+            ? Console.OpenStandardInput()
+            : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, 1);
+        return new HostConsole(board, input, messages, saved);
     }
 
     private void ReadLoop()
@@ -104,28 +104,60 @@ public sealed class HostConsole : IDisposable
     /// <summary>Puts the terminal back as it was.</summary>
     public void Dispose()
     {
-        if (savedTerminal is not null) Stty(savedTerminal);
+        if (savedTerminal is not null) Terminal.Restore(savedTerminal);
     }
 
-    private static string? Stty(string arguments)
+    /// <summary>
+    /// The POSIX terminal interface on standard input, called directly: a child "stty" would
+    /// not do, because .NET puts its own terminal settings back whenever a child process ends.
+    /// </summary>
+    private static class Terminal
     {
-        try
+        private const int StdinFd = 0, TcsaNow = 0;
+
+        /// <summary>Room for any platform's struct termios (60 bytes on Linux, 72 on macOS).</summary>
+        private const int TermiosBytes = 256;
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int isatty(int fd);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int tcgetattr(int fd, byte[] termios);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int tcsetattr(int fd, int optionalActions, byte[] termios);
+
+        [DllImport("libc")]
+        private static extern void cfmakeraw(byte[] termios);
+
+        /// <summary>Raw mode (no echo, no line editing, no signals from keys); returns the settings to restore, or null.</summary>
+        public static byte[]? MakeRaw()
         {
-            var psi = new ProcessStartInfo("stty", arguments)
+            if (OperatingSystem.IsWindows()) return null;
+            try
             {
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            };
-            // stty works on its standard input, which must be the terminal: the child inherits ours.
-            using Process? p = Process.Start(psi);
-            if (p is null) return null;
-            string output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0 ? output : null;
+                if (isatty(StdinFd) != 1) return null;
+                var saved = new byte[TermiosBytes];
+                if (tcgetattr(StdinFd, saved) != 0) return null;
+                var raw = (byte[])saved.Clone();
+                cfmakeraw(raw);
+                return tcsetattr(StdinFd, TcsaNow, raw) == 0 ? saved : null;
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                return null; // no POSIX terminal interface: the terminal stays as it is, line by line
+            }
         }
-        catch (System.ComponentModel.Win32Exception)
+
+        public static void Restore(byte[] saved)
         {
-            return null; // no stty: the terminal stays cooked, which still works line by line
+            try
+            {
+                tcsetattr(StdinFd, TcsaNow, saved);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+            }
         }
     }
 }
