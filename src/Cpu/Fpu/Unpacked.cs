@@ -41,58 +41,40 @@ public struct Unpacked
     }
 
     /// <summary>A single-precision value (FLD m32fp, the m32fp arithmetic forms).</summary>
-    public static Unpacked FromSingle(uint bits)
-    {
-        Unpacked u = default;
-        u.Sign = (bits >> 31) != 0;
-        int e = (int)(bits >> 23) & 0xFF;
-        ulong f = bits & 0x7F_FFFF;
-        if (e == 0)
-        {
-            if (f == 0) { u.Class = FpClass.Zero; return u; }
-            u.Class = FpClass.Denormal;
-            int s = BitOperations.LeadingZeroCount(f);
-            u.Sig = f << s;
-            u.Exp = -126 - 23 + (63 - s);
-            return u;
-        }
-        if (e == 0xFF)
-        {
-            u.Sig = Float80.IntegerBit | (f << 40);
-            u.Class = f == 0 ? FpClass.Infinity : (f & 0x40_0000) != 0 ? FpClass.QNaN : FpClass.SNaN;
-            return u;
-        }
-        u.Class = FpClass.Normal;
-        u.Sig = Float80.IntegerBit | (f << 40);
-        u.Exp = e - 127;
-        return u;
-    }
+    public static Unpacked FromSingle(uint bits) =>
+        FromIeee((bits >> 31) != 0, (int)(bits >> 23) & 0xFF, bits & 0x7F_FFFF, fractionBits: 23, bias: 127);
 
     /// <summary>A double-precision value (FLD m64fp, the m64fp arithmetic forms).</summary>
-    public static Unpacked FromDouble(ulong bits)
+    public static Unpacked FromDouble(ulong bits) =>
+        FromIeee((bits >> 63) != 0, (int)(bits >> 52) & 0x7FF, bits & 0x000F_FFFF_FFFF_FFFF, fractionBits: 52, bias: 1023);
+
+    /// <summary>
+    /// An IEEE 754 binary value with an implicit integer bit, from its fields: exponent 0 is
+    /// zero or a denormal (normalised here, so it is exact), all ones is an infinity or a NaN
+    /// (quiet when the fraction's top bit is set), anything else a normal number.
+    /// </summary>
+    private static Unpacked FromIeee(bool sign, int e, ulong f, int fractionBits, int bias)
     {
         Unpacked u = default;
-        u.Sign = (bits >> 63) != 0;
-        int e = (int)(bits >> 52) & 0x7FF;
-        ulong f = bits & 0x000F_FFFF_FFFF_FFFF;
+        u.Sign = sign;
+        int maxExponent = 2 * bias + 1;
         if (e == 0)
         {
             if (f == 0) { u.Class = FpClass.Zero; return u; }
             u.Class = FpClass.Denormal;
             int s = BitOperations.LeadingZeroCount(f);
             u.Sig = f << s;
-            u.Exp = -1022 - 52 + (63 - s);
+            u.Exp = 1 - bias - fractionBits + (63 - s);
             return u;
         }
-        if (e == 0x7FF)
+        u.Sig = Float80.IntegerBit | (f << (63 - fractionBits));
+        if (e == maxExponent)
         {
-            u.Sig = Float80.IntegerBit | (f << 11);
-            u.Class = f == 0 ? FpClass.Infinity : (f & 0x0008_0000_0000_0000) != 0 ? FpClass.QNaN : FpClass.SNaN;
+            u.Class = f == 0 ? FpClass.Infinity : (f & (1UL << (fractionBits - 1))) != 0 ? FpClass.QNaN : FpClass.SNaN;
             return u;
         }
         u.Class = FpClass.Normal;
-        u.Sig = Float80.IntegerBit | (f << 11);
-        u.Exp = e - 1023;
+        u.Exp = e - bias;
         return u;
     }
 

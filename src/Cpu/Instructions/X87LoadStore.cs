@@ -128,57 +128,47 @@ public static unsafe class X87LoadStore
     private static bool StoreAllowed(Cpu c, uint flags) =>
         X87.Commit(c, flags) && !X87.AnyUnmasked(c, flags & (FpuStatus.OE | FpuStatus.UE | FpuStatus.IE));
 
-    private static void FstM32(Cpu c, ref Instruction i) => StoreSingle(c, ref i, false);
-    private static void FstpM32(Cpu c, ref Instruction i) => StoreSingle(c, ref i, true);
-
-    private static void StoreSingle(Cpu c, ref Instruction i, bool pop)
+    /// <summary>
+    /// The start of every store of ST(0) to memory: the #NM and pending-exception checks, the
+    /// destination's segment checks (before anything changes), then FIP/FDP/FOP.
+    /// </summary>
+    private static bool BeginStore(Cpu c, ref Instruction i, int bytes, out uint linear)
     {
-        if (!X87.Begin(c)) return;
+        linear = 0;
+        if (!X87.Begin(c)) return false;
         int seg = Cpu.MemSeg(ref i);
         uint ea = c.EffectiveAddress(ref i);
-        uint lin = X87.StoreAddress(c, seg, ea, 4);
+        linear = X87.StoreAddress(c, seg, ea, bytes);
         X87.Pointers(c, ref i, seg, ea);
-        FpuState f = c.Fpu;
-        uint flags = 0;
-        uint bits;
-        if (f.IsEmpty(0))
-        {
-            flags = X87.StackUnderflow;
-            bits = Conversions.SingleIndefinite;
-        }
-        else
-        {
-            bits = Conversions.ToSingle(f.St(0), f.RoundingControl, f.ControlWord, ref flags);
-        }
-        if (!StoreAllowed(c, flags)) return;
-        c.Mmu.Write32(lin, bits);
-        if (pop) f.Pop();
+        return true;
     }
 
-    private static void FstM64(Cpu c, ref Instruction i) => StoreDouble(c, ref i, false);
-    private static void FstpM64(Cpu c, ref Instruction i) => StoreDouble(c, ref i, true);
+    private static void FstM32(Cpu c, ref Instruction i) => StoreReal(c, ref i, false, false);
+    private static void FstpM32(Cpu c, ref Instruction i) => StoreReal(c, ref i, false, true);
+    private static void FstM64(Cpu c, ref Instruction i) => StoreReal(c, ref i, true, false);
+    private static void FstpM64(Cpu c, ref Instruction i) => StoreReal(c, ref i, true, true);
 
-    private static void StoreDouble(Cpu c, ref Instruction i, bool pop)
+    /// <summary>FST/FSTP m32fp and m64fp: ST(0) rounded to single or double precision.</summary>
+    private static void StoreReal(Cpu c, ref Instruction i, bool isDouble, bool pop)
     {
-        if (!X87.Begin(c)) return;
-        int seg = Cpu.MemSeg(ref i);
-        uint ea = c.EffectiveAddress(ref i);
-        uint lin = X87.StoreAddress(c, seg, ea, 8);
-        X87.Pointers(c, ref i, seg, ea);
+        if (!BeginStore(c, ref i, isDouble ? 8 : 4, out uint lin)) return;
         FpuState f = c.Fpu;
         uint flags = 0;
         ulong bits;
         if (f.IsEmpty(0))
         {
             flags = X87.StackUnderflow;
-            bits = Conversions.DoubleIndefinite;
+            bits = isDouble ? Conversions.DoubleIndefinite : Conversions.SingleIndefinite;
         }
         else
         {
-            bits = Conversions.ToDouble(f.St(0), f.RoundingControl, f.ControlWord, ref flags);
+            bits = isDouble
+                ? Conversions.ToDouble(f.St(0), f.RoundingControl, f.ControlWord, ref flags)
+                : Conversions.ToSingle(f.St(0), f.RoundingControl, f.ControlWord, ref flags);
         }
         if (!StoreAllowed(c, flags)) return;
-        X87.Write64(c, lin, bits);
+        if (isDouble) X87.Write64(c, lin, bits);
+        else c.Mmu.Write32(lin, (uint)bits);
         if (pop) f.Pop();
     }
 
@@ -256,11 +246,7 @@ public static unsafe class X87LoadStore
 
     private static void StoreInteger(Cpu c, ref Instruction i, int bits, bool pop)
     {
-        if (!X87.Begin(c)) return;
-        int seg = Cpu.MemSeg(ref i);
-        uint ea = c.EffectiveAddress(ref i);
-        uint lin = X87.StoreAddress(c, seg, ea, bits / 8);
-        X87.Pointers(c, ref i, seg, ea);
+        if (!BeginStore(c, ref i, bits / 8, out uint lin)) return;
         FpuState f = c.Fpu;
         uint flags = 0;
         long v;

@@ -150,19 +150,10 @@ public static unsafe class X87Transcendental
     }
 
     /// <summary>FPATAN: ST(1) = arctan(ST(1) / ST(0)) in the quadrant of (ST(0), ST(1)), then pop (Intel SDM Vol. 2, FPATAN, Table 3-30).</summary>
-    private static void Fpatan(Cpu c, ref Instruction i)
-    {
-        if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
-        FpuState f = c.Fpu;
-        if (!TwoOperands(c, f)) return;
-        Unpacked x = Unpacked.From(f.St(0)), y = Unpacked.From(f.St(1));
-        uint flags = 0;
-        Float80 r = X87Math.Specials(y, x, ref flags, out Float80 special) ? special : Atan2(y, x, f, ref flags);
-        if (!X87.Commit(c, flags)) return;
-        f.St(1) = r;
-        f.Pop();
-    }
+    private static void Fpatan(Cpu c, ref Instruction i) => OnStackPair(c, ref i, &Fpatan2);
+
+    private static Float80 Fpatan2(in Unpacked x, in Unpacked y, FpuState f, ref uint flags) =>
+        X87Math.Specials(y, x, ref flags, out Float80 special) ? special : Atan2(y, x, f, ref flags);
 
     private static Float80 Atan2(in Unpacked y, in Unpacked x, FpuState f, ref uint flags)
     {
@@ -198,6 +189,24 @@ public static unsafe class X87Transcendental
         }
         if (y.Sign) angle = angle.Negate();
         return angle.Round(rc, cw, ref flags);
+    }
+
+    /// <summary>
+    /// The shape of FPATAN, FYL2X and FYL2XP1: <paramref name="op"/>(x = ST(0), y = ST(1))
+    /// replaces ST(1), then the stack pops; an unmasked exception changes nothing.
+    /// </summary>
+    private static void OnStackPair(Cpu c, ref Instruction i, delegate*<in Unpacked, in Unpacked, FpuState, ref uint, Float80> op)
+    {
+        if (!X87.Begin(c)) return;
+        X87.Pointers(c, ref i, 0);
+        FpuState f = c.Fpu;
+        if (!TwoOperands(c, f)) return;
+        Unpacked x = Unpacked.From(f.St(0)), y = Unpacked.From(f.St(1));
+        uint flags = 0;
+        Float80 r = op(x, y, f, ref flags);
+        if (!X87.Commit(c, flags)) return;
+        f.St(1) = r;
+        f.Pop();
     }
 
     /// <summary>ST(0) and ST(1) both in use; otherwise the stack underflow, whose masked response puts the indefinite in ST(1) and pops.</summary>
@@ -273,19 +282,10 @@ public static unsafe class X87Transcendental
     }
 
     /// <summary>FYL2X: ST(1) = ST(1) * log2(ST(0)), then pop (Intel SDM Vol. 2, FYL2X, Table 3-50).</summary>
-    private static void Fyl2x(Cpu c, ref Instruction i)
-    {
-        if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
-        FpuState f = c.Fpu;
-        if (!TwoOperands(c, f)) return;
-        Unpacked x = Unpacked.From(f.St(0)), y = Unpacked.From(f.St(1));
-        uint flags = 0;
-        Float80 r = X87Math.SpecialsNoDenormal(x, y, ref flags, out Float80 special) ? special : YLog2X(x, y, f, ref flags);
-        if (!X87.Commit(c, flags)) return;
-        f.St(1) = r;
-        f.Pop();
-    }
+    private static void Fyl2x(Cpu c, ref Instruction i) => OnStackPair(c, ref i, &Fyl2xOp);
+
+    private static Float80 Fyl2xOp(in Unpacked x, in Unpacked y, FpuState f, ref uint flags) =>
+        X87Math.SpecialsNoDenormal(x, y, ref flags, out Float80 special) ? special : YLog2X(x, y, f, ref flags);
 
     private static Float80 YLog2X(in Unpacked x, in Unpacked y, FpuState f, ref uint flags)
     {
@@ -329,19 +329,10 @@ public static unsafe class X87Transcendental
     }
 
     /// <summary>FYL2XP1: ST(1) = ST(1) * log2(ST(0) + 1), then pop; defined for |ST(0)| &lt; 1 - sqrt(2)/2.</summary>
-    private static void Fyl2xp1(Cpu c, ref Instruction i)
-    {
-        if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
-        FpuState f = c.Fpu;
-        if (!TwoOperands(c, f)) return;
-        Unpacked x = Unpacked.From(f.St(0)), y = Unpacked.From(f.St(1));
-        uint flags = 0;
-        Float80 r = X87Math.SpecialsNoDenormal(x, y, ref flags, out Float80 special) ? special : YLog2XPlusOne(x, y, f, ref flags);
-        if (!X87.Commit(c, flags)) return;
-        f.St(1) = r;
-        f.Pop();
-    }
+    private static void Fyl2xp1(Cpu c, ref Instruction i) => OnStackPair(c, ref i, &Fyl2xp1Op);
+
+    private static Float80 Fyl2xp1Op(in Unpacked x, in Unpacked y, FpuState f, ref uint flags) =>
+        X87Math.SpecialsNoDenormal(x, y, ref flags, out Float80 special) ? special : YLog2XPlusOne(x, y, f, ref flags);
 
     private static Float80 YLog2XPlusOne(in Unpacked x, in Unpacked y, FpuState f, ref uint flags)
     {

@@ -150,12 +150,9 @@ public static class LinuxLoader
         memory.WriteBytes(CommandLineAddress, cl);
 
         // The GDT the 32-bit protocol asks for: __BOOT_CS (10h) and __BOOT_DS (18h), flat 4 GiB.
-        var gdt = new byte[0x20];
-        BinaryPrimitives.WriteUInt64LittleEndian(gdt.AsSpan(0x10), 0x00CF_9B00_0000_FFFFUL);
-        BinaryPrimitives.WriteUInt64LittleEndian(gdt.AsSpan(0x18), 0x00CF_9300_0000_FFFFUL);
-        memory.WriteBytes(GdtAddress, gdt);
+        ushort gdtLimit = FlatGdt.Write(memory, GdtAddress, 0x10, 0x18);
 
-        return new LinuxEntry(ProtectedModeAddress, BootParamsAddress, GdtAddress, (ushort)(gdt.Length - 1), initrdAddress,
+        return new LinuxEntry(ProtectedModeAddress, BootParamsAddress, GdtAddress, gdtLimit, initrdAddress,
             (uint)initrd.Length, version);
     }
 

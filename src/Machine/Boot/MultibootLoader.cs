@@ -231,12 +231,8 @@ public static class MultibootLoader
     {
         new Span<byte>(memory.Ram + InfoAreaStart, (int)(InfoAreaEnd - InfoAreaStart)).Clear();
 
-        // A GDT with the flat segments the kernel starts in, so reloading a segment register
-        // with the selector it already holds works before the kernel installs its own GDT.
-        memory.Write(GdtAddress + 8, 4, 0x0000_FFFF);   // 08h: base 0, limit 4 GiB,
-        memory.Write(GdtAddress + 12, 4, 0x00CF_9B00);  //      32-bit execute/read code, accessed
-        memory.Write(GdtAddress + 16, 4, 0x0000_FFFF);  // 10h: base 0, limit 4 GiB,
-        memory.Write(GdtAddress + 20, 4, 0x00CF_9300);  //      32-bit read/write data, accessed
+        // The flat segments the kernel starts in: code at 08h, data at 10h.
+        FlatGdt.Write(memory, GdtAddress, 0x08, 0x10);
 
         uint mmapLength = 0;
         foreach (MemoryRegion r in map.Regions)
