@@ -1,0 +1,96 @@
+using System.IO;
+using System.Text;
+using Emu.X86;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Emu.Machine.Tests;
+
+/// <summary>The PC board's event loop: timer interrupts through the PIC wake a halted guest, on both engines.</summary>
+public class PcBoardTests
+{
+    private const uint Start = 0x10_0000, Idt = 0x2_0000, Idtr = 0x2_0800, Ticks = 0x2_1000;
+
+    /// <summary>
+    /// A guest that remaps the PIC (IRQ 0 at vector 20h), programs PIT channel 0 as a 100 Hz
+    /// rate generator, and halts until its handler has counted five ticks; then it exits.
+    /// </summary>
+    private static void TickingGuest(Assembler a)
+    {
+        // At the entry, jump over the handler (11 bytes), so that it sits at Start + 2:
+        // inc dword [Ticks]; mov al, 20h; out 20h, al (non-specific EOI); iretd.
+        const uint handler = Start + 2;
+        a.db(0xEB, 11);
+        a.db(0xFF, 0x05, 0x00, 0x10, 0x02, 0x00); // inc dword [21000h] (Ticks)
+        a.db(0xB0, 0x20, 0xE6, 0x20, 0xCF);
+        var wait = a.CreateLabel();
+        a.mov(esp, 0x8_0000); // Multiboot leaves no stack; the interrupts need one
+        // IDT entry 20h: a 32-bit interrupt gate to the handler in the loader's code segment (08h).
+        a.mov(__dword_ptr[Idt + 0x20 * 8], 0x0008_0000 | (handler & 0xFFFF));
+        a.mov(__dword_ptr[Idt + 0x20 * 8 + 4], unchecked((int)((handler & 0xFFFF_0000) | 0x8E00)));
+        a.mov(__word_ptr[Idtr], 0x21 * 8 - 1);
+        a.mov(__dword_ptr[Idtr + 2], Idt);
+        a.lidt(__[Idtr]);
+        // 8259A pair: ICW1-ICW4, master vectors 20h-27h, slave 28h-2Fh; only IRQ 0 unmasked.
+        foreach ((int port, byte value) in new (int, byte)[]
+                 {
+                     (0x20, 0x11), (0x21, 0x20), (0x21, 0x04), (0x21, 0x01),
+                     (0xA0, 0x11), (0xA1, 0x28), (0xA1, 0x02), (0xA1, 0x01),
+                     (0x21, 0xFE), (0xA1, 0xFF),
+                     // 8254 channel 0, lobyte/hibyte, mode 2, count 11932: 100 Hz.
+                     (0x43, 0x34), (0x40, 11932 & 0xFF), (0x40, 11932 >> 8),
+                 })
+        {
+            a.mov(al, value);
+            a.@out((byte)port, al);
+        }
+        a.mov(__dword_ptr[Ticks], 0);
+        a.sti();
+        a.Label(ref wait);
+        a.hlt();
+        a.cmp(__dword_ptr[Ticks], 5);
+        a.jb(wait);
+        a.cli();
+        foreach (char ch in "five ticks")
+        {
+            a.mov(al, (byte)ch);
+            a.@out(0xE9, al);
+        }
+        a.mov(al, 0x10);
+        a.@out(0xF4, al); // status 33
+    }
+
+    [Theory, OnEveryEngine]
+    public void TimerInterruptsWakeAHaltedGuest(string engine)
+    {
+        var output = new MemoryStream();
+        using var board = new Board(8, output, Engines.Create(engine), new BoardOptions { Deterministic = true });
+        board.BootMultiboot(ElfBuilder.WithCode(Start, TickingGuest).Build(), "");
+        RunResult r = board.Run(10_000_000);
+        Engines.CheckHealthy(board.Cpu.Engine);
+        Assert.True(r.Outcome == RunOutcome.GuestExit, r.Message);
+        Assert.Equal("five ticks", Encoding.ASCII.GetString(output.ToArray()));
+        Assert.Equal(RunOutcome.GuestExit, r.Outcome);
+        Assert.Equal(33, r.ExitStatus);
+        // Four or five 10 ms periods passed on the virtual clock (the control word itself takes
+        // OUT from low to high, an edge the PIC may count as the first tick), and the guest slept
+        // through them: the deterministic clock jumped to each tick instead of counting idle
+        // instructions.
+        Assert.InRange(board.Clock.Now, 40_000_000, 60_000_000);
+        Assert.InRange(r.Instructions, 50, 5_000);
+    }
+
+    [Fact]
+    public void OnTheRealTimeClockTheGuestWaitsForItsTicks()
+    {
+        var output = new MemoryStream();
+        using var board = new Board(8, output, Engines.Create(Engines.Translator));
+        board.BootMultiboot(ElfBuilder.WithCode(Start, TickingGuest).Build(), "");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        RunResult r = board.Run(10_000_000);
+        Assert.Equal(33, r.ExitStatus);
+        Assert.Equal("five ticks", Encoding.ASCII.GetString(output.ToArray()));
+        // Four periods of 10 ms at least, on the host's clock.
+        Assert.True(watch.ElapsedMilliseconds >= 35, $"the run took {watch.ElapsedMilliseconds} ms");
+    }
+}
