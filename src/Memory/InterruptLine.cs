@@ -24,7 +24,11 @@ public sealed class InterruptLine
     public bool Intr
     {
         get => intr;
-        set => intr = value;
+        set
+        {
+            intr = value;
+            if (value) Raised?.Invoke();
+        }
     }
 
     /// <summary>A latched NMI edge, cleared when the CPU takes it.</summary>
@@ -36,7 +40,17 @@ public sealed class InterruptLine
     /// <summary>Who answers the INTA cycle (the PIC).</summary>
     public IInterruptAcknowledge? Controller { get; set; }
 
-    public void RaiseNmi() => nmi = true;
+    public void RaiseNmi()
+    {
+        nmi = true;
+        Raised?.Invoke();
+    }
+
+    /// <summary>
+    /// Called when INTR is asserted or an NMI latched: the CPU uses it to make compiled code
+    /// return to its dispatcher, which samples the line.
+    /// </summary>
+    public System.Action? Raised { get; set; }
 
     /// <summary>The CPU takes the NMI.</summary>
     public void AcknowledgeNmi() => nmi = false;

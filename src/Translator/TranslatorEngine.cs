@@ -1,43 +1,40 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading;
+using Emu.Memory;
 using Emu.X86;
 
 namespace Emu.Translator;
 
 /// <summary>
 /// The translating engine. A block is interpreted until it has been entered
-/// <see cref="Threshold"/> times; it is then compiled to IL on a background thread while
-/// the interpreter keeps running it, and once the compiled code is published, dispatch
-/// runs that instead. Execution never waits for the JIT. Compiled code lives on the
-/// <see cref="Block"/> itself, so finding it costs nothing beyond finding the block.
+/// <see cref="Threshold"/> times; then a <see cref="Region"/> is formed around it (the hot
+/// blocks of its code page that its branches reach) and compiled to IL on a background
+/// thread while the interpreter keeps running. Once installed, entering any of the region's
+/// blocks runs the region; its exits to targets known at translation time are linked to the
+/// regions found there, so compiled code runs region after region without the dispatcher
+/// until the budget word (<see cref="Cpu.ExitAt"/>) says stop. Execution never waits for the JIT.
 /// </summary>
 public sealed class TranslatorEngine : IExecutionEngine, IDisposable
 {
-    /// <summary>The default tiering threshold: block entries before a block is compiled.</summary>
+    /// <summary>The default tiering threshold: block entries before a region is formed around a block.</summary>
     /// <remarks>
-    /// Chosen by measurement: the total time of the five benchmark workloads (firmware/bench-*,
-    /// about 0.6 s each on the interpreter), compiles included, median of 5-9 runs, per threshold:
-    /// <code>
-    /// threshold              1     10     50    200    500   2000   (interpreter: 3358 ms)
-    /// 2 cores, quiet      1515   1349   1343   1335   1348   1334   ms
-    /// 1 core (taskset)    1790   1472   1413   1422   1394   1392   ms
-    /// blocks compiled      188    109     82     80     56     46
-    /// </code>
-    /// 1 is 10-25% slower (the compile queue fills with cold blocks at about a millisecond of
-    /// RyuJIT each); from 10 up the totals are flat within noise on two cores, and on one core,
-    /// or on a loaded machine (a sweep at load average 5-8 had 500 lowest, 4% under 50), the
-    /// thresholds that compile less win by a little. 500 is in the middle of that flat region
-    /// and compiles a third fewer blocks than 50. Interpreting a block 500 times costs about
-    /// 30 us, far less than compiling it, so warm code of a big guest loses little by waiting.
-    /// Reproduce: <c>./emu bench --sweep 1,10,50,200,500,2000 --runs 9</c> (and under
-    /// <c>taskset -c 0</c> for one core).
+    /// Chosen by measurement with single-block compilation (issue 3): the total time of the five
+    /// benchmark workloads was flat within noise from 10 to 2000 entries on two cores, and 1 was
+    /// 10-25% slower. Reproduce: <c>./emu bench --sweep 1,10,50,200,500,2000 --runs 9</c>.
     /// </remarks>
     public const int DefaultThreshold = 500;
 
-    private readonly BlockingCollection<Block>? queue;
+    private readonly BlockingCollection<Region>? queue;
+    private readonly ConcurrentQueue<Region> finished = new();
     private readonly Thread? worker;
+    private readonly Dictionary<uint, List<Region>> byPage = new();
+    private Cpu? attached;
+    private int pendingInstalls;
+    private long compiledRegions;
     private long compiledBlocks;
     private long compiledInstructions;
     private long compileTicks;
@@ -51,7 +48,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
         Synchronous = synchronous;
         if (!synchronous)
         {
-            queue = new BlockingCollection<Block>(new ConcurrentQueue<Block>());
+            queue = new BlockingCollection<Region>(new ConcurrentQueue<Region>());
             worker = new Thread(CompileLoop) { IsBackground = true, Name = "translator", Priority = ThreadPriority.BelowNormal };
             worker.Start();
         }
@@ -60,48 +57,169 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     public int Threshold { get; }
     public bool Synchronous { get; }
 
-    /// <summary>Blocks compiled so far.</summary>
+    /// <summary>Regions compiled so far.</summary>
+    public long CompiledRegions => Interlocked.Read(ref compiledRegions);
+
+    /// <summary>Blocks in the compiled regions (a block in two regions counts twice).</summary>
     public long CompiledBlocks => Interlocked.Read(ref compiledBlocks);
 
-    /// <summary>Guest instructions in the compiled blocks.</summary>
+    /// <summary>Guest instructions in the compiled regions.</summary>
     public long CompiledInstructions => Interlocked.Read(ref compiledInstructions);
 
     /// <summary>Time spent building IL and running RyuJIT on it.</summary>
     public TimeSpan CompileTime => TimeSpan.FromTicks(Interlocked.Read(ref compileTicks) * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
 
-    /// <summary>Blocks the compiler refused (they stay interpreted).</summary>
+    /// <summary>Regions the compiler refused (their blocks stay interpreted).</summary>
     public long Failures => Interlocked.Read(ref failures);
+
+    /// <summary>Region entries through the dispatcher, and through a link from another region.</summary>
+    public long DispatchedEntries, LinkedEntries;
 
     public void Execute(Cpu cpu, Block block)
     {
-        Action<Cpu>? code = block.Translation;
-        if (code is not null)
+        if (!ReferenceEquals(attached, cpu)) Attach(cpu);
+        if (pendingInstalls != 0) InstallFinished();
+        if (block.Region is not Region r || !r.Valid || (r.Flat && !cpu.FlatSegments()))
         {
-            code(cpu);
+            Cold(cpu, block);
             return;
         }
-        if (++block.Hits >= Threshold && !block.CompileQueued && block.Cacheable)
+        DispatchedEntries++;
+        Run(cpu, r, block.RegionEntry);
+    }
+
+    /// <summary>Runs region after region while their exits lead to compiled code and the budget word allows.</summary>
+    private void Run(Cpu cpu, Region r, int entry)
+    {
+        while (true)
         {
-            block.CompileQueued = true;
+            cpu.CurrentBlocks = r.Blocks;
+            int exit = r.Code!(cpu, entry);
+            cpu.CurrentBlocks = null;
+            if (exit == RegionExit.Dispatcher || cpu.InstructionCount >= cpu.ExitAt) return;
+            if (exit >= 0)
+            {
+                ref RegionLink link = ref r.Links[exit];
+                Region? t = link.Target;
+                if (t is not null && t.Valid)
+                {
+                    LinkedEntries++;
+                    r = t;
+                    entry = link.Entry;
+                    continue;
+                }
+            }
+            // Find the block at EIP as the dispatcher would (this may fault: nothing runs then).
+            cpu.CurrentBlock = null;
+            Block next = cpu.Blocks.Get();
+            cpu.CurrentBlock = next;
+            if (next.Region is not Region n || !n.Valid || (n.Flat && !r.Flat))
+            {
+                Cold(cpu, next);
+                return;
+            }
+            if (exit >= 0 && r.Links[exit].Linkable)
+            {
+                r.Links[exit].Target = n;
+                r.Links[exit].Entry = next.RegionEntry;
+            }
+            DispatchedEntries++;
+            r = n;
+            entry = next.RegionEntry;
+        }
+    }
+
+    /// <summary>A block without compiled code: counted toward its region, and interpreted.</summary>
+    private void Cold(Cpu cpu, Block block)
+    {
+        if (++block.Hits >= Threshold && !block.CompileQueued && block.Cacheable && !block.Straddles)
+        {
+            Region region = RegionBuilder.Form(cpu, block);
+            foreach (Block b in region.Blocks) b.CompileQueued = true;
             if (Synchronous)
             {
-                CompileOne(block);
-                code = block.Translation;
-                if (code is not null)
+                CompileOne(region);
+                InstallFinished();
+                if (block.Region is Region r && r.Valid && (!r.Flat || cpu.FlatSegments()))
                 {
-                    code(cpu);
+                    DispatchedEntries++;
+                    Run(cpu, r, block.RegionEntry);
                     return;
                 }
             }
             else
             {
-                queue!.Add(block);
+                queue!.Add(region);
             }
         }
         Interpreter.Execute(cpu, block);
     }
 
-    /// <summary>Waits until every queued block has been compiled (benchmarks and tests).</summary>
+    private void Attach(Cpu cpu)
+    {
+        attached = cpu;
+        cpu.Blocks.BlockDropped = OnBlockDropped;
+    }
+
+    /// <summary>Installs compiled regions on the emulation thread, unless a block of theirs was dropped meanwhile.</summary>
+    private void InstallFinished()
+    {
+        Interlocked.Exchange(ref pendingInstalls, 0);
+        while (finished.TryDequeue(out Region? r))
+        {
+            bool valid = r.Valid;
+            foreach (Block b in r.Blocks) valid &= b.Valid;
+            if (!valid)
+            {
+                Abandon(r);
+                continue;
+            }
+            if (!byPage.TryGetValue(r.PhysPage, out List<Region>? list)) byPage[r.PhysPage] = list = new List<Region>();
+            list.Add(r);
+            for (int i = 0; i < r.Blocks.Length; i++)
+            {
+                Block b = r.Blocks[i];
+                if (b.Region is Region old && old.Valid) continue; // the first region to hold a block is its entry
+                b.Region = r;
+                b.RegionEntry = i;
+            }
+        }
+    }
+
+    /// <summary>A region that will not run: its blocks may form regions again.</summary>
+    private static void Abandon(Region r)
+    {
+        r.Valid = false;
+        foreach (Block b in r.Blocks)
+        {
+            if (ReferenceEquals(b.Region, r)) b.Region = null;
+            if (b.Region is null)
+            {
+                b.CompileQueued = false;
+                b.Hits = 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A block was overwritten or flushed: every region of its page goes. When the running
+    /// region is one of them, it leaves after the current instruction.
+    /// </summary>
+    private void OnBlockDropped(Block dropped)
+    {
+        uint page = dropped.PhysStart & ~PhysicalMemory.PageMask;
+        dropped.Region = null;
+        if (!byPage.Remove(page, out List<Region>? list)) return;
+        Cpu? cpu = attached;
+        foreach (Region r in list)
+        {
+            if (cpu is not null && ReferenceEquals(cpu.CurrentBlocks, r.Blocks) && cpu.BlockExit == BlockExitKind.None)
+                cpu.BlockExit = BlockExitKind.ContinueAfter;
+            Abandon(r);
+        }
+    }
+
+    /// <summary>Waits until every queued region has been compiled (benchmarks and tests).</summary>
     public void Drain()
     {
         if (queue is null) return;
@@ -111,29 +229,31 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
 
     private void CompileLoop()
     {
-        foreach (Block b in queue!.GetConsumingEnumerable())
+        foreach (Region r in queue!.GetConsumingEnumerable())
         {
-            lock (queue) CompileOne(b);
+            lock (queue) CompileOne(r);
         }
     }
 
-    private void CompileOne(Block b)
+    private void CompileOne(Region r)
     {
-        if (!b.Valid) return;
         long t0 = Stopwatch.GetTimestamp();
         try
         {
-            Action<Cpu> code = BlockCompiler.Compile(b);
-            code(null!); // JIT it here (a null CPU returns at once), not on the emulation thread
-            if (b.Valid) b.Translation = code;
-            Interlocked.Increment(ref compiledBlocks);
-            Interlocked.Add(ref compiledInstructions, b.Count);
+            Func<Cpu, int, int> code = RegionCompiler.Compile(r);
+            code(null!, 0); // JIT it here (a null CPU returns at once), not on the emulation thread
+            r.Code = code;
+            Interlocked.Increment(ref compiledRegions);
+            Interlocked.Add(ref compiledBlocks, r.Blocks.Length);
+            Interlocked.Add(ref compiledInstructions, r.Instructions);
+            finished.Enqueue(r);
+            Interlocked.Exchange(ref pendingInstalls, 1);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // A block the compiler cannot handle keeps running in the interpreter; one message per failure.
+            // A region the compiler cannot handle stays interpreted; one message per failure.
             Interlocked.Increment(ref failures);
-            Console.Error.WriteLine($"translator: cannot compile {b}: {e.GetType().Name}: {e.Message}");
+            Console.Error.WriteLine($"translator: cannot compile {r}: {e.GetType().Name}: {e.Message}");
         }
         finally
         {

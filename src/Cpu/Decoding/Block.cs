@@ -50,10 +50,17 @@ public sealed unsafe class Block
     /// <summary>Times the block has been entered (the translator's tiering counter).</summary>
     public int Hits;
 
-    /// <summary>Compiled code for the block, once the translator has produced it (runs the whole block).</summary>
-    public volatile Action<Cpu>? Translation;
+    /// <summary>
+    /// The compiled region the translator runs this block in (its own type; the CPU never
+    /// looks inside), with <see cref="RegionEntry"/> the block's entry into it; null until one
+    /// is installed, and again after the region is invalidated.
+    /// </summary>
+    public object? Region;
 
-    /// <summary>Set when the block has been queued for compilation.</summary>
+    /// <summary>The entry number of this block in <see cref="Region"/>.</summary>
+    public int RegionEntry;
+
+    /// <summary>Set when the block has been queued for compilation (in a region being built).</summary>
     public bool CompileQueued;
 
     internal Block? HashNext;

@@ -105,6 +105,18 @@ public sealed unsafe class BlockCache
         return nb;
     }
 
+    /// <summary>
+    /// The cached block that starts at physical address <paramref name="phys"/> with this EIP,
+    /// CS base and code size, or null; never decodes (the translator builds regions from
+    /// blocks already run).
+    /// </summary>
+    public Block? Find(uint phys, uint eip, uint csBase, bool code32)
+    {
+        for (Block? b = hash[HashIndex(phys, eip, code32)]; b is not null; b = b.HashNext)
+            if (b.PhysStart == phys && b.Eip == eip && b.Code32 == code32 && b.CsBase == csBase && b.Valid) return b;
+        return null;
+    }
+
     /// <summary>Where the next page of a straddling block's first byte maps now (its cached bytes may be elsewhere).</summary>
     private uint SecondPageOf(uint linear, Block b) =>
         cpu.Mmu.Translate((linear | PhysicalMemory.PageMask) + 1, Emu.Memory.AccessKind.Fetch) & ~PhysicalMemory.PageMask;

@@ -64,6 +64,22 @@ public sealed partial class Cpu
         return lin;
     }
 
+    /// <summary>
+    /// Whether CS, DS, ES and SS are flat: base 0, every offset valid (4 GiB, expand-up),
+    /// data segments readable and writable, 32-bit code and stack. Compiled code made for
+    /// flat segments runs only while this holds, and leaves out every segment check.
+    /// </summary>
+    public bool FlatSegments()
+    {
+        if (!Code32 || !Stack32) return false;
+        ref SegmentCache cs = ref Seg[SegReg.CS];
+        if (cs.Base != 0 || cs.ValidHigh != 0xFFFF_FFFFu) return false;
+        return FlatData(ref Seg[SegReg.DS]) && FlatData(ref Seg[SegReg.ES]) && FlatData(ref Seg[SegReg.SS]);
+    }
+
+    private static bool FlatData(ref SegmentCache s) =>
+        s.Base == 0 && s.ValidLow == 0 && s.ValidHigh == 0xFFFF_FFFFu && s.Readable && s.Writable;
+
     // ---- stack ----
 
     /// <summary>The stack pointer as SS.B selects it: ESP, or SP zero-extended.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using Emu.Memory;
 using Iced.Intel;
 
@@ -35,6 +36,27 @@ public sealed partial class Cpu
 
     /// <summary>Set by an instruction to leave the current block early (see <see cref="BlockExitKind"/>).</summary>
     public int BlockExit;
+
+    /// <summary>
+    /// The blocks of the compiled region being run (null outside one): with
+    /// <see cref="RegionBlock"/>, the block executing now, so a fault or a device's look at
+    /// the clock counts the instructions retired inside it exactly.
+    /// </summary>
+    public Block[]? CurrentBlocks;
+
+    /// <summary>Index in <see cref="CurrentBlocks"/> of the block executing now (compiled code stores it as it enters each block).</summary>
+    public int RegionBlock;
+
+    /// <summary>
+    /// The one word compiled code tests at every block boundary: it leaves for the dispatcher
+    /// once <see cref="InstructionCount"/> reaches it. It folds together the run's instruction
+    /// budget (which the board sizes to the next timer deadline), a stop request and a newly
+    /// asserted interrupt line, which set it to 0.
+    /// </summary>
+    public long ExitAt = long.MaxValue;
+
+    /// <summary>Makes compiled code leave at its next block boundary (any thread).</summary>
+    public void Poke() => Volatile.Write(ref ExitAt, 0);
 
     /// <summary>When set, the run stops as soon as CS.base + EIP equals this linear address.</summary>
     public uint? StopAtLinear;
@@ -85,6 +107,7 @@ public sealed partial class Cpu
                 // Between runs no block is executing: a device write into the last one must not
                 // leave an early-exit request behind for the next run.
                 CurrentBlock = null;
+                CurrentBlocks = null;
                 return r;
             }
             catch (GuestFault f)
@@ -92,6 +115,7 @@ public sealed partial class Cpu
                 RepLimit = Strings.RepChunk;
                 RetirePartialBlock();
                 CurrentBlock = null;
+                CurrentBlocks = null;
                 BlockExit = BlockExitKind.None;
                 if (f.Vector == ExceptionVectors.PF) Cr2 = f.Address;
                 var info = new FaultInfo(f.Vector, f.ErrorCode, f.HasErrorCode, Seg[SegReg.CS].Selector, Eip,
@@ -121,6 +145,7 @@ public sealed partial class Cpu
                 // The instruction has not retired, so EIP still points at it for the report.
                 RetirePartialBlock();
                 CurrentBlock = null;
+                CurrentBlocks = null;
                 BlockExit = BlockExitKind.None;
                 LastLimitation = e.Message;
                 StopReason = StopReason.Unimplemented;
@@ -135,6 +160,7 @@ public sealed partial class Cpu
         uint? stopAt = StopAtLinear;
         uint? stopAt2 = StopAtLinear2;
         InterruptLine? line = Line;
+        if (line is not null && line.Raised is null) line.Raised = Poke;
         while (true)
         {
             if (StopRequested) return StopReason == StopReason.None ? StopReason.Requested : StopReason;
@@ -161,6 +187,11 @@ public sealed partial class Cpu
                 continue;
             }
             CurrentBlock = null;
+            CurrentBlocks = null;
+            // Stop addresses are checked here, between blocks: with one set, compiled code comes
+            // back after every block. A stop asked meanwhile by another thread is not lost.
+            ExitAt = stopAt.HasValue || stopAt2.HasValue ? 0 : end;
+            if (StopRequested) ExitAt = 0;
             Block b = Blocks.Get();
             CurrentBlock = b;
             if (engine is null) Interpreter.Execute(this, b);
@@ -307,7 +338,7 @@ public sealed partial class Cpu
     /// <summary>The instructions of the current block before the one at EIP (0 between blocks).</summary>
     private int RetiredInCurrentBlock()
     {
-        Block? b = CurrentBlock;
+        Block? b = CurrentBlocks is { } region ? region[RegionBlock] : CurrentBlock;
         if (b is null) return 0;
         int done = 0;
         while (done < b.Count && (uint)b.Code[done].IP != Eip) done++;
@@ -319,6 +350,7 @@ public sealed partial class Cpu
     {
         StopReason = reason;
         StopRequested = true;
+        Poke();
     }
 
     /// <summary>
@@ -330,7 +362,7 @@ public sealed partial class Cpu
     public void StopAfterCurrentInstruction(StopReason reason)
     {
         RequestStop(reason);
-        if (CurrentBlock is not null && BlockExit == BlockExitKind.None) BlockExit = BlockExitKind.ContinueAfter;
+        if ((CurrentBlock is not null || CurrentBlocks is not null) && BlockExit == BlockExitKind.None) BlockExit = BlockExitKind.ContinueAfter;
     }
 
     /// <summary>Disassembles the instruction at CS:EIP for a message (best effort; never faults).</summary>

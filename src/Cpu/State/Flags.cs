@@ -79,49 +79,14 @@ public sealed partial class Cpu
     public bool DF => (Eflags & Flags.DF) != 0;
 
     /// <summary>CF as 0 or 1.</summary>
-    public uint GetCF()
-    {
-        uint s1 = FlagsSrc1, s2 = FlagsSrc2, r = FlagsRes;
-        int op = FlagsOp;
-        switch (op >> 2)
-        {
-            case LazyFlags.Add >> 2:
-            case LazyFlags.Adc >> 2:
-                return (((s1 & s2) | ((s1 | s2) & ~r)) >> MsbShift(op)) & 1;
-            case LazyFlags.Sub >> 2:
-            case LazyFlags.Sbb >> 2:
-                return (((~s1 & s2) | ((~s1 | s2) & r)) >> MsbShift(op)) & 1;
-            case LazyFlags.Logic >> 2:
-                return 0;
-            default:
-                return Eflags & Flags.CF;
-        }
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint GetCF() => FlagMath.CarryOf(FlagsOp, FlagsSrc1, FlagsSrc2, FlagsRes, Eflags);
 
     public uint GetZF() => FlagsOp == LazyFlags.Eager ? (Eflags >> 6) & 1 : (FlagsRes == 0 ? 1u : 0u);
 
     public uint GetSF() => FlagsOp == LazyFlags.Eager ? (Eflags >> 7) & 1 : (FlagsRes >> MsbShift(FlagsOp)) & 1;
 
-    public uint GetOF()
-    {
-        uint s1 = FlagsSrc1, s2 = FlagsSrc2, r = FlagsRes;
-        int op = FlagsOp;
-        switch (op >> 2)
-        {
-            case LazyFlags.Add >> 2:
-            case LazyFlags.Adc >> 2:
-            case LazyFlags.Inc >> 2:
-                return (((s1 ^ r) & (s2 ^ r)) >> MsbShift(op)) & 1;
-            case LazyFlags.Sub >> 2:
-            case LazyFlags.Sbb >> 2:
-            case LazyFlags.Dec >> 2:
-                return (((s1 ^ s2) & (s1 ^ r)) >> MsbShift(op)) & 1;
-            case LazyFlags.Logic >> 2:
-                return 0;
-            default:
-                return (Eflags >> 11) & 1;
-        }
-    }
+    public uint GetOF() => FlagMath.OverflowOf(FlagsOp, FlagsSrc1, FlagsSrc2, FlagsRes, Eflags);
 
     public uint GetPF() => FlagsOp == LazyFlags.Eager ? (Eflags >> 2) & 1 : Parity(FlagsRes) >> 2;
 
@@ -179,38 +144,134 @@ public sealed partial class Cpu
     }
 
     /// <summary>Evaluates condition code cc (the low nibble of Jcc/SETcc/CMOVcc opcodes).</summary>
-    public bool Condition(int cc)
+    public bool Condition(int cc) => FlagMath.ConditionAny(cc, FlagsOp, FlagsSrc1, FlagsSrc2, FlagsRes, Eflags);
+}
+
+/// <summary>
+/// The arithmetic flags of a lazy flag state (operation, operands, result, EFLAGS) as pure
+/// functions: the CPU evaluates its own fields with them, and compiled code evaluates the
+/// copies it keeps in locals. With the operation a constant, RyuJIT folds the switches away,
+/// so a CMP followed by a Jcc becomes one compare.
+/// </summary>
+public static class FlagMath
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MsbShift(int op) => (8 << (op & 3)) - 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SignExtend(uint v, int op) => (int)(v << (31 - MsbShift(op))) >> (31 - MsbShift(op));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint CarryOf(int op, uint s1, uint s2, uint r, uint eflags)
     {
-        int op = FlagsOp;
+        switch (op >> 2)
+        {
+            case LazyFlags.Add >> 2:
+                if ((op & 3) == LazyFlags.Size32) return r < s1 ? 1u : 0u;
+                return (((s1 & s2) | ((s1 | s2) & ~r)) >> MsbShift(op)) & 1;
+            case LazyFlags.Adc >> 2:
+                return (((s1 & s2) | ((s1 | s2) & ~r)) >> MsbShift(op)) & 1;
+            case LazyFlags.Sub >> 2:
+                return s1 < s2 ? 1u : 0u; // operands are zero-extended values of the operation's size
+            case LazyFlags.Sbb >> 2:
+                return (((~s1 & s2) | ((~s1 | s2) & r)) >> MsbShift(op)) & 1;
+            case LazyFlags.Logic >> 2:
+                return 0;
+            default:
+                return eflags & Flags.CF;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint OverflowOf(int op, uint s1, uint s2, uint r, uint eflags)
+    {
+        switch (op >> 2)
+        {
+            case LazyFlags.Add >> 2:
+            case LazyFlags.Adc >> 2:
+            case LazyFlags.Inc >> 2:
+                return (((s1 ^ r) & (s2 ^ r)) >> MsbShift(op)) & 1;
+            case LazyFlags.Sub >> 2:
+            case LazyFlags.Sbb >> 2:
+            case LazyFlags.Dec >> 2:
+                return (((s1 ^ s2) & (s1 ^ r)) >> MsbShift(op)) & 1;
+            case LazyFlags.Logic >> 2:
+                return 0;
+            default:
+                return (eflags >> 11) & 1;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ZeroOf(int op, uint r, uint eflags) => op == LazyFlags.Eager ? (eflags >> 6) & 1 : (r == 0 ? 1u : 0u);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint SignOf(int op, uint r, uint eflags) => op == LazyFlags.Eager ? (eflags >> 7) & 1 : (r >> MsbShift(op)) & 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ParityOf(int op, uint r, uint eflags) => op == LazyFlags.Eager ? (eflags >> 2) & 1 : Cpu.Parity(r) >> 2;
+
+    /// <summary>Condition code cc of the lazy state; inlined, for an operation known at translation time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool ConditionKnown(int cc, int op, uint s1, uint s2, uint r, uint eflags)
+    {
         if ((op >> 2) == (LazyFlags.Sub >> 2))
         {
-            // Fast paths after CMP/SUB: compare the operands directly.
-            uint a = FlagsSrc1, b = FlagsSrc2;
+            // After CMP/SUB: compare the operands directly.
             switch (cc)
             {
-                case 2: return a < b;                                   // B
-                case 3: return a >= b;                                  // AE
-                case 4: return FlagsRes == 0;                           // E
-                case 5: return FlagsRes != 0;                           // NE
-                case 6: return a <= b;                                  // BE
-                case 7: return a > b;                                   // A
-                case 12: return SignExtend(a, op) < SignExtend(b, op);  // L
-                case 13: return SignExtend(a, op) >= SignExtend(b, op); // GE
-                case 14: return SignExtend(a, op) <= SignExtend(b, op); // LE
-                case 15: return SignExtend(a, op) > SignExtend(b, op);  // G
+                case 2: return s1 < s2;                                   // B
+                case 3: return s1 >= s2;                                  // AE
+                case 4: return r == 0;                                    // E
+                case 5: return r != 0;                                    // NE
+                case 6: return s1 <= s2;                                  // BE
+                case 7: return s1 > s2;                                   // A
+                case 12: return SignExtend(s1, op) < SignExtend(s2, op);  // L
+                case 13: return SignExtend(s1, op) >= SignExtend(s2, op); // GE
+                case 14: return SignExtend(s1, op) <= SignExtend(s2, op); // LE
+                case 15: return SignExtend(s1, op) > SignExtend(s2, op);  // G
             }
         }
-        bool r = (cc >> 1) switch
+        else if ((op >> 2) == (LazyFlags.Logic >> 2))
         {
-            0 => GetOF() != 0,
-            1 => GetCF() != 0,
-            2 => GetZF() != 0,
-            3 => (GetCF() | GetZF()) != 0,
-            4 => GetSF() != 0,
-            5 => GetPF() != 0,
-            6 => GetSF() != GetOF(),
-            _ => GetZF() != 0 || GetSF() != GetOF(),
+            // CF = OF = 0.
+            switch (cc)
+            {
+                case 0: return false;                                     // O
+                case 1: return true;                                      // NO
+                case 2: return false;                                     // B
+                case 3: return true;                                      // AE
+                case 4: case 6: return r == 0;                            // E, BE
+                case 5: case 7: return r != 0;                            // NE, A
+                case 8: case 12: return SignExtend(r, op) < 0;            // S, L
+                case 9: case 13: return SignExtend(r, op) >= 0;           // NS, GE
+                case 14: return SignExtend(r, op) <= 0;                   // LE
+                case 15: return SignExtend(r, op) > 0;                    // G
+            }
+        }
+        bool b = (cc >> 1) switch
+        {
+            0 => OverflowOf(op, s1, s2, r, eflags) != 0,
+            1 => CarryOf(op, s1, s2, r, eflags) != 0,
+            2 => ZeroOf(op, r, eflags) != 0,
+            3 => (CarryOf(op, s1, s2, r, eflags) | ZeroOf(op, r, eflags)) != 0,
+            4 => SignOf(op, r, eflags) != 0,
+            5 => ParityOf(op, r, eflags) != 0,
+            6 => SignOf(op, r, eflags) != OverflowOf(op, s1, s2, r, eflags),
+            _ => ZeroOf(op, r, eflags) != 0 || SignOf(op, r, eflags) != OverflowOf(op, s1, s2, r, eflags),
         };
-        return r ^ ((cc & 1) != 0);
+        return b ^ ((cc & 1) != 0);
     }
+
+    /// <summary>Condition code cc of any lazy state (the operation known only at run time).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool ConditionAny(int cc, int op, uint s1, uint s2, uint r, uint eflags) => ConditionKnown(cc, op, s1, s2, r, eflags);
+
+    /// <summary>CF of a lazy state whose operation is known at translation time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint CarryKnown(int op, uint s1, uint s2, uint r, uint eflags) => CarryOf(op, s1, s2, r, eflags);
+
+    /// <summary>CF of any lazy state.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static uint CarryAny(int op, uint s1, uint s2, uint r, uint eflags) => CarryOf(op, s1, s2, r, eflags);
 }

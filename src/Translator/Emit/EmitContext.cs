@@ -1,36 +1,83 @@
 using System;
 using System.Reflection;
 using System.Reflection.Emit;
+using Emu.Memory;
 using Emu.X86;
 using Iced.Intel;
 
 namespace Emu.Translator.Emit;
 
 /// <summary>
-/// The IL being built for one block, with helpers that turn an instruction's operands into
+/// The IL being built for one region, with helpers that turn an instruction's operands into
 /// IL with everything known at translation time (register numbers, sizes, displacements,
-/// immediates) folded to constants. Argument 0 is the block's <see cref="BlockConstants"/>,
-/// argument 1 the <see cref="Cpu"/>.
+/// immediates) folded to constants. Argument 0 is the region's <see cref="RegionConstants"/>,
+/// argument 1 the <see cref="Cpu"/>, argument 2 the entry.
 /// </summary>
+/// <remarks>
+/// Two ways of emitting an instruction share this context:
+/// <list type="bullet">
+/// <item><b>Generic</b> (every emitter of a group, and handler calls): operands are read from
+/// and written to the <see cref="Cpu"/> object, and the instruction's semantic methods run on
+/// it. Before one, the region stores the state it keeps in locals (<see cref="SpillAll"/>);
+/// after it, it loads it again (<see cref="ReloadAll"/>).</item>
+/// <item><b>Fast</b> (<see cref="FastEmitters"/>, only in regions whose segments are flat):
+/// the general registers, the lazy-flag operands and EFLAGS live in IL locals, memory is
+/// reached through the MMU's TLB without segment checks, and flags are computed only into
+/// locals, where RyuJIT drops what nothing reads. Before an instruction that can fault the
+/// region stores the locals that differ from the CPU (<see cref="SyncForFault"/>), so a fault
+/// leaves exactly the interpreter's state.</item>
+/// </list>
+/// </remarks>
 public sealed class EmitContext
 {
     public ILGenerator Il { get; }
-    public Block Block { get; }
 
-    /// <summary>Index of the instruction being emitted.</summary>
+    /// <summary>The block being emitted.</summary>
+    public Block Block { get; internal set; } = null!;
+
+    /// <summary>Index of the instruction being emitted in <see cref="Block"/>.</summary>
     public int Index { get; internal set; }
+
+    /// <summary>Whether the region's code and data segments are flat (fast emitters allowed).</summary>
+    public bool Flat { get; }
+
+    /// <summary>True while a generic emitter runs: register and memory helpers go through the CPU object.</summary>
+    internal bool Generic { get; set; } = true;
 
     private readonly LocalBuilder scratchA;
     private readonly LocalBuilder scratchB;
     private readonly LocalBuilder linear;
 
-    internal EmitContext(ILGenerator il, Block block)
+    // ---- the state a flat region keeps in locals ----
+    private readonly LocalBuilder[] regs = new LocalBuilder[8];
+    private readonly LocalBuilder flagsOp, flagsSrc1, flagsSrc2, flagsRes, eflags, mmu;
+    private readonly LocalBuilder[] temps = new LocalBuilder[4];
+
+    /// <summary>Bits 0-7: registers whose local differs from the CPU; <see cref="DirtyFlags"/>: the lazy flags; <see cref="DirtyEflags"/>: EFLAGS.</summary>
+    internal int Dirty;
+
+    public const int DirtyFlags = 1 << 8;
+    public const int DirtyEflags = 1 << 9;
+    public const int DirtyAll = 0x3FF;
+
+    /// <summary>The lazy flag operation (kind | size) the flag locals hold, when known at translation time; -1 when not.</summary>
+    internal int KnownOp = -1;
+
+    internal EmitContext(ILGenerator il, bool flat)
     {
         Il = il;
-        Block = block;
+        Flat = flat;
         scratchA = il.DeclareLocal(typeof(uint));
         scratchB = il.DeclareLocal(typeof(uint));
         linear = il.DeclareLocal(typeof(uint));
+        for (int r = 0; r < 8; r++) regs[r] = il.DeclareLocal(typeof(uint));
+        flagsOp = il.DeclareLocal(typeof(int));
+        flagsSrc1 = il.DeclareLocal(typeof(uint));
+        flagsSrc2 = il.DeclareLocal(typeof(uint));
+        flagsRes = il.DeclareLocal(typeof(uint));
+        eflags = il.DeclareLocal(typeof(uint));
+        mmu = il.DeclareLocal(typeof(Mmu));
+        for (int t = 0; t < temps.Length; t++) temps[t] = il.DeclareLocal(typeof(uint));
     }
 
     /// <summary>A uint local for an operand value.</summary>
@@ -41,6 +88,9 @@ public sealed class EmitContext
 
     /// <summary>A uint local for a linear address.</summary>
     public LocalBuilder Linear => linear;
+
+    /// <summary>Scratch uint locals for fast emitters (0-3).</summary>
+    public LocalBuilder Temp(int n) => temps[n];
 
     public void LoadCpu() => Il.Emit(OpCodes.Ldarg_1);
 
@@ -60,19 +110,153 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Stfld, Members.Eip);
     }
 
+    // ---- moving the region's locals to and from the CPU ----
+
+    /// <summary>Loads every local the region keeps from the CPU (at entry).</summary>
+    internal void LoadState()
+    {
+        if (!Flat) return;
+        for (int r = 0; r < 8; r++)
+        {
+            LoadCpu();
+            Const(r);
+            Call(Members.GetReg32);
+            Il.Emit(OpCodes.Stloc, regs[r]);
+        }
+        LoadFlagFields();
+        LoadCpu();
+        Il.Emit(OpCodes.Ldfld, Members.MmuField);
+        Il.Emit(OpCodes.Stloc, mmu);
+        Dirty = 0;
+        KnownOp = -1;
+    }
+
+    private void LoadFlagFields()
+    {
+        LoadCpu();
+        Il.Emit(OpCodes.Ldfld, Members.FlagsOp);
+        Il.Emit(OpCodes.Stloc, flagsOp);
+        LoadCpu();
+        Il.Emit(OpCodes.Ldfld, Members.FlagsSrc1);
+        Il.Emit(OpCodes.Stloc, flagsSrc1);
+        LoadCpu();
+        Il.Emit(OpCodes.Ldfld, Members.FlagsSrc2);
+        Il.Emit(OpCodes.Stloc, flagsSrc2);
+        LoadCpu();
+        Il.Emit(OpCodes.Ldfld, Members.FlagsRes);
+        Il.Emit(OpCodes.Stloc, flagsRes);
+        LoadCpu();
+        Il.Emit(OpCodes.Ldfld, Members.Eflags);
+        Il.Emit(OpCodes.Stloc, eflags);
+    }
+
+    /// <summary>Stores the locals named by <paramref name="mask"/> (see <see cref="Dirty"/>) into the CPU; does not change <see cref="Dirty"/>.</summary>
+    internal void Spill(int mask)
+    {
+        if (!Flat) return;
+        for (int r = 0; r < 8; r++)
+        {
+            if ((mask & (1 << r)) == 0) continue;
+            LoadCpu();
+            Const(r);
+            Il.Emit(OpCodes.Ldloc, regs[r]);
+            Call(Members.SetReg32);
+        }
+        if ((mask & DirtyFlags) != 0)
+        {
+            LoadCpu();
+            if (KnownOp >= 0) Const(KnownOp); else Il.Emit(OpCodes.Ldloc, flagsOp);
+            Il.Emit(OpCodes.Stfld, Members.FlagsOp);
+            LoadCpu();
+            Il.Emit(OpCodes.Ldloc, flagsSrc1);
+            Il.Emit(OpCodes.Stfld, Members.FlagsSrc1);
+            LoadCpu();
+            Il.Emit(OpCodes.Ldloc, flagsSrc2);
+            Il.Emit(OpCodes.Stfld, Members.FlagsSrc2);
+            LoadCpu();
+            Il.Emit(OpCodes.Ldloc, flagsRes);
+            Il.Emit(OpCodes.Stfld, Members.FlagsRes);
+        }
+        if ((mask & DirtyEflags) != 0)
+        {
+            LoadCpu();
+            Il.Emit(OpCodes.Ldloc, eflags);
+            Il.Emit(OpCodes.Stfld, Members.Eflags);
+        }
+    }
+
+    /// <summary>Stores every local that differs from the CPU: the CPU then holds the whole state.</summary>
+    public void SpillAll()
+    {
+        Spill(Dirty);
+        Dirty = 0;
+    }
+
+    /// <summary>Reloads every local from the CPU (after code that may have changed any of it).</summary>
+    public void ReloadAll()
+    {
+        if (!Flat) return;
+        for (int r = 0; r < 8; r++)
+        {
+            LoadCpu();
+            Const(r);
+            Call(Members.GetReg32);
+            Il.Emit(OpCodes.Stloc, regs[r]);
+        }
+        LoadFlagFields();
+        Dirty = 0;
+        KnownOp = -1;
+    }
+
+    /// <summary>Before an instruction that can fault or look at the clock: the CPU gets the whole state and this EIP.</summary>
+    public void SyncForFault(uint eip)
+    {
+        SpillAll();
+        SetEip(eip);
+    }
+
+    // ---- general registers ----
+
     /// <summary>Pushes the value of general register <paramref name="r"/> of the given size.</summary>
     public void LoadReg(int r, int size)
     {
-        LoadCpu();
-        Const(r);
-        if (size == 2)
+        if (Generic)
         {
-            Call(Members.GetReg32);
+            LoadCpu();
+            Const(r);
+            if (size == 2)
+            {
+                Call(Members.GetReg32);
+            }
+            else
+            {
+                Const(size);
+                Call(Members.GetReg);
+            }
+            return;
         }
-        else
+        switch (size)
         {
-            Const(size);
-            Call(Members.GetReg);
+            case 2:
+                Il.Emit(OpCodes.Ldloc, regs[r]);
+                break;
+            case 1:
+                Il.Emit(OpCodes.Ldloc, regs[r]);
+                Il.Emit(OpCodes.Conv_U2);
+                break;
+            default:
+                if (r < 4)
+                {
+                    Il.Emit(OpCodes.Ldloc, regs[r]);
+                }
+                else
+                {
+                    Il.Emit(OpCodes.Ldloc, regs[r - 4]);
+                    Const(8);
+                    Il.Emit(OpCodes.Shr_Un);
+                }
+                Il.Emit(OpCodes.Conv_U1);
+                break;
         }
     }
 
@@ -80,32 +264,125 @@ public sealed class EmitContext
     public void StoreReg(int r, int size)
     {
         Il.Emit(OpCodes.Stloc, scratchB);
-        LoadCpu();
-        Const(r);
-        if (size == 2)
+        if (Generic)
         {
-            Il.Emit(OpCodes.Ldloc, scratchB);
-            Call(Members.SetReg32);
+            LoadCpu();
+            Const(r);
+            if (size == 2)
+            {
+                Il.Emit(OpCodes.Ldloc, scratchB);
+                Call(Members.SetReg32);
+            }
+            else
+            {
+                Const(size);
+                Il.Emit(OpCodes.Ldloc, scratchB);
+                Call(Members.SetReg);
+            }
+            return;
         }
-        else
+        switch (size)
         {
-            Const(size);
-            Il.Emit(OpCodes.Ldloc, scratchB);
-            Call(Members.SetReg);
+            case 2:
+                Il.Emit(OpCodes.Ldloc, scratchB);
+                Il.Emit(OpCodes.Stloc, regs[r]);
+                Dirty |= 1 << r;
+                break;
+            case 1:
+                // r = (r & 0xFFFF0000) | (ushort)v
+                Il.Emit(OpCodes.Ldloc, regs[r]);
+                Const(0xFFFF_0000u);
+                Il.Emit(OpCodes.And);
+                Il.Emit(OpCodes.Ldloc, scratchB);
+                Il.Emit(OpCodes.Conv_U2);
+                Il.Emit(OpCodes.Or);
+                Il.Emit(OpCodes.Stloc, regs[r]);
+                Dirty |= 1 << r;
+                break;
+            default:
+            {
+                int full = r & 3;
+                bool high = r >= 4;
+                Il.Emit(OpCodes.Ldloc, regs[full]);
+                Const(high ? 0xFFFF_00FFu : 0xFFFF_FF00u);
+                Il.Emit(OpCodes.And);
+                Il.Emit(OpCodes.Ldloc, scratchB);
+                Il.Emit(OpCodes.Conv_U1);
+                if (high)
+                {
+                    Const(8);
+                    Il.Emit(OpCodes.Shl);
+                }
+                Il.Emit(OpCodes.Or);
+                Il.Emit(OpCodes.Stloc, regs[full]);
+                Dirty |= 1 << full;
+                break;
+            }
         }
     }
 
-    /// <summary>Pushes the effective address of the instruction's memory operand, computed by <see cref="Cpu.Ea"/>.</summary>
+    /// <summary>The local holding the whole 32-bit register <paramref name="r"/> (fast emitters).</summary>
+    public LocalBuilder RegLocal(int r) => regs[r];
+
+    /// <summary>Marks register <paramref name="r"/>'s local as changed (fast emitters that store into <see cref="RegLocal"/>).</summary>
+    public void MarkDirty(int r) => Dirty |= 1 << r;
+
+    // ---- memory ----
+
+    /// <summary>Pushes the effective address of the instruction's memory operand.</summary>
     public void EffectiveAddress(ref Instruction i)
     {
         MemoryOperand m = MemoryOperand.Of(ref i);
-        LoadCpu();
-        Const(m.Base);
-        Const(m.Index);
-        Const(m.Scale);
-        Const(m.Displacement);
-        Const(m.AddressSize16);
-        Call(Members.Ea);
+        if (Generic)
+        {
+            LoadCpu();
+            Const(m.Base);
+            Const(m.Index);
+            Const(m.Scale);
+            Const(m.Displacement);
+            Const(m.AddressSize16);
+            Call(Members.Ea);
+            return;
+        }
+        // base + index * scale + displacement, from the locals, wrapped to 16 bits for 16-bit addressing.
+        bool any = false;
+        if (m.Base >= 0)
+        {
+            Il.Emit(OpCodes.Ldloc, regs[m.Base]);
+            any = true;
+        }
+        if (m.Index >= 0)
+        {
+            Il.Emit(OpCodes.Ldloc, regs[m.Index]);
+            if (m.Scale > 1)
+            {
+                Const(m.Scale switch { 2 => 1, 4 => 2, _ => 3 });
+                Il.Emit(OpCodes.Shl);
+            }
+            if (any) Il.Emit(OpCodes.Add);
+            any = true;
+        }
+        if (!any) Const(m.Displacement);
+        else if (m.Displacement != 0)
+        {
+            Const(m.Displacement);
+            Il.Emit(OpCodes.Add);
+        }
+        if (m.AddressSize16)
+        {
+            Il.Emit(OpCodes.Conv_U2);
+        }
+    }
+
+    /// <summary>
+    /// Whether the memory operand's segment is one of the flat ones (ES, SS, DS) in a flat
+    /// region, so its offset is its linear address and no segment check is needed.
+    /// </summary>
+    public bool FlatOperand(ref Instruction i)
+    {
+        if (Generic || !Flat) return false;
+        int s = Cpu.MemSeg(ref i);
+        return s is SegReg.DS or SegReg.ES or SegReg.SS;
     }
 
     /// <summary>Pushes the segment number and the effective address of the memory operand: the (seg, ea) pair semantic methods take.</summary>
@@ -134,6 +411,13 @@ public sealed class EmitContext
                 LoadReg(Cpu.RegNum(i.GetOpRegister(n)), size);
                 break;
             case OpKind.Memory:
+                if (FlatOperand(ref i))
+                {
+                    Il.Emit(OpCodes.Ldloc, mmu);
+                    EffectiveAddress(ref i);
+                    Call(Members.MmuRead(size));
+                    break;
+                }
                 LoadCpu();
                 Const(Cpu.MemSeg(ref i));
                 EffectiveAddress(ref i);
@@ -155,6 +439,15 @@ public sealed class EmitContext
             return;
         }
         Il.Emit(OpCodes.Stloc, scratchB);
+        if (FlatOperand(ref i))
+        {
+            Il.Emit(OpCodes.Ldloc, mmu);
+            EffectiveAddress(ref i);
+            Il.Emit(OpCodes.Ldloc, scratchB);
+            if (size != 2) Il.Emit(size == 1 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
+            Call(Members.MmuWrite(size));
+            return;
+        }
         LoadCpu();
         Const(Cpu.MemSeg(ref i));
         EffectiveAddress(ref i);
@@ -163,9 +456,22 @@ public sealed class EmitContext
         Call(Members.WriteMem);
     }
 
+    /// <summary>Pushes the MMU (fast emitters: flat accesses go straight to its TLB).</summary>
+    public void LoadMmu() => Il.Emit(OpCodes.Ldloc, mmu);
+
     /// <summary>Computes the write-checked linear address of a read-modify-write memory operand into <see cref="Linear"/>.</summary>
     public void LinearRmw(ref Instruction i, int size)
     {
+        if (FlatOperand(ref i))
+        {
+            EffectiveAddress(ref i);
+            Il.Emit(OpCodes.Stloc, linear);
+            Il.Emit(OpCodes.Ldloc, mmu);
+            Il.Emit(OpCodes.Ldloc, linear);
+            Const(OperandSize.Bytes(size));
+            Call(Members.ProbeWrite);
+            return;
+        }
         LoadCpu();
         Const(Cpu.MemSeg(ref i));
         EffectiveAddress(ref i);
@@ -177,6 +483,13 @@ public sealed class EmitContext
     /// <summary>Pushes cpu.ReadLinear(Linear, size).</summary>
     public void ReadLinear(int size)
     {
+        if (!Generic)
+        {
+            Il.Emit(OpCodes.Ldloc, mmu);
+            Il.Emit(OpCodes.Ldloc, linear);
+            Call(Members.MmuRead(size));
+            return;
+        }
         LoadCpu();
         Il.Emit(OpCodes.Ldloc, linear);
         Const(size);
@@ -187,11 +500,93 @@ public sealed class EmitContext
     public void WriteLinear(int size)
     {
         Il.Emit(OpCodes.Stloc, scratchB);
+        if (!Generic)
+        {
+            Il.Emit(OpCodes.Ldloc, mmu);
+            Il.Emit(OpCodes.Ldloc, linear);
+            Il.Emit(OpCodes.Ldloc, scratchB);
+            if (size != 2) Il.Emit(size == 1 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
+            Call(Members.MmuWrite(size));
+            return;
+        }
         LoadCpu();
         Il.Emit(OpCodes.Ldloc, linear);
         Const(size);
         Il.Emit(OpCodes.Ldloc, scratchB);
         Call(Members.WriteLinear);
+    }
+
+    // ---- lazy flags in locals (fast emitters) ----
+
+    /// <summary>
+    /// Records a flag-setting operation: the lazy kind | size is a translation-time constant;
+    /// its operands and result are in the given locals.
+    /// </summary>
+    public void SetLazy(int op, LocalBuilder src1, LocalBuilder src2, LocalBuilder res)
+    {
+        Const(op);
+        Il.Emit(OpCodes.Stloc, flagsOp);
+        Il.Emit(OpCodes.Ldloc, src1);
+        Il.Emit(OpCodes.Stloc, flagsSrc1);
+        Il.Emit(OpCodes.Ldloc, src2);
+        Il.Emit(OpCodes.Stloc, flagsSrc2);
+        Il.Emit(OpCodes.Ldloc, res);
+        Il.Emit(OpCodes.Stloc, flagsRes);
+        KnownOp = op;
+        Dirty |= DirtyFlags;
+    }
+
+    /// <summary>A logic operation's flags (CF = OF = 0): the semantics record zero operands.</summary>
+    public void SetLazyLogic(int size, LocalBuilder res)
+    {
+        Const(LazyFlags.Logic | size);
+        Il.Emit(OpCodes.Stloc, flagsOp);
+        Const(0);
+        Il.Emit(OpCodes.Stloc, flagsSrc1);
+        Const(0);
+        Il.Emit(OpCodes.Stloc, flagsSrc2);
+        Il.Emit(OpCodes.Ldloc, res);
+        Il.Emit(OpCodes.Stloc, flagsRes);
+        KnownOp = LazyFlags.Logic | size;
+        Dirty |= DirtyFlags;
+    }
+
+    /// <summary>Pushes the lazy flag state: op, src1, src2, res, eflags (the arguments of <see cref="FlagMath"/>).</summary>
+    private void PushFlagState()
+    {
+        if (KnownOp >= 0) Const(KnownOp); else Il.Emit(OpCodes.Ldloc, flagsOp);
+        Il.Emit(OpCodes.Ldloc, flagsSrc1);
+        Il.Emit(OpCodes.Ldloc, flagsSrc2);
+        Il.Emit(OpCodes.Ldloc, flagsRes);
+        Il.Emit(OpCodes.Ldloc, eflags);
+    }
+
+    /// <summary>Pushes condition code <paramref name="cc"/> (0-15) as a bool, evaluated on the flag locals.</summary>
+    public void Condition(int cc)
+    {
+        Const(cc);
+        PushFlagState();
+        Call(KnownOp >= 0 ? Members.ConditionKnown : Members.ConditionAny);
+    }
+
+    /// <summary>Pushes CF as 0 or 1, from the flag locals.</summary>
+    public void CarryFlag()
+    {
+        PushFlagState();
+        Call(KnownOp >= 0 ? Members.CarryKnown : Members.CarryAny);
+    }
+
+    /// <summary>EFLAGS.CF = CF of the current lazy state (INC and DEC keep CF there before going lazy).</summary>
+    public void ParkCarry()
+    {
+        if (KnownOp is >= LazyFlags.Inc and < LazyFlags.Inc + 8) return; // CF is already parked in EFLAGS
+        Il.Emit(OpCodes.Ldloc, eflags);
+        Const(~Flags.CF);
+        Il.Emit(OpCodes.And);
+        CarryFlag();
+        Il.Emit(OpCodes.Or);
+        Il.Emit(OpCodes.Stloc, eflags);
+        Dirty |= DirtyEflags;
     }
 }
 
@@ -218,6 +613,14 @@ internal static class Members
     public static readonly FieldInfo Eip = typeof(Cpu).GetField(nameof(Cpu.Eip))!;
     public static readonly FieldInfo BlockExit = typeof(Cpu).GetField(nameof(Cpu.BlockExit))!;
     public static readonly FieldInfo InstructionCount = typeof(Cpu).GetField(nameof(Cpu.InstructionCount))!;
+    public static readonly FieldInfo ExitAt = typeof(Cpu).GetField(nameof(Cpu.ExitAt))!;
+    public static readonly FieldInfo RegionBlock = typeof(Cpu).GetField(nameof(Cpu.RegionBlock))!;
+    public static readonly FieldInfo FlagsOp = typeof(Cpu).GetField(nameof(Cpu.FlagsOp))!;
+    public static readonly FieldInfo FlagsSrc1 = typeof(Cpu).GetField(nameof(Cpu.FlagsSrc1))!;
+    public static readonly FieldInfo FlagsSrc2 = typeof(Cpu).GetField(nameof(Cpu.FlagsSrc2))!;
+    public static readonly FieldInfo FlagsRes = typeof(Cpu).GetField(nameof(Cpu.FlagsRes))!;
+    public static readonly FieldInfo Eflags = typeof(Cpu).GetField(nameof(Cpu.Eflags))!;
+    public static readonly FieldInfo MmuField = typeof(Cpu).GetField(nameof(Cpu.Mmu))!;
     public static readonly MethodInfo GetReg = Method(nameof(Cpu.GetReg), typeof(int), typeof(int));
     public static readonly MethodInfo SetReg = Method(nameof(Cpu.SetReg), typeof(int), typeof(int), typeof(uint));
     public static readonly MethodInfo GetReg32 = Method(nameof(Cpu.GetReg32), typeof(int));
@@ -232,6 +635,31 @@ internal static class Members
     public static readonly MethodInfo Push32 = Method(nameof(Cpu.Push32), typeof(uint));
     public static readonly MethodInfo Pop32 = Method(nameof(Cpu.Pop32));
     public static readonly MethodInfo LeaveEarly = typeof(Interpreter).GetMethod(nameof(Interpreter.LeaveEarly), PubStatic)!;
+
+    public static readonly MethodInfo ConditionKnown = Static(typeof(FlagMath), nameof(FlagMath.ConditionKnown));
+    public static readonly MethodInfo ConditionAny = Static(typeof(FlagMath), nameof(FlagMath.ConditionAny));
+    public static readonly MethodInfo CarryKnown = Static(typeof(FlagMath), nameof(FlagMath.CarryKnown));
+    public static readonly MethodInfo CarryAny = Static(typeof(FlagMath), nameof(FlagMath.CarryAny));
+
+    public static readonly MethodInfo ProbeWrite = typeof(Mmu).GetMethod(nameof(Mmu.ProbeWrite), Pub, new[] { typeof(uint), typeof(int) })!;
+    private static readonly MethodInfo[] MmuReads =
+    {
+        typeof(Mmu).GetMethod(nameof(Mmu.Read8), Pub, new[] { typeof(uint) })!,
+        typeof(Mmu).GetMethod(nameof(Mmu.Read16), Pub, new[] { typeof(uint) })!,
+        typeof(Mmu).GetMethod(nameof(Mmu.Read32), Pub, new[] { typeof(uint) })!,
+    };
+    private static readonly MethodInfo[] MmuWrites =
+    {
+        typeof(Mmu).GetMethod(nameof(Mmu.Write8), Pub, new[] { typeof(uint), typeof(byte) })!,
+        typeof(Mmu).GetMethod(nameof(Mmu.Write16), Pub, new[] { typeof(uint), typeof(ushort) })!,
+        typeof(Mmu).GetMethod(nameof(Mmu.Write32), Pub, new[] { typeof(uint), typeof(uint) })!,
+    };
+
+    /// <summary>Mmu.Read8/16/32: a linear read through the TLB (zero-extended to uint on the IL stack).</summary>
+    public static MethodInfo MmuRead(int size) => MmuReads[size];
+
+    /// <summary>Mmu.Write8/16/32.</summary>
+    public static MethodInfo MmuWrite(int size) => MmuWrites[size];
 
     public static MethodInfo Method(string name, params Type[] args) =>
         typeof(Cpu).GetMethod(name, Pub, args) ?? throw new MissingMethodException(nameof(Cpu), name);

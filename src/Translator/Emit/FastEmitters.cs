@@ -1,0 +1,303 @@
+using System;
+using System.Reflection.Emit;
+using Emu.X86;
+using Iced.Intel;
+
+namespace Emu.Translator.Emit;
+
+/// <summary>
+/// Emits one instruction in a flat region with the guest state in IL locals (see
+/// <see cref="EmitContext"/>): no call into the CPU object, flags computed into locals.
+/// The region compiler has already synchronised the CPU for a fault when the instruction
+/// can raise one.
+/// </summary>
+public interface IFastEmitter
+{
+    bool CanEmit(ref Instruction i);
+
+    void Emit(EmitContext ctx, ref Instruction i);
+}
+
+/// <summary>Which instructions have a fast form, by code; built once.</summary>
+public static class FastEmitters
+{
+    private static readonly IFastEmitter?[] ByCode = Build();
+
+    public static IFastEmitter? For(Code code) => ByCode[(int)code];
+
+    /// <summary>The fast emitter for this instruction, or null when it is emitted generically.</summary>
+    public static IFastEmitter? Of(ref Instruction i)
+    {
+        IFastEmitter? e = ByCode[(int)i.Code];
+        return e is not null && e.CanEmit(ref i) ? e : null;
+    }
+
+    private static IFastEmitter?[] Build()
+    {
+        InstructionTable.EnsureInitialized();
+        var t = new IFastEmitter?[InstructionTable.CodeCount];
+        FastAlu.Register(t);
+        FastDataTransfer.Register(t);
+        FastStack.Register(t);
+        return t;
+    }
+}
+
+/// <summary>
+/// ADD, ADC, SUB, SBB, CMP, AND, OR, XOR, TEST, INC, DEC, NEG, NOT on registers, immediates
+/// and flat memory: the same results and lazy flag records as <see cref="Arithmetic"/> and
+/// <see cref="Logic"/>, computed into locals.
+/// </summary>
+public sealed class FastAlu : IFastEmitter
+{
+    private enum Kind { Add, Adc, Sub, Sbb, Cmp, And, Or, Xor, Test, Inc, Dec, Neg, Not }
+
+    private static readonly Kind?[] KindOf = new Kind?[InstructionTable.CodeCount];
+
+    internal static void Register(IFastEmitter?[] t)
+    {
+        var e = new FastAlu();
+        for (int c = 0; c < t.Length; c++)
+        {
+            SemanticShape s = InstructionTable.ShapeOf[c];
+            if (s.Kind == ShapeKind.None) continue;
+            Type op = s.Operation!;
+            Kind? k = op == typeof(Arithmetic.AddOp) ? Kind.Add
+                : op == typeof(Arithmetic.AdcOp) ? Kind.Adc
+                : op == typeof(Arithmetic.SubOp) ? Kind.Sub
+                : op == typeof(Arithmetic.SbbOp) ? Kind.Sbb
+                : op == typeof(Arithmetic.CmpOp) ? Kind.Cmp
+                : op == typeof(Arithmetic.IncOp) ? Kind.Inc
+                : op == typeof(Arithmetic.DecOp) ? Kind.Dec
+                : op == typeof(Arithmetic.NegOp) ? Kind.Neg
+                : op == typeof(Logic.AndOp) ? Kind.And
+                : op == typeof(Logic.OrOp) ? Kind.Or
+                : op == typeof(Logic.XorOp) ? Kind.Xor
+                : op == typeof(Logic.TestOp) ? Kind.Test
+                : op == typeof(Logic.NotOp) ? Kind.Not
+                : null;
+            if (k is null) continue;
+            KindOf[c] = k;
+            t[c] = e;
+        }
+    }
+
+    public bool CanEmit(ref Instruction i) => true;
+
+    public void Emit(EmitContext ctx, ref Instruction i)
+    {
+        Kind k = KindOf[(int)i.Code]!.Value;
+        int size = InstructionTable.ShapeOf[(int)i.Code].Size;
+        ILGenerator il = ctx.Il;
+        LocalBuilder a = ctx.Temp(0), b = ctx.Temp(1), r = ctx.Temp(2), one = ctx.Temp(3);
+        bool unary = k is Kind.Inc or Kind.Dec or Kind.Neg or Kind.Not;
+        bool writes = k is not (Kind.Cmp or Kind.Test);
+        bool memory = i.Op0Kind == OpKind.Memory;
+
+        if (!unary)
+        {
+            ctx.ReadOperand(ref i, 1, size);
+            il.Emit(OpCodes.Stloc, b);
+        }
+        if (!memory)
+        {
+            ctx.LoadReg(Cpu.RegNum(i.Op0Register), size);
+        }
+        else if (writes)
+        {
+            ctx.LinearRmw(ref i, size);
+            ctx.ReadLinear(size);
+        }
+        else
+        {
+            ctx.ReadOperand(ref i, 0, size);
+        }
+        il.Emit(OpCodes.Stloc, a);
+
+        uint mask = OperandSize.Mask(size);
+        switch (k)
+        {
+            case Kind.Add:
+            case Kind.Adc:
+            case Kind.Sub:
+            case Kind.Sbb:
+            case Kind.Cmp:
+                il.Emit(OpCodes.Ldloc, a);
+                il.Emit(OpCodes.Ldloc, b);
+                il.Emit(k is Kind.Add or Kind.Adc ? OpCodes.Add : OpCodes.Sub);
+                if (k is Kind.Adc or Kind.Sbb)
+                {
+                    ctx.CarryFlag();
+                    il.Emit(k == Kind.Adc ? OpCodes.Add : OpCodes.Sub);
+                }
+                Mask(ctx, mask);
+                il.Emit(OpCodes.Stloc, r);
+                ctx.SetLazy(k switch
+                {
+                    Kind.Add => LazyFlags.Add,
+                    Kind.Adc => LazyFlags.Adc,
+                    Kind.Sbb => LazyFlags.Sbb,
+                    _ => LazyFlags.Sub,
+                } | size, a, b, r);
+                break;
+            case Kind.And:
+            case Kind.Or:
+            case Kind.Xor:
+            case Kind.Test:
+                il.Emit(OpCodes.Ldloc, a);
+                il.Emit(OpCodes.Ldloc, b);
+                il.Emit(k switch { Kind.Or => OpCodes.Or, Kind.Xor => OpCodes.Xor, _ => OpCodes.And });
+                il.Emit(OpCodes.Stloc, r);
+                ctx.SetLazyLogic(size, r);
+                break;
+            case Kind.Inc:
+            case Kind.Dec:
+                // INC and DEC keep CF (Intel SDM Vol. 2, INC/DEC): park it in EFLAGS first.
+                ctx.ParkCarry();
+                il.Emit(OpCodes.Ldloc, a);
+                ctx.Const(1);
+                il.Emit(k == Kind.Inc ? OpCodes.Add : OpCodes.Sub);
+                Mask(ctx, mask);
+                il.Emit(OpCodes.Stloc, r);
+                ctx.Const(1);
+                il.Emit(OpCodes.Stloc, one);
+                ctx.SetLazy((k == Kind.Inc ? LazyFlags.Inc : LazyFlags.Dec) | size, a, one, r);
+                break;
+            case Kind.Neg:
+                ctx.Const(0);
+                il.Emit(OpCodes.Stloc, one);
+                il.Emit(OpCodes.Ldloc, one);
+                il.Emit(OpCodes.Ldloc, a);
+                il.Emit(OpCodes.Sub);
+                Mask(ctx, mask);
+                il.Emit(OpCodes.Stloc, r);
+                ctx.SetLazy(LazyFlags.Sub | size, one, a, r);
+                break;
+            case Kind.Not:
+                il.Emit(OpCodes.Ldloc, a);
+                il.Emit(OpCodes.Not);
+                Mask(ctx, mask);
+                il.Emit(OpCodes.Stloc, r);
+                break;
+        }
+
+        if (!writes) return;
+        il.Emit(OpCodes.Ldloc, r);
+        if (!memory) ctx.StoreReg(Cpu.RegNum(i.Op0Register), size);
+        else ctx.WriteLinear(size);
+    }
+
+    private static void Mask(EmitContext ctx, uint mask)
+    {
+        if (mask == 0xFFFF_FFFFu) return;
+        ctx.Const(mask);
+        ctx.Il.Emit(OpCodes.And);
+    }
+}
+
+/// <summary>MOV, MOVZX, MOVSX and LEA (the <see cref="DataTransferEmitter"/> forms, which read and write operands through the context), SETcc and CMOVcc on the flag locals.</summary>
+public sealed class FastDataTransfer : IFastEmitter
+{
+    private static readonly DataTransferEmitter Moves = new();
+
+    internal static void Register(IFastEmitter?[] t)
+    {
+        var e = new FastDataTransfer();
+        foreach (Code c in new[]
+                 {
+                     Code.Mov_rm8_r8, Code.Mov_r8_rm8, Code.Mov_r8_imm8, Code.Mov_rm8_imm8, Code.Mov_AL_moffs8, Code.Mov_moffs8_AL,
+                     Code.Mov_rm16_r16, Code.Mov_r16_rm16, Code.Mov_r16_imm16, Code.Mov_rm16_imm16, Code.Mov_AX_moffs16, Code.Mov_moffs16_AX,
+                     Code.Mov_rm32_r32, Code.Mov_r32_rm32, Code.Mov_r32_imm32, Code.Mov_rm32_imm32, Code.Mov_EAX_moffs32, Code.Mov_moffs32_EAX,
+                     Code.Movzx_r16_rm8, Code.Movzx_r32_rm8, Code.Movzx_r16_rm16, Code.Movzx_r32_rm16,
+                     Code.Movsx_r16_rm8, Code.Movsx_r32_rm8, Code.Movsx_r16_rm16, Code.Movsx_r32_rm16,
+                     Code.Lea_r16_m, Code.Lea_r32_m,
+                 })
+            t[(int)c] = e;
+        for (Code c = Code.Seto_rm8; c <= Code.Setg_rm8; c++) t[(int)c] = e;
+        for (Code c = Code.Cmovo_r16_rm16; c <= Code.Cmovg_r32_rm32; c += 3)
+        {
+            t[(int)c] = e;
+            t[(int)c + 1] = e;
+        }
+    }
+
+    public bool CanEmit(ref Instruction i) => true;
+
+    public void Emit(EmitContext ctx, ref Instruction i)
+    {
+        ILGenerator il = ctx.Il;
+        if (i.Mnemonic is Mnemonic.Mov or Mnemonic.Movzx or Mnemonic.Movsx or Mnemonic.Lea)
+        {
+            Moves.Emit(ctx, ref i);
+            return;
+        }
+        int cc = (int)i.ConditionCode - 1;
+        if (i.Code is >= Code.Seto_rm8 and <= Code.Setg_rm8)
+        {
+            ctx.Condition(cc);
+            ctx.WriteOperand(ref i, 0, 0);
+            return;
+        }
+        // CMOVcc: the source is read (and may fault) whatever the condition; the destination changes only if it holds.
+        int size = Shapes.SizeOfRegister(i.Op0Register);
+        LocalBuilder v = ctx.Temp(0);
+        ctx.ReadOperand(ref i, 1, size);
+        il.Emit(OpCodes.Stloc, v);
+        System.Reflection.Emit.Label skip = il.DefineLabel();
+        ctx.Condition(cc);
+        il.Emit(OpCodes.Brfalse, skip);
+        il.Emit(OpCodes.Ldloc, v);
+        ctx.StoreReg(Cpu.RegNum(i.Op0Register), size);
+        il.MarkLabel(skip);
+    }
+}
+
+/// <summary>PUSH and POP of 32-bit registers and immediates on a flat 32-bit stack.</summary>
+public sealed class FastStack : IFastEmitter
+{
+    internal static void Register(IFastEmitter?[] t)
+    {
+        var e = new FastStack();
+        foreach (Code c in new[] { Code.Push_r32, Code.Pushd_imm32, Code.Pushd_imm8, Code.Pop_r32 }) t[(int)c] = e;
+    }
+
+    public bool CanEmit(ref Instruction i) => true;
+
+    public void Emit(EmitContext ctx, ref Instruction i)
+    {
+        ILGenerator il = ctx.Il;
+        LocalBuilder esp = ctx.RegLocal(Reg.ESP);
+        LocalBuilder v = ctx.Temp(0), sp = ctx.Temp(1);
+        if (i.Code == Code.Pop_r32)
+        {
+            // v = [ESP]; ESP += 4; r = v (POP ESP leaves the value read).
+            ctx.LoadMmu();
+            il.Emit(OpCodes.Ldloc, esp);
+            ctx.Call(Members.MmuRead(2));
+            il.Emit(OpCodes.Stloc, v);
+            il.Emit(OpCodes.Ldloc, esp);
+            ctx.Const(4);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stloc, esp);
+            ctx.MarkDirty(Reg.ESP);
+            il.Emit(OpCodes.Ldloc, v);
+            ctx.StoreReg(Cpu.RegNum(i.Op0Register), 2);
+            return;
+        }
+        // The value first (PUSH ESP pushes the old ESP), then the store, then ESP moves.
+        if (i.Code == Code.Push_r32) ctx.LoadReg(Cpu.RegNum(i.Op0Register), 2);
+        else ctx.Const(Cpu.Immediate(ref i, 0));
+        il.Emit(OpCodes.Stloc, v);
+        il.Emit(OpCodes.Ldloc, esp);
+        ctx.Const(4);
+        il.Emit(OpCodes.Sub);
+        il.Emit(OpCodes.Stloc, sp);
+        ctx.LoadMmu();
+        il.Emit(OpCodes.Ldloc, sp);
+        il.Emit(OpCodes.Ldloc, v);
+        ctx.Call(Members.MmuWrite(2));
+        il.Emit(OpCodes.Ldloc, sp);
+        il.Emit(OpCodes.Stloc, esp);
+        ctx.MarkDirty(Reg.ESP);
+    }
+}

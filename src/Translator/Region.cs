@@ -1,0 +1,174 @@
+using System;
+using System.Collections.Generic;
+using Emu.Memory;
+using Emu.X86;
+using Iced.Intel;
+
+namespace Emu.Translator;
+
+/// <summary>What a region's code returns besides an exit slot (0 and up).</summary>
+public static class RegionExit
+{
+    /// <summary>EIP holds a target only known at run time (RET, an indirect jump): look it up.</summary>
+    public const int Dynamic = -1;
+
+    /// <summary>Back to the dispatcher: a sensitive instruction ended the block, or an early exit.</summary>
+    public const int Dispatcher = -2;
+}
+
+/// <summary>
+/// A side exit of a region to a target known at translation time. Once the target has been
+/// found compiled, the exit is linked to it, so the next time the engine goes straight there
+/// (chaining). A link is followed only while its target is valid, and only within one linear
+/// page, whose mapping cannot change while the region runs.
+/// </summary>
+public struct RegionLink
+{
+    public uint TargetEip;
+    public bool Linkable;
+    public Region? Target;
+    public int Entry;
+}
+
+/// <summary>
+/// A unit of compiled code: hot blocks of one code page, reached from a head block through
+/// branches known at translation time, compiled into one DynamicMethod with IL branches
+/// between its blocks. Every block is an entry.
+/// </summary>
+public sealed class Region
+{
+    public readonly Block[] Blocks;
+    public readonly uint CsBase;
+    public readonly bool Code32;
+
+    /// <summary>Compiled for flat segments (see <see cref="Cpu.FlatSegments"/>): entered only while they are.</summary>
+    public readonly bool Flat;
+
+    /// <summary>The physical page all its blocks are in.</summary>
+    public readonly uint PhysPage;
+
+    /// <summary>Guest instructions in the region.</summary>
+    public readonly int Instructions;
+
+    public RegionLink[] Links = Array.Empty<RegionLink>();
+
+    /// <summary>The compiled code: (cpu, entry) → exit slot or a <see cref="RegionExit"/> value.</summary>
+    public Func<Cpu, int, int>? Code;
+
+    /// <summary>Cleared when a block of the region is overwritten or dropped.</summary>
+    public volatile bool Valid = true;
+
+    public Region(Block[] blocks, bool flat)
+    {
+        Blocks = blocks;
+        CsBase = blocks[0].CsBase;
+        Code32 = blocks[0].Code32;
+        Flat = flat;
+        PhysPage = blocks[0].PhysStart & ~PhysicalMemory.PageMask;
+        foreach (Block b in blocks) Instructions += b.Count;
+    }
+
+    /// <summary>The index of the block starting at <paramref name="eip"/>, or -1.</summary>
+    public int IndexOf(uint eip)
+    {
+        for (int i = 0; i < Blocks.Length; i++)
+            if (Blocks[i].Eip == eip) return i;
+        return -1;
+    }
+
+    public override string ToString() => $"region {CsBase + Blocks[0].Eip:X8} ({Blocks.Length} blocks, {Instructions} instructions{(Flat ? ", flat" : "")})";
+}
+
+/// <summary>What a region's code keeps alive: its blocks and the decoded instructions (for handler calls).</summary>
+public sealed class RegionConstants
+{
+    public readonly Region Region;
+    public readonly Block[] Blocks;
+    public readonly Instruction[][] Code;
+
+    public RegionConstants(Region region)
+    {
+        Region = region;
+        Blocks = region.Blocks;
+        Code = new Instruction[region.Blocks.Length][];
+        for (int i = 0; i < Code.Length; i++) Code[i] = region.Blocks[i].Code;
+    }
+}
+
+/// <summary>
+/// Forms a region around a hot block: the blocks already decoded in the same linear page,
+/// with the same CS base and code size, that its branches reach (fall-through, Jcc and JMP
+/// targets, CALL targets and return points), breadth first, up to a size cap.
+/// </summary>
+public static class RegionBuilder
+{
+    /// <summary>Most blocks in one region.</summary>
+    public const int MaxBlocks = 48;
+
+    /// <summary>Most guest instructions in one region (RyuJIT's time grows with method size).</summary>
+    public const int MaxInstructions = 600;
+
+    public static Region Form(Cpu cpu, Block head)
+    {
+        bool flat = cpu.FlatSegments();
+        var blocks = new List<Block> { head };
+        var seen = new HashSet<uint> { head.Eip };
+        uint linearPage = (head.CsBase + head.Eip) & ~PhysicalMemory.PageMask;
+        uint physPage = head.PhysStart & ~PhysicalMemory.PageMask;
+        int instructions = head.Count;
+        Span<uint> next = stackalloc uint[3];
+        for (int k = 0; k < blocks.Count && blocks.Count < MaxBlocks; k++)
+        {
+            Block b = blocks[k];
+            int n = Successors(b, next);
+            for (int s = 0; s < n; s++)
+            {
+                uint eip = next[s];
+                uint linear = head.CsBase + eip;
+                if ((linear & ~PhysicalMemory.PageMask) != linearPage || !seen.Add(eip)) continue;
+                Block? t = cpu.Blocks.Find(physPage | (linear & PhysicalMemory.PageMask), eip, head.CsBase, head.Code32);
+                if (t is null || !t.Cacheable || t.Straddles) continue;
+                if (instructions + t.Count > MaxInstructions || blocks.Count >= MaxBlocks) continue;
+                if (t.LastByte > cpu.Seg[SegReg.CS].ValidHigh) continue;
+                blocks.Add(t);
+                instructions += t.Count;
+            }
+        }
+        return new Region(blocks.ToArray(), flat);
+    }
+
+    /// <summary>The EIPs a block goes to that are known at translation time.</summary>
+    public static int Successors(Block b, Span<uint> into)
+    {
+        ref Instruction last = ref b.Code[b.Count - 1];
+        int n = 0;
+        if (!b.EndsInBranch)
+        {
+            if ((InstructionTable.Info[(int)last.Code] & InstrFlags.EndsBlock) == 0) into[n++] = b.NextEip;
+            return n;
+        }
+        if (InstructionTable.IsSensitive(last.Code)) return 0;
+        switch (last.FlowControl)
+        {
+            case FlowControl.ConditionalBranch:
+                if (IsNearRelative(ref last)) into[n++] = Target(b, ref last);
+                into[n++] = b.NextEip;
+                break;
+            case FlowControl.UnconditionalBranch:
+                if (IsNearRelative(ref last)) into[n++] = Target(b, ref last);
+                break;
+            case FlowControl.Call:
+                if (IsNearRelative(ref last)) into[n++] = Target(b, ref last);
+                into[n++] = b.NextEip;
+                break;
+            case FlowControl.IndirectCall:
+                into[n++] = b.NextEip;
+                break;
+        }
+        return n;
+    }
+
+    private static bool IsNearRelative(ref Instruction i) => i.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32;
+
+    private static uint Target(Block b, ref Instruction i) => b.Code32 ? (uint)i.NearBranchTarget : (uint)i.NearBranchTarget & 0xFFFF;
+}

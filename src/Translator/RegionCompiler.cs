@@ -1,0 +1,413 @@
+using System;
+using System.Collections.Generic;
+using System.Reflection.Emit;
+using Emu.Translator.Emit;
+using Emu.X86;
+using Iced.Intel;
+using Label = System.Reflection.Emit.Label;
+using FlowControl = Iced.Intel.FlowControl;
+
+namespace Emu.Translator;
+
+/// <summary>
+/// Compiles a <see cref="Region"/> into one DynamicMethod <c>int (RegionConstants, Cpu, int entry)</c>.
+/// The entry number selects the block to start at (an IL switch); blocks branch to each
+/// other with IL branches and leave through exits, returning an exit slot (a target known
+/// here, which the engine may link to another region) or a <see cref="RegionExit"/> value.
+/// </summary>
+/// <remarks>
+/// At every block boundary the code retires the block's instructions and compares the count
+/// with <see cref="Cpu.ExitAt"/>, the one word that folds together the budget, the next timer,
+/// a stop request and a raised interrupt line; past it the region leaves, so interrupts are
+/// taken between blocks as in the interpreter. In a flat region the guest registers, the lazy
+/// flags and EFLAGS live in locals; they are stored back before anything that can fault or
+/// call into the CPU, and at every exit (see <see cref="EmitContext"/>).
+/// </remarks>
+public static class RegionCompiler
+{
+    private static readonly Type[] Parameters = { typeof(RegionConstants), typeof(Cpu), typeof(int) };
+
+    public static Func<Cpu, int, int> Compile(Region region)
+    {
+        Block[] blocks = region.Blocks;
+        var dm = new DynamicMethod($"region_{region.CsBase + blocks[0].Eip:X8}", typeof(int), Parameters,
+            typeof(RegionConstants).Module, skipVisibility: true);
+        ILGenerator il = dm.GetILGenerator(256 + region.Instructions * 64);
+        var ctx = new EmitContext(il, region.Flat);
+        var c = new Compilation(region, ctx);
+
+        // Called with a null CPU, the method returns at once: the compile thread uses that to
+        // make RyuJIT compile it there rather than on the emulation thread.
+        Label body = il.DefineLabel();
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Brtrue, body);
+        il.Emit(OpCodes.Ldc_I4, RegionExit.Dispatcher);
+        il.Emit(OpCodes.Ret);
+        il.MarkLabel(body);
+
+        ctx.LoadState();
+        il.Emit(OpCodes.Ldarg_2);
+        il.Emit(OpCodes.Switch, c.BlockLabels);
+        il.Emit(OpCodes.Ldc_I4, RegionExit.Dispatcher);
+        il.Emit(OpCodes.Ret);
+
+        for (int b = 0; b < blocks.Length; b++) c.EmitBlock(b);
+
+        region.Links = c.Links.ToArray();
+        return (Func<Cpu, int, int>)dm.CreateDelegate(typeof(Func<Cpu, int, int>), new RegionConstants(region));
+    }
+
+    /// <summary>One region being compiled.</summary>
+    private sealed class Compilation
+    {
+        private readonly Region region;
+        private readonly EmitContext ctx;
+        private readonly ILGenerator il;
+        public readonly Label[] BlockLabels;
+        public readonly List<RegionLink> Links = new();
+        private readonly Dictionary<uint, int> slotOf = new();
+        private readonly int[] dirtyIn;
+        private readonly LocalBuilder count;
+        private readonly uint linearPage;
+
+        public Compilation(Region region, EmitContext ctx)
+        {
+            this.region = region;
+            this.ctx = ctx;
+            il = ctx.Il;
+            BlockLabels = new Label[region.Blocks.Length];
+            for (int i = 0; i < BlockLabels.Length; i++) BlockLabels[i] = il.DefineLabel();
+            count = il.DeclareLocal(typeof(long));
+            linearPage = (region.CsBase + region.Blocks[0].Eip) & ~Emu.Memory.PhysicalMemory.PageMask;
+            dirtyIn = DirtyAnalysis.Run(region);
+        }
+
+        public void EmitBlock(int bi)
+        {
+            Block b = region.Blocks[bi];
+            Instruction[] code = b.Code;
+            il.MarkLabel(BlockLabels[bi]);
+            ctx.Block = b;
+            ctx.Dirty = dirtyIn[bi];
+            ctx.KnownOp = -1;
+
+            // Which block runs, for a fault's or a device's count of the instructions retired.
+            ctx.LoadCpu();
+            ctx.Const(bi);
+            il.Emit(OpCodes.Stfld, Members.RegionBlock);
+
+            for (int n = 0; n < b.Count; n++)
+            {
+                ref Instruction ins = ref code[n];
+                ctx.Index = n;
+                bool last = n == b.Count - 1;
+                if (last && b.EndsInBranch && ctx.Flat && EmitFastBranch(bi, ref ins)) return;
+
+                IFastEmitter? fast = ctx.Flat ? FastEmitters.Of(ref ins) : null;
+                if (fast is not null)
+                {
+                    if (!FaultFree.Is(ref ins)) ctx.SyncForFault((uint)ins.IP);
+                    ctx.Generic = false;
+                    fast.Emit(ctx, ref ins);
+                    ctx.Generic = true;
+                    if (MayWriteOrLeave.Is(ref ins)) EmitExitCheck(bi, n, null);
+                    continue;
+                }
+
+                // Generic: the CPU object holds the whole state around the instruction.
+                ctx.SpillAll();
+                IInstructionEmitter? emitter = EmitterTable.For(ins.Code);
+                bool folded = emitter is not null && emitter.CanEmit(ref ins);
+                if (!folded || !FaultFree.Is(ref ins)) ctx.SetEip((uint)ins.IP);
+                if (folded) emitter!.Emit(ctx, ref ins);
+                else CallHandler(bi, n, ref ins);
+                if (!folded || MayWriteOrLeave.Is(ref ins)) EmitExitCheck(bi, n, null);
+                ctx.ReloadAll();
+            }
+
+            // The block ended without a branch emitted here.
+            Retire(b.Count);
+            ref Instruction end = ref code[b.Count - 1];
+            if (b.EndsInBranch)
+            {
+                // A branch ran generically and set EIP: continue inside the region when it went
+                // to one of its blocks, else leave with a dynamic target.
+                if (InstructionTable.IsSensitive(end.Code))
+                {
+                    ctx.SpillAll();
+                    Return(RegionExit.Dispatcher);
+                    return;
+                }
+                Span<uint> next = stackalloc uint[3];
+                int k = RegionBuilder.Successors(b, next);
+                Label leave = il.DefineLabel();
+                EmitBudgetCheck(leave);
+                for (int s = 0; s < k; s++)
+                {
+                    int j = region.IndexOf(next[s]);
+                    if (j < 0) continue;
+                    Label skip = il.DefineLabel();
+                    ctx.LoadCpu();
+                    il.Emit(OpCodes.Ldfld, Members.Eip);
+                    ctx.Const(next[s]);
+                    il.Emit(OpCodes.Bne_Un, skip);
+                    BranchTo(j);
+                    il.MarkLabel(skip);
+                }
+                il.MarkLabel(leave);
+                ctx.SpillAll();
+                Return(RegionExit.Dynamic);
+                return;
+            }
+            if ((InstructionTable.Info[(int)end.Code] & InstrFlags.EndsBlock) != 0)
+            {
+                // A sensitive instruction that can change how the code after it runs: back to the dispatcher.
+                ctx.SpillAll();
+                ctx.SetEip(b.NextEip);
+                Return(RegionExit.Dispatcher);
+                return;
+            }
+            Edge(b.NextEip);
+        }
+
+        /// <summary>JMP, Jcc and CALL with targets known here, at the end of a block of a flat region.</summary>
+        private bool EmitFastBranch(int bi, ref Instruction ins)
+        {
+            Block b = region.Blocks[bi];
+            bool near = ins.Op0Kind is OpKind.NearBranch32 or OpKind.NearBranch16;
+            if (!near || !b.Code32) return false;
+            uint target = (uint)ins.NearBranchTarget;
+            uint next = (uint)ins.NextIP;
+            switch (ins.FlowControl)
+            {
+                case FlowControl.UnconditionalBranch when ins.Mnemonic == Mnemonic.Jmp:
+                    Retire(b.Count);
+                    Edge(target);
+                    return true;
+                case FlowControl.ConditionalBranch when ins.Mnemonic is not (Mnemonic.Loop or Mnemonic.Loope or Mnemonic.Loopne
+                    or Mnemonic.Jcxz or Mnemonic.Jecxz):
+                {
+                    Retire(b.Count);
+                    Label taken = il.DefineLabel();
+                    ctx.Condition((int)ins.ConditionCode - 1);
+                    il.Emit(OpCodes.Brtrue, taken);
+                    int dirty = ctx.Dirty, known = ctx.KnownOp;
+                    Edge(next);
+                    il.MarkLabel(taken);
+                    ctx.Dirty = dirty;
+                    ctx.KnownOp = known;
+                    Edge(target);
+                    return true;
+                }
+                case FlowControl.Call when ins.Code == Code.Call_rel32_32:
+                {
+                    // Near CALL: the return address goes to [ESP - 4] (which may fault: nothing
+                    // has changed then), ESP moves, EIP is the target.
+                    ctx.SyncForFault((uint)ins.IP);
+                    LocalBuilder esp = ctx.RegLocal(Reg.ESP);
+                    LocalBuilder sp = ctx.Temp(1);
+                    il.Emit(OpCodes.Ldloc, esp);
+                    ctx.Const(4);
+                    il.Emit(OpCodes.Sub);
+                    il.Emit(OpCodes.Stloc, sp);
+                    ctx.LoadMmu();
+                    il.Emit(OpCodes.Ldloc, sp);
+                    ctx.Const(next);
+                    ctx.Call(Members.MmuWrite(2));
+                    il.Emit(OpCodes.Ldloc, sp);
+                    il.Emit(OpCodes.Stloc, esp);
+                    ctx.MarkDirty(Reg.ESP);
+                    EmitExitCheck(bi, b.Count - 1, target);
+                    Retire(b.Count);
+                    Edge(target);
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /// <summary>cpu.InstructionCount += n, keeping the new count in a local for the budget check.</summary>
+        private void Retire(int n)
+        {
+            ctx.LoadCpu();
+            ctx.LoadCpu();
+            il.Emit(OpCodes.Ldfld, Members.InstructionCount);
+            il.Emit(OpCodes.Ldc_I8, (long)n);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Dup);
+            il.Emit(OpCodes.Stloc, count);
+            il.Emit(OpCodes.Stfld, Members.InstructionCount);
+        }
+
+        /// <summary>Goes to <paramref name="leave"/> when the count has reached <see cref="Cpu.ExitAt"/>.</summary>
+        private void EmitBudgetCheck(Label leave)
+        {
+            il.Emit(OpCodes.Ldloc, count);
+            ctx.LoadCpu();
+            il.Emit(OpCodes.Ldfld, Members.ExitAt);
+            il.Emit(OpCodes.Bge, leave);
+        }
+
+        /// <summary>Continues at <paramref name="eip"/>: inside the region when it is one of its blocks and the budget allows, else through an exit slot.</summary>
+        private void Edge(uint eip)
+        {
+            int j = region.IndexOf(eip);
+            if (j >= 0)
+            {
+                Label leave = il.DefineLabel();
+                EmitBudgetCheck(leave);
+                BranchTo(j);
+                il.MarkLabel(leave);
+            }
+            ctx.Spill(ctx.Dirty);
+            ctx.SetEip(eip);
+            Return(SlotFor(eip));
+        }
+
+        /// <summary>An IL branch to block <paramref name="j"/>, storing first what that block does not expect to be dirty.</summary>
+        private void BranchTo(int j)
+        {
+            int extra = ctx.Dirty & ~dirtyIn[j];
+            if (extra != 0) ctx.Spill(extra);
+            il.Emit(OpCodes.Br, BlockLabels[j]);
+        }
+
+        private int SlotFor(uint eip)
+        {
+            if (slotOf.TryGetValue(eip, out int slot)) return slot;
+            slot = Links.Count;
+            bool samePage = ((region.CsBase + eip) & ~Emu.Memory.PhysicalMemory.PageMask) == linearPage;
+            Links.Add(new RegionLink { TargetEip = eip, Linkable = samePage });
+            slotOf[eip] = slot;
+            return slot;
+        }
+
+        private void Return(int value)
+        {
+            ctx.Const(value);
+            il.Emit(OpCodes.Ret);
+        }
+
+        /// <summary>
+        /// if (cpu.BlockExit != 0) { store the locals; Interpreter.LeaveEarly(cpu, block, n); return Dispatcher; }
+        /// A store into the region's own code, or a repeated string instruction yielding, leaves here.
+        /// </summary>
+        private void EmitExitCheck(int bi, int n, uint? eipFirst)
+        {
+            Label go = il.DefineLabel();
+            ctx.LoadCpu();
+            il.Emit(OpCodes.Ldfld, Members.BlockExit);
+            il.Emit(OpCodes.Brfalse, go);
+            ctx.Spill(ctx.Dirty);
+            if (eipFirst is uint e) ctx.SetEip(e);
+            ctx.LoadCpu();
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, typeof(RegionConstants).GetField(nameof(RegionConstants.Blocks))!);
+            ctx.Const(bi);
+            il.Emit(OpCodes.Ldelem_Ref);
+            ctx.Const(n);
+            ctx.Call(Members.LeaveEarly);
+            Return(RegionExit.Dispatcher);
+            il.MarkLabel(go);
+        }
+
+        /// <summary>Calls the instruction's interpreter handler with a reference to its decoded form.</summary>
+        private unsafe void CallHandler(int bi, int n, ref Instruction ins)
+        {
+            ctx.LoadCpu();
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, typeof(RegionConstants).GetField(nameof(RegionConstants.Code))!);
+            ctx.Const(bi);
+            il.Emit(OpCodes.Ldelem_Ref);
+            ctx.Const(n);
+            il.Emit(OpCodes.Ldelema, typeof(Instruction));
+            il.Emit(OpCodes.Ldc_I8, (long)(nint)InstructionTable.Handlers[(int)ins.Code]);
+            il.Emit(OpCodes.Conv_I);
+            il.EmitCalli(OpCodes.Calli, System.Reflection.CallingConventions.Standard, typeof(void),
+                new[] { typeof(Cpu), typeof(Instruction).MakeByRefType() }, null);
+        }
+    }
+}
+
+/// <summary>
+/// Which of a flat region's locals may differ from the CPU at the start of each block
+/// (registers written since the last store-back, the lazy flags, EFLAGS), so the code stores
+/// back only those before a fault point. A forward may-analysis over the region's branches;
+/// the compiler also stores, on each branch, whatever the target does not expect.
+/// </summary>
+internal static class DirtyAnalysis
+{
+    [ThreadStatic] private static InstructionInfoFactory? factory;
+
+    public static int[] Run(Region region)
+    {
+        Block[] blocks = region.Blocks;
+        var dirtyIn = new int[blocks.Length];
+        if (!region.Flat) return dirtyIn;
+        var transfer = new (int Kill, int Gen)[blocks.Length];
+        for (int b = 0; b < blocks.Length; b++) transfer[b] = Transfer(blocks[b]);
+        Span<uint> next = stackalloc uint[3];
+        bool changed = true;
+        for (int round = 0; changed && round < 50; round++)
+        {
+            changed = false;
+            for (int b = 0; b < blocks.Length; b++)
+            {
+                int o = (dirtyIn[b] & ~transfer[b].Kill) | transfer[b].Gen;
+                int k = RegionBuilder.Successors(blocks[b], next);
+                for (int s = 0; s < k; s++)
+                {
+                    int j = region.IndexOf(next[s]);
+                    if (j < 0 || (dirtyIn[j] | o) == dirtyIn[j]) continue;
+                    dirtyIn[j] |= o;
+                    changed = true;
+                }
+            }
+        }
+        return dirtyIn;
+    }
+
+    /// <summary>What a block does to the dirty set: out = (in &amp; ~Kill) | Gen.</summary>
+    private static (int Kill, int Gen) Transfer(Block b)
+    {
+        int dirty = 0;
+        bool killed = false;
+        for (int n = 0; n < b.Count; n++)
+        {
+            ref Instruction ins = ref b.Code[n];
+            IFastEmitter? fast = FastEmitters.Of(ref ins);
+            bool fastBranch = n == b.Count - 1 && b.EndsInBranch && b.Code32 && ins.Op0Kind is OpKind.NearBranch32 or OpKind.NearBranch16
+                              && ins.Mnemonic is not (Mnemonic.Loop or Mnemonic.Loope or Mnemonic.Loopne or Mnemonic.Jcxz or Mnemonic.Jecxz);
+            if (fast is null && !(fastBranch && ins.FlowControl is FlowControl.ConditionalBranch or FlowControl.UnconditionalBranch
+                                   || fastBranch && ins.Code == Code.Call_rel32_32))
+            {
+                dirty = 0; // stored before, reloaded after
+                killed = true;
+                continue;
+            }
+            if (!FaultFree.Is(ref ins))
+            {
+                dirty = 0;
+                killed = true;
+            }
+            dirty |= Writes(ref ins);
+        }
+        return (killed ? EmitContext.DirtyAll : 0, dirty);
+    }
+
+    private static int Writes(ref Instruction ins)
+    {
+        factory ??= new InstructionInfoFactory();
+        InstructionInfo info = factory.GetInfo(ins);
+        int mask = 0;
+        foreach (UsedRegister u in info.GetUsedRegisters())
+        {
+            if (u.Access is not (OpAccess.Write or OpAccess.ReadWrite or OpAccess.CondWrite or OpAccess.ReadCondWrite)) continue;
+            Register r = u.Register;
+            if (r is >= Register.AL and <= Register.BH || r is >= Register.AX and <= Register.DI || r is >= Register.EAX and <= Register.EDI)
+                mask |= 1 << (r.GetFullRegister32() - Register.EAX);
+        }
+        if (ins.RflagsModified != 0) mask |= EmitContext.DirtyFlags | EmitContext.DirtyEflags;
+        return mask;
+    }
+}
