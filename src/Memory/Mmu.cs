@@ -28,6 +28,21 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     private const uint TlbIndexMask = TlbEntries - 1;
     private const uint InvalidTag = 0xFFFF_FFFF;
 
+    /// <summary>
+    /// The layout of a TLB entry, for compiled code that looks entries up itself: entry
+    /// <c>(linear &gt;&gt; 12) &amp; (TlbEntries - 1)</c> of <see cref="ReadTlb"/> or <see cref="WriteTlb"/>
+    /// is <see cref="TlbEntrySize"/> bytes; its uint tag at offset 0 is the linear page base
+    /// (0xFFFFFFFF when empty); the host address of <c>linear</c> is the nint at
+    /// <see cref="TlbAddendOffset"/> plus <c>linear</c>. A hit means the access is allowed.
+    /// </summary>
+    public const int TlbEntrySize = 16, TlbAddendOffset = 8;
+
+    /// <summary>The read TLB for the current privilege (changes only with <see cref="UserMode"/> and <see cref="AlignmentCheck"/>).</summary>
+    public nint ReadTlb => (nint)readTlb;
+
+    /// <summary>The write TLB for the current privilege: pages holding code, ROM and MMIO are never in it.</summary>
+    public nint WriteTlb => (nint)writeTlb;
+
     [StructLayout(LayoutKind.Sequential)]
     private struct TlbEntry
     {

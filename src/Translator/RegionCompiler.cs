@@ -67,7 +67,6 @@ public static class RegionCompiler
         public readonly List<RegionLink> Links = new();
         private readonly Dictionary<uint, int> slotOf = new();
         private readonly int[] dirtyIn;
-        private readonly LocalBuilder count;
         private readonly uint linearPage;
 
         public Compilation(Region region, EmitContext ctx)
@@ -77,7 +76,6 @@ public static class RegionCompiler
             il = ctx.Il;
             BlockLabels = new Label[region.Blocks.Length];
             for (int i = 0; i < BlockLabels.Length; i++) BlockLabels[i] = il.DefineLabel();
-            count = il.DeclareLocal(typeof(long));
             linearPage = (region.CsBase + region.Blocks[0].Eip) & ~Emu.Memory.PhysicalMemory.PageMask;
             dirtyIn = DirtyAnalysis.Run(region);
         }
@@ -88,13 +86,13 @@ public static class RegionCompiler
             Instruction[] code = b.Code;
             il.MarkLabel(BlockLabels[bi]);
             ctx.Block = b;
+            ctx.BlockIndex = bi;
             ctx.Dirty = dirtyIn[bi];
             ctx.KnownOp = -1;
 
             // Which block runs, for a fault's or a device's count of the instructions retired.
-            ctx.LoadCpu();
-            ctx.Const(bi);
-            il.Emit(OpCodes.Stfld, Members.RegionBlock);
+            // Flat regions store it only where something may look (slow paths, generic instructions).
+            if (!ctx.Flat) SetRegionBlock(bi);
 
             for (int n = 0; n < b.Count; n++)
             {
@@ -106,7 +104,7 @@ public static class RegionCompiler
                 IFastEmitter? fast = ctx.Flat ? FastEmitters.Of(ref ins) : null;
                 if (fast is not null)
                 {
-                    if (!FaultFree.Is(ref ins)) ctx.SyncForFault((uint)ins.IP);
+                    // Fast code faults only on its slow paths, which synchronise the CPU themselves.
                     ctx.Generic = false;
                     fast.Emit(ctx, ref ins);
                     ctx.Generic = true;
@@ -116,6 +114,7 @@ public static class RegionCompiler
 
                 // Generic: the CPU object holds the whole state around the instruction.
                 ctx.SpillAll();
+                if (ctx.Flat) SetRegionBlock(bi);
                 IInstructionEmitter? emitter = EmitterTable.For(ins.Code);
                 bool folded = emitter is not null && emitter.CanEmit(ref ins);
                 if (!folded || !FaultFree.Is(ref ins)) ctx.SetEip((uint)ins.IP);
@@ -203,17 +202,19 @@ public static class RegionCompiler
                 {
                     // Near CALL: the return address goes to [ESP - 4] (which may fault: nothing
                     // has changed then), ESP moves, EIP is the target.
-                    ctx.SyncForFault((uint)ins.IP);
                     LocalBuilder esp = ctx.RegLocal(Reg.ESP);
-                    LocalBuilder sp = ctx.Temp(1);
+                    LocalBuilder sp = ctx.Temp(1), v = ctx.Temp(2);
+                    ctx.Const(next);
+                    il.Emit(OpCodes.Stloc, v);
                     il.Emit(OpCodes.Ldloc, esp);
                     ctx.Const(4);
                     il.Emit(OpCodes.Sub);
+                    il.Emit(OpCodes.Dup);
                     il.Emit(OpCodes.Stloc, sp);
-                    ctx.LoadMmu();
-                    il.Emit(OpCodes.Ldloc, sp);
-                    ctx.Const(next);
-                    ctx.Call(Members.MmuWrite(2));
+                    il.Emit(OpCodes.Stloc, ctx.Linear);
+                    ctx.Generic = false;
+                    ctx.WriteFlat(2, v);
+                    ctx.Generic = true;
                     il.Emit(OpCodes.Ldloc, sp);
                     il.Emit(OpCodes.Stloc, esp);
                     ctx.MarkDirty(Reg.ESP);
@@ -226,23 +227,33 @@ public static class RegionCompiler
             return false;
         }
 
-        /// <summary>cpu.InstructionCount += n, keeping the new count in a local for the budget check.</summary>
+        /// <summary>The block's instructions retire (in the count local of a flat region, else in the CPU).</summary>
         private void Retire(int n)
         {
+            if (ctx.Flat)
+            {
+                ctx.Retire(n);
+                return;
+            }
             ctx.LoadCpu();
             ctx.LoadCpu();
             il.Emit(OpCodes.Ldfld, Members.InstructionCount);
             il.Emit(OpCodes.Ldc_I8, (long)n);
             il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Dup);
-            il.Emit(OpCodes.Stloc, count);
             il.Emit(OpCodes.Stfld, Members.InstructionCount);
+        }
+
+        private void SetRegionBlock(int bi)
+        {
+            ctx.LoadCpu();
+            ctx.Const(bi);
+            il.Emit(OpCodes.Stfld, Members.RegionBlock);
         }
 
         /// <summary>Goes to <paramref name="leave"/> when the count has reached <see cref="Cpu.ExitAt"/>.</summary>
         private void EmitBudgetCheck(Label leave)
         {
-            il.Emit(OpCodes.Ldloc, count);
+            ctx.LoadCount();
             ctx.LoadCpu();
             il.Emit(OpCodes.Ldfld, Members.ExitAt);
             il.Emit(OpCodes.Bge, leave);
@@ -385,14 +396,9 @@ internal static class DirtyAnalysis
                 killed = true;
                 continue;
             }
-            if (!FaultFree.Is(ref ins))
-            {
-                dirty = 0;
-                killed = true;
-            }
             dirty |= Writes(ref ins);
         }
-        return (killed ? EmitContext.DirtyAll : 0, dirty);
+        return (killed ? EmitContext.DirtyAll : 0, dirty | EmitContext.DirtyCount);
     }
 
     private static int Writes(ref Instruction ins)

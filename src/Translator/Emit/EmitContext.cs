@@ -4,6 +4,7 @@ using System.Reflection.Emit;
 using Emu.Memory;
 using Emu.X86;
 using Iced.Intel;
+using Label = System.Reflection.Emit.Label;
 
 namespace Emu.Translator.Emit;
 
@@ -50,7 +51,7 @@ public sealed class EmitContext
 
     // ---- the state a flat region keeps in locals ----
     private readonly LocalBuilder[] regs = new LocalBuilder[8];
-    private readonly LocalBuilder flagsOp, flagsSrc1, flagsSrc2, flagsRes, eflags, mmu;
+    private readonly LocalBuilder flagsOp, flagsSrc1, flagsSrc2, flagsRes, eflags, mmu, count, readTlb, writeTlb, entry, value;
     private readonly LocalBuilder[] temps = new LocalBuilder[4];
 
     /// <summary>Bits 0-7: registers whose local differs from the CPU; <see cref="DirtyFlags"/>: the lazy flags; <see cref="DirtyEflags"/>: EFLAGS.</summary>
@@ -58,7 +59,12 @@ public sealed class EmitContext
 
     public const int DirtyFlags = 1 << 8;
     public const int DirtyEflags = 1 << 9;
-    public const int DirtyAll = 0x3FF;
+    /// <summary>The retired-instruction count, kept in a local and added to at each block's end.</summary>
+    public const int DirtyCount = 1 << 10;
+    public const int DirtyAll = 0x7FF;
+
+    /// <summary>Index of the block being emitted in its region.</summary>
+    public int BlockIndex { get; internal set; }
 
     /// <summary>The lazy flag operation (kind | size) the flag locals hold, when known at translation time; -1 when not.</summary>
     internal int KnownOp = -1;
@@ -77,6 +83,11 @@ public sealed class EmitContext
         flagsRes = il.DeclareLocal(typeof(uint));
         eflags = il.DeclareLocal(typeof(uint));
         mmu = il.DeclareLocal(typeof(Mmu));
+        count = il.DeclareLocal(typeof(long));
+        readTlb = il.DeclareLocal(typeof(nint));
+        writeTlb = il.DeclareLocal(typeof(nint));
+        entry = il.DeclareLocal(typeof(nint));
+        value = il.DeclareLocal(typeof(uint));
         for (int t = 0; t < temps.Length; t++) temps[t] = il.DeclareLocal(typeof(uint));
     }
 
@@ -118,17 +129,41 @@ public sealed class EmitContext
         if (!Flat) return;
         for (int r = 0; r < 8; r++)
         {
-            LoadCpu();
-            Const(r);
-            Call(Members.GetReg32);
+            LoadGprField(r);
             Il.Emit(OpCodes.Stloc, regs[r]);
         }
         LoadFlagFields();
         LoadCpu();
         Il.Emit(OpCodes.Ldfld, Members.MmuField);
+        Il.Emit(OpCodes.Dup);
         Il.Emit(OpCodes.Stloc, mmu);
+        // The TLBs a privilege level uses change only with CPL or alignment checking, which
+        // only instructions that end a block change: constant while the region runs.
+        Il.Emit(OpCodes.Dup);
+        Call(Members.ReadTlb);
+        Il.Emit(OpCodes.Stloc, readTlb);
+        Call(Members.WriteTlb);
+        Il.Emit(OpCodes.Stloc, writeTlb);
         Dirty = 0;
         KnownOp = -1;
+    }
+
+    /// <summary>Pushes the address of cpu.Gpr[r] (plain IL: nothing for RyuJIT to inline).</summary>
+    private void GprFieldAddress(int r)
+    {
+        LoadCpu();
+        Il.Emit(OpCodes.Ldflda, Members.Gpr);
+        if (r != 0)
+        {
+            Const(4 * r);
+            Il.Emit(OpCodes.Add);
+        }
+    }
+
+    private void LoadGprField(int r)
+    {
+        GprFieldAddress(r);
+        Il.Emit(OpCodes.Ldind_U4);
     }
 
     private void LoadFlagFields()
@@ -148,6 +183,9 @@ public sealed class EmitContext
         LoadCpu();
         Il.Emit(OpCodes.Ldfld, Members.Eflags);
         Il.Emit(OpCodes.Stloc, eflags);
+        LoadCpu();
+        Il.Emit(OpCodes.Ldfld, Members.InstructionCount);
+        Il.Emit(OpCodes.Stloc, count);
     }
 
     /// <summary>Stores the locals named by <paramref name="mask"/> (see <see cref="Dirty"/>) into the CPU; does not change <see cref="Dirty"/>.</summary>
@@ -157,10 +195,9 @@ public sealed class EmitContext
         for (int r = 0; r < 8; r++)
         {
             if ((mask & (1 << r)) == 0) continue;
-            LoadCpu();
-            Const(r);
+            GprFieldAddress(r);
             Il.Emit(OpCodes.Ldloc, regs[r]);
-            Call(Members.SetReg32);
+            Il.Emit(OpCodes.Stind_I4);
         }
         if ((mask & DirtyFlags) != 0)
         {
@@ -183,6 +220,12 @@ public sealed class EmitContext
             Il.Emit(OpCodes.Ldloc, eflags);
             Il.Emit(OpCodes.Stfld, Members.Eflags);
         }
+        if ((mask & DirtyCount) != 0)
+        {
+            LoadCpu();
+            Il.Emit(OpCodes.Ldloc, count);
+            Il.Emit(OpCodes.Stfld, Members.InstructionCount);
+        }
     }
 
     /// <summary>Stores every local that differs from the CPU: the CPU then holds the whole state.</summary>
@@ -198,9 +241,7 @@ public sealed class EmitContext
         if (!Flat) return;
         for (int r = 0; r < 8; r++)
         {
-            LoadCpu();
-            Const(r);
-            Call(Members.GetReg32);
+            LoadGprField(r);
             Il.Emit(OpCodes.Stloc, regs[r]);
         }
         LoadFlagFields();
@@ -213,6 +254,43 @@ public sealed class EmitContext
     {
         SpillAll();
         SetEip(eip);
+    }
+
+    /// <summary>
+    /// On a slow path of the instruction being emitted (a TLB miss, a segment that is not
+    /// flat), before what may fault or reach a device: the CPU gets the state the locals
+    /// hold, the instruction's EIP and the running block. The fast path is left as it is
+    /// (<see cref="Dirty"/> does not change).
+    /// </summary>
+    public void SyncSlow()
+    {
+        if (Generic) return; // generic instructions are synchronised around as a whole
+        Spill(Dirty);
+        SetEip((uint)Block.Code[Index].IP);
+        LoadCpu();
+        Const(BlockIndex);
+        Il.Emit(OpCodes.Stfld, Members.RegionBlock);
+    }
+
+    /// <summary>count += n: the block's instructions retire (compiled code keeps the count in a local).</summary>
+    internal void Retire(int n)
+    {
+        Il.Emit(OpCodes.Ldloc, count);
+        Il.Emit(OpCodes.Ldc_I8, (long)n);
+        Il.Emit(OpCodes.Add);
+        Il.Emit(OpCodes.Stloc, count);
+        Dirty |= DirtyCount;
+    }
+
+    /// <summary>Pushes the retired-instruction count (a long).</summary>
+    internal void LoadCount()
+    {
+        if (Flat) Il.Emit(OpCodes.Ldloc, count);
+        else
+        {
+            LoadCpu();
+            Il.Emit(OpCodes.Ldfld, Members.InstructionCount);
+        }
     }
 
     // ---- general registers ----
@@ -413,11 +491,11 @@ public sealed class EmitContext
             case OpKind.Memory:
                 if (FlatOperand(ref i))
                 {
-                    Il.Emit(OpCodes.Ldloc, mmu);
                     EffectiveAddress(ref i);
-                    Call(Members.MmuRead(size));
+                    ReadFlat(size);
                     break;
                 }
+                SyncSlow();
                 LoadCpu();
                 Const(Cpu.MemSeg(ref i));
                 EffectiveAddress(ref i);
@@ -441,13 +519,12 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Stloc, scratchB);
         if (FlatOperand(ref i))
         {
-            Il.Emit(OpCodes.Ldloc, mmu);
             EffectiveAddress(ref i);
-            Il.Emit(OpCodes.Ldloc, scratchB);
-            if (size != 2) Il.Emit(size == 1 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
-            Call(Members.MmuWrite(size));
+            Il.Emit(OpCodes.Stloc, linear);
+            WriteFlat(size, scratchB);
             return;
         }
+        SyncSlow();
         LoadCpu();
         Const(Cpu.MemSeg(ref i));
         EffectiveAddress(ref i);
@@ -459,19 +536,148 @@ public sealed class EmitContext
     /// <summary>Pushes the MMU (fast emitters: flat accesses go straight to its TLB).</summary>
     public void LoadMmu() => Il.Emit(OpCodes.Ldloc, mmu);
 
-    /// <summary>Computes the write-checked linear address of a read-modify-write memory operand into <see cref="Linear"/>.</summary>
+    /// <summary>
+    /// Reads <paramref name="size"/> at the linear address on the stack and pushes the value:
+    /// the TLB looked up inline; a miss (or an access running into the next page) synchronises
+    /// the CPU and takes the MMU's own path, which may fault.
+    /// </summary>
+    public void ReadFlat(int size)
+    {
+        Il.Emit(OpCodes.Stloc, linear);
+        Label slow = Il.DefineLabel(), done = Il.DefineLabel();
+        TlbLookup(readTlb, size, slow);
+        Il.Emit(size switch { 0 => OpCodes.Ldind_U1, 1 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U4 });
+        Il.Emit(OpCodes.Stloc, value);
+        Il.Emit(OpCodes.Br, done);
+        Il.MarkLabel(slow);
+        SyncSlow();
+        Il.Emit(OpCodes.Ldloc, mmu);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Call(Members.MmuRead(size));
+        Il.Emit(OpCodes.Stloc, value);
+        Il.MarkLabel(done);
+        Il.Emit(OpCodes.Ldloc, value);
+    }
+
+    /// <summary>Writes local <paramref name="v"/> (of the given size) to the linear address in <see cref="Linear"/>, like <see cref="ReadFlat"/>.</summary>
+    public void WriteFlat(int size, LocalBuilder v)
+    {
+        Label slow = Il.DefineLabel(), done = Il.DefineLabel();
+        TlbLookup(writeTlb, size, slow);
+        Il.Emit(OpCodes.Ldloc, v);
+        Il.Emit(size switch { 0 => OpCodes.Stind_I1, 1 => OpCodes.Stind_I2, _ => OpCodes.Stind_I4 });
+        Il.Emit(OpCodes.Br, done);
+        Il.MarkLabel(slow);
+        SyncSlow();
+        Il.Emit(OpCodes.Ldloc, mmu);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Il.Emit(OpCodes.Ldloc, v);
+        if (size != 2) Il.Emit(size == 1 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
+        Call(Members.MmuWrite(size));
+        Il.MarkLabel(done);
+    }
+
+    /// <summary>
+    /// Looks up <see cref="Linear"/> in a TLB: on a hit (the whole access inside the page)
+    /// pushes the host address; else branches to <paramref name="miss"/> with nothing pushed.
+    /// </summary>
+    private void TlbLookup(LocalBuilder tlb, int size, Label miss)
+    {
+        // entry = tlb + ((linear >> 12) & (TlbEntries - 1)) * TlbEntrySize
+        Il.Emit(OpCodes.Ldloc, tlb);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Const(PhysicalMemory.PageShift);
+        Il.Emit(OpCodes.Shr_Un);
+        Const(Mmu.TlbEntries - 1);
+        Il.Emit(OpCodes.And);
+        Il.Emit(OpCodes.Conv_U);
+        Const(4); // log2(TlbEntrySize)
+        Il.Emit(OpCodes.Shl);
+        Il.Emit(OpCodes.Add);
+        Il.Emit(OpCodes.Stloc, entry);
+        // if (entry->Tag != (linear & ~PageMask)) miss
+        Il.Emit(OpCodes.Ldloc, entry);
+        Il.Emit(OpCodes.Ldind_U4);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Const(~PhysicalMemory.PageMask);
+        Il.Emit(OpCodes.And);
+        Il.Emit(OpCodes.Bne_Un, miss);
+        if (size > 0)
+        {
+            // The access must end in the page.
+            Il.Emit(OpCodes.Ldloc, linear);
+            Const(PhysicalMemory.PageMask);
+            Il.Emit(OpCodes.And);
+            Const(PhysicalMemory.PageSize - (uint)OperandSize.Bytes(size));
+            Il.Emit(OpCodes.Bgt_Un, miss);
+        }
+        // host = entry->Addend + linear
+        Il.Emit(OpCodes.Ldloc, entry);
+        Const(Mmu.TlbAddendOffset);
+        Il.Emit(OpCodes.Add);
+        Il.Emit(OpCodes.Ldind_I);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Il.Emit(OpCodes.Conv_U);
+        Il.Emit(OpCodes.Add);
+    }
+
+    /// <summary>
+    /// Read-modify-write of a flat operand: computes its linear address into <see cref="Linear"/>,
+    /// looks it up once in the write TLB, and pushes its value. On a miss the CPU is synchronised
+    /// and the MMU checks the write (a fault changes nothing) and reads. <see cref="RmwWrite"/> stores the result.
+    /// </summary>
+    public void RmwRead(ref Instruction i, int size)
+    {
+        EffectiveAddress(ref i);
+        Il.Emit(OpCodes.Stloc, linear);
+        Label slow = Il.DefineLabel(), done = Il.DefineLabel();
+        TlbLookup(writeTlb, size, slow);
+        Il.Emit(OpCodes.Dup);
+        Il.Emit(OpCodes.Stloc, entry);
+        Il.Emit(size switch { 0 => OpCodes.Ldind_U1, 1 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U4 });
+        Il.Emit(OpCodes.Stloc, value);
+        Il.Emit(OpCodes.Br, done);
+        Il.MarkLabel(slow);
+        SyncSlow();
+        Il.Emit(OpCodes.Ldloc, mmu);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Const(OperandSize.Bytes(size));
+        Call(Members.ProbeWrite);
+        Il.Emit(OpCodes.Ldloc, mmu);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Call(Members.MmuRead(size));
+        Il.Emit(OpCodes.Stloc, value);
+        Const(0);
+        Il.Emit(OpCodes.Conv_U);
+        Il.Emit(OpCodes.Stloc, entry);
+        Il.MarkLabel(done);
+        Il.Emit(OpCodes.Ldloc, value);
+    }
+
+    /// <summary>Stores the value on top of the stack into the operand <see cref="RmwRead"/> read.</summary>
+    public void RmwWrite(int size)
+    {
+        Il.Emit(OpCodes.Stloc, value);
+        Label slow = Il.DefineLabel(), done = Il.DefineLabel();
+        Il.Emit(OpCodes.Ldloc, entry);
+        Il.Emit(OpCodes.Brfalse, slow);
+        Il.Emit(OpCodes.Ldloc, entry);
+        Il.Emit(OpCodes.Ldloc, value);
+        Il.Emit(size switch { 0 => OpCodes.Stind_I1, 1 => OpCodes.Stind_I2, _ => OpCodes.Stind_I4 });
+        Il.Emit(OpCodes.Br, done);
+        Il.MarkLabel(slow);
+        Il.Emit(OpCodes.Ldloc, mmu);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Il.Emit(OpCodes.Ldloc, value);
+        if (size != 2) Il.Emit(size == 1 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
+        Call(Members.MmuWrite(size));
+        Il.MarkLabel(done);
+    }
+
+    /// <summary>Computes the write-checked linear address of a read-modify-write memory operand into <see cref="Linear"/> (generic emitters).</summary>
     public void LinearRmw(ref Instruction i, int size)
     {
-        if (FlatOperand(ref i))
-        {
-            EffectiveAddress(ref i);
-            Il.Emit(OpCodes.Stloc, linear);
-            Il.Emit(OpCodes.Ldloc, mmu);
-            Il.Emit(OpCodes.Ldloc, linear);
-            Const(OperandSize.Bytes(size));
-            Call(Members.ProbeWrite);
-            return;
-        }
+        SyncSlow();
         LoadCpu();
         Const(Cpu.MemSeg(ref i));
         EffectiveAddress(ref i);
@@ -483,13 +689,6 @@ public sealed class EmitContext
     /// <summary>Pushes cpu.ReadLinear(Linear, size).</summary>
     public void ReadLinear(int size)
     {
-        if (!Generic)
-        {
-            Il.Emit(OpCodes.Ldloc, mmu);
-            Il.Emit(OpCodes.Ldloc, linear);
-            Call(Members.MmuRead(size));
-            return;
-        }
         LoadCpu();
         Il.Emit(OpCodes.Ldloc, linear);
         Const(size);
@@ -500,15 +699,6 @@ public sealed class EmitContext
     public void WriteLinear(int size)
     {
         Il.Emit(OpCodes.Stloc, scratchB);
-        if (!Generic)
-        {
-            Il.Emit(OpCodes.Ldloc, mmu);
-            Il.Emit(OpCodes.Ldloc, linear);
-            Il.Emit(OpCodes.Ldloc, scratchB);
-            if (size != 2) Il.Emit(size == 1 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
-            Call(Members.MmuWrite(size));
-            return;
-        }
         LoadCpu();
         Il.Emit(OpCodes.Ldloc, linear);
         Const(size);
@@ -562,24 +752,132 @@ public sealed class EmitContext
     }
 
     /// <summary>Pushes condition code <paramref name="cc"/> (0-15) as a bool, evaluated on the flag locals.</summary>
+    /// <remarks>
+    /// When the operation that set the flags is known here, the common conditions become one
+    /// IL compare of its operands or result (CMP then JB is a single unsigned compare). The
+    /// others call <see cref="FlagMath"/>, which the CPU itself uses.
+    /// </remarks>
     public void Condition(int cc)
     {
+        if (KnownOp >= 0 && InlineCondition(cc)) return;
         Const(cc);
         PushFlagState();
-        Call(KnownOp >= 0 ? Members.ConditionKnown : Members.ConditionAny);
+        Call(Members.ConditionAny);
+    }
+
+    private bool InlineCondition(int cc)
+    {
+        int kind = KnownOp & ~3, size = KnownOp & 3;
+        bool negate = (cc & 1) != 0;
+        switch (kind, cc >> 1)
+        {
+            case (LazyFlags.Sub, 1): // B / AE: src1 < src2 unsigned
+                Il.Emit(OpCodes.Ldloc, flagsSrc1);
+                Il.Emit(OpCodes.Ldloc, flagsSrc2);
+                Il.Emit(OpCodes.Clt_Un);
+                break;
+            case (LazyFlags.Sub, 3): // BE / A: A is src1 > src2 unsigned
+                Il.Emit(OpCodes.Ldloc, flagsSrc1);
+                Il.Emit(OpCodes.Ldloc, flagsSrc2);
+                Il.Emit(OpCodes.Cgt_Un);
+                negate = !negate;
+                break;
+            case (LazyFlags.Sub, 6): // L / GE: src1 < src2 signed
+                Signed(flagsSrc1, size);
+                Signed(flagsSrc2, size);
+                Il.Emit(OpCodes.Clt);
+                break;
+            case (LazyFlags.Sub, 7): // LE / G: G is src1 > src2 signed
+                Signed(flagsSrc1, size);
+                Signed(flagsSrc2, size);
+                Il.Emit(OpCodes.Cgt);
+                negate = !negate;
+                break;
+            case (LazyFlags.Logic, 0): // O / NO, B / AE: OF = CF = 0
+            case (LazyFlags.Logic, 1):
+                Const(negate);
+                return true;
+            case (LazyFlags.Logic, 3): // BE / A: CF | ZF = ZF
+            case (_, 2): // E / NE
+                Il.Emit(OpCodes.Ldloc, flagsRes);
+                Const(0);
+                Il.Emit(OpCodes.Ceq);
+                break;
+            case (LazyFlags.Logic, 6): // L / GE: SF != OF = SF
+            case (_, 4): // S / NS (KnownOp is only ever a lazy operation)
+                Il.Emit(OpCodes.Ldloc, flagsRes);
+                Const((8 << size) - 1);
+                Il.Emit(OpCodes.Shr_Un);
+                Const(1);
+                Il.Emit(OpCodes.And);
+                break;
+            case (LazyFlags.Logic, 7): // LE / G: G is result > 0 signed
+                Signed(flagsRes, size);
+                Const(0);
+                Il.Emit(OpCodes.Cgt);
+                negate = !negate;
+                break;
+            case (LazyFlags.Add, 1) when size == LazyFlags.Size32: // B / AE after a 32-bit ADD: the carry
+                Il.Emit(OpCodes.Ldloc, flagsRes);
+                Il.Emit(OpCodes.Ldloc, flagsSrc1);
+                Il.Emit(OpCodes.Clt_Un);
+                break;
+            default:
+                return false;
+        }
+        if (negate)
+        {
+            Const(0);
+            Il.Emit(OpCodes.Ceq);
+        }
+        return true;
+    }
+
+    /// <summary>Pushes a flag local as a signed value of the operation's size.</summary>
+    private void Signed(LocalBuilder l, int size)
+    {
+        Il.Emit(OpCodes.Ldloc, l);
+        if (size == 0) Il.Emit(OpCodes.Conv_I1);
+        else if (size == 1) Il.Emit(OpCodes.Conv_I2);
     }
 
     /// <summary>Pushes CF as 0 or 1, from the flag locals.</summary>
     public void CarryFlag()
     {
+        int kind = KnownOp & ~3, size = KnownOp & 3;
+        if (KnownOp >= 0)
+        {
+            switch (kind)
+            {
+                case LazyFlags.Sub:
+                    Il.Emit(OpCodes.Ldloc, flagsSrc1);
+                    Il.Emit(OpCodes.Ldloc, flagsSrc2);
+                    Il.Emit(OpCodes.Clt_Un);
+                    return;
+                case LazyFlags.Logic:
+                    Const(0);
+                    return;
+                case LazyFlags.Add when size == LazyFlags.Size32:
+                    Il.Emit(OpCodes.Ldloc, flagsRes);
+                    Il.Emit(OpCodes.Ldloc, flagsSrc1);
+                    Il.Emit(OpCodes.Clt_Un);
+                    return;
+                case LazyFlags.Inc:
+                case LazyFlags.Dec:
+                    Il.Emit(OpCodes.Ldloc, eflags);
+                    Const(Flags.CF);
+                    Il.Emit(OpCodes.And);
+                    return;
+            }
+        }
         PushFlagState();
-        Call(KnownOp >= 0 ? Members.CarryKnown : Members.CarryAny);
+        Call(Members.CarryAny);
     }
 
     /// <summary>EFLAGS.CF = CF of the current lazy state (INC and DEC keep CF there before going lazy).</summary>
     public void ParkCarry()
     {
-        if (KnownOp is >= LazyFlags.Inc and < LazyFlags.Inc + 8) return; // CF is already parked in EFLAGS
+        if ((KnownOp & ~3) is LazyFlags.Inc or LazyFlags.Dec) return; // CF is already parked in EFLAGS
         Il.Emit(OpCodes.Ldloc, eflags);
         Const(~Flags.CF);
         Il.Emit(OpCodes.And);
@@ -620,6 +918,7 @@ internal static class Members
     public static readonly FieldInfo FlagsSrc2 = typeof(Cpu).GetField(nameof(Cpu.FlagsSrc2))!;
     public static readonly FieldInfo FlagsRes = typeof(Cpu).GetField(nameof(Cpu.FlagsRes))!;
     public static readonly FieldInfo Eflags = typeof(Cpu).GetField(nameof(Cpu.Eflags))!;
+    public static readonly FieldInfo Gpr = typeof(Cpu).GetField(nameof(Cpu.Gpr))!;
     public static readonly FieldInfo MmuField = typeof(Cpu).GetField(nameof(Cpu.Mmu))!;
     public static readonly MethodInfo GetReg = Method(nameof(Cpu.GetReg), typeof(int), typeof(int));
     public static readonly MethodInfo SetReg = Method(nameof(Cpu.SetReg), typeof(int), typeof(int), typeof(uint));
@@ -641,6 +940,8 @@ internal static class Members
     public static readonly MethodInfo CarryKnown = Static(typeof(FlagMath), nameof(FlagMath.CarryKnown));
     public static readonly MethodInfo CarryAny = Static(typeof(FlagMath), nameof(FlagMath.CarryAny));
 
+    public static readonly MethodInfo ReadTlb = typeof(Mmu).GetProperty(nameof(Mmu.ReadTlb))!.GetMethod!;
+    public static readonly MethodInfo WriteTlb = typeof(Mmu).GetProperty(nameof(Mmu.WriteTlb))!.GetMethod!;
     public static readonly MethodInfo ProbeWrite = typeof(Mmu).GetMethod(nameof(Mmu.ProbeWrite), Pub, new[] { typeof(uint), typeof(int) })!;
     private static readonly MethodInfo[] MmuReads =
     {

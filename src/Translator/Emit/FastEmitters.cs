@@ -103,6 +103,10 @@ public sealed class FastAlu : IFastEmitter
         {
             ctx.LoadReg(Cpu.RegNum(i.Op0Register), size);
         }
+        else if (writes && ctx.FlatOperand(ref i))
+        {
+            ctx.RmwRead(ref i, size);
+        }
         else if (writes)
         {
             ctx.LinearRmw(ref i, size);
@@ -184,6 +188,7 @@ public sealed class FastAlu : IFastEmitter
         if (!writes) return;
         il.Emit(OpCodes.Ldloc, r);
         if (!memory) ctx.StoreReg(Cpu.RegNum(i.Op0Register), size);
+        else if (ctx.FlatOperand(ref i)) ctx.RmwWrite(size);
         else ctx.WriteLinear(size);
     }
 
@@ -271,9 +276,8 @@ public sealed class FastStack : IFastEmitter
         if (i.Code == Code.Pop_r32)
         {
             // v = [ESP]; ESP += 4; r = v (POP ESP leaves the value read).
-            ctx.LoadMmu();
             il.Emit(OpCodes.Ldloc, esp);
-            ctx.Call(Members.MmuRead(2));
+            ctx.ReadFlat(2);
             il.Emit(OpCodes.Stloc, v);
             il.Emit(OpCodes.Ldloc, esp);
             ctx.Const(4);
@@ -291,11 +295,10 @@ public sealed class FastStack : IFastEmitter
         il.Emit(OpCodes.Ldloc, esp);
         ctx.Const(4);
         il.Emit(OpCodes.Sub);
+        il.Emit(OpCodes.Dup);
         il.Emit(OpCodes.Stloc, sp);
-        ctx.LoadMmu();
-        il.Emit(OpCodes.Ldloc, sp);
-        il.Emit(OpCodes.Ldloc, v);
-        ctx.Call(Members.MmuWrite(2));
+        il.Emit(OpCodes.Stloc, ctx.Linear);
+        ctx.WriteFlat(2, v);
         il.Emit(OpCodes.Ldloc, sp);
         il.Emit(OpCodes.Stloc, esp);
         ctx.MarkDirty(Reg.ESP);
