@@ -27,6 +27,22 @@ public static class RegionCompiler
 {
     private static readonly Type[] Parameters = { typeof(RegionConstants), typeof(Cpu), typeof(int) };
 
+    /// <summary>Whether a block-ending branch is emitted inline in a flat region (JMP, Jcc and CALL with targets known here, and RET).</summary>
+    internal static bool IsFastBranch(Block b, ref Instruction ins)
+    {
+        if (!b.Code32) return false;
+        if (ins.Code is Code.Retnd or Code.Retnd_imm16) return true;
+        if (ins.Op0Kind is not (OpKind.NearBranch32 or OpKind.NearBranch16)) return false;
+        return ins.FlowControl switch
+        {
+            FlowControl.UnconditionalBranch => ins.Mnemonic == Mnemonic.Jmp,
+            FlowControl.ConditionalBranch => ins.Mnemonic is not (Mnemonic.Loop or Mnemonic.Loope or Mnemonic.Loopne
+                or Mnemonic.Jcxz or Mnemonic.Jecxz),
+            FlowControl.Call => ins.Code == Code.Call_rel32_32,
+            _ => false,
+        };
+    }
+
     public static Func<Cpu, int, int> Compile(Region region)
     {
         Block[] blocks = region.Blocks;
@@ -78,7 +94,17 @@ public static class RegionCompiler
             for (int i = 0; i < BlockLabels.Length; i++) BlockLabels[i] = il.DefineLabel();
             linearPage = (region.CsBase + region.Blocks[0].Eip) & ~Emu.Memory.PhysicalMemory.PageMask;
             dirtyIn = DirtyAnalysis.Run(region);
+            // Blocks a RET may come back to: those after a CALL in the region.
+            foreach (Block b in region.Blocks)
+            {
+                Iced.Intel.FlowControl f = b.Code[b.Count - 1].FlowControl;
+                if (b.EndsInBranch && f is FlowControl.Call or FlowControl.IndirectCall && region.IndexOf(b.NextEip) is int j and >= 0
+                    && !returnPoints.Contains(j))
+                    returnPoints.Add(j);
+            }
         }
+
+        private readonly List<int> returnPoints = new();
 
         public void EmitBlock(int bi)
         {
@@ -173,8 +199,7 @@ public static class RegionCompiler
         private bool EmitFastBranch(int bi, ref Instruction ins)
         {
             Block b = region.Blocks[bi];
-            bool near = ins.Op0Kind is OpKind.NearBranch32 or OpKind.NearBranch16;
-            if (!near || !b.Code32) return false;
+            if (!IsFastBranch(b, ref ins)) return false;
             uint target = (uint)ins.NearBranchTarget;
             uint next = (uint)ins.NextIP;
             switch (ins.FlowControl)
@@ -196,6 +221,42 @@ public static class RegionCompiler
                     ctx.Dirty = dirty;
                     ctx.KnownOp = known;
                     Edge(target);
+                    return true;
+                }
+                case FlowControl.Return when ins.Code is Code.Retnd or Code.Retnd_imm16:
+                {
+                    // RET [imm16]: EIP = [ESP] (which may fault), ESP += 4 + imm16. The target is
+                    // looked for among the region's return points; elsewhere, a dynamic exit.
+                    LocalBuilder esp = ctx.RegLocal(Reg.ESP);
+                    LocalBuilder popped = ctx.Temp(1);
+                    ctx.Generic = false;
+                    il.Emit(OpCodes.Ldloc, esp);
+                    ctx.ReadFlat(2);
+                    ctx.Generic = true;
+                    il.Emit(OpCodes.Stloc, popped);
+                    il.Emit(OpCodes.Ldloc, esp);
+                    ctx.Const(4u + (ins.Code == Code.Retnd_imm16 ? ins.Immediate16 : 0u));
+                    il.Emit(OpCodes.Add);
+                    il.Emit(OpCodes.Stloc, esp);
+                    ctx.MarkDirty(Reg.ESP);
+                    Retire(b.Count);
+                    Label leave = il.DefineLabel();
+                    EmitBudgetCheck(leave);
+                    foreach (int j in returnPoints)
+                    {
+                        Label skip = il.DefineLabel();
+                        il.Emit(OpCodes.Ldloc, popped);
+                        ctx.Const(region.Blocks[j].Eip);
+                        il.Emit(OpCodes.Bne_Un, skip);
+                        BranchTo(j);
+                        il.MarkLabel(skip);
+                    }
+                    il.MarkLabel(leave);
+                    ctx.Spill(ctx.Dirty);
+                    ctx.LoadCpu();
+                    il.Emit(OpCodes.Ldloc, popped);
+                    il.Emit(OpCodes.Stfld, Members.Eip);
+                    Return(RegionExit.Dynamic);
                     return true;
                 }
                 case FlowControl.Call when ins.Code == Code.Call_rel32_32:
@@ -387,10 +448,8 @@ internal static class DirtyAnalysis
         {
             ref Instruction ins = ref b.Code[n];
             IFastEmitter? fast = FastEmitters.Of(ref ins);
-            bool fastBranch = n == b.Count - 1 && b.EndsInBranch && b.Code32 && ins.Op0Kind is OpKind.NearBranch32 or OpKind.NearBranch16
-                              && ins.Mnemonic is not (Mnemonic.Loop or Mnemonic.Loope or Mnemonic.Loopne or Mnemonic.Jcxz or Mnemonic.Jecxz);
-            if (fast is null && !(fastBranch && ins.FlowControl is FlowControl.ConditionalBranch or FlowControl.UnconditionalBranch
-                                   || fastBranch && ins.Code == Code.Call_rel32_32))
+            bool fastBranch = n == b.Count - 1 && b.EndsInBranch && RegionCompiler.IsFastBranch(b, ref ins);
+            if (fast is null && !fastBranch)
             {
                 dirty = 0; // stored before, reloaded after
                 killed = true;

@@ -132,14 +132,23 @@ public static unsafe class Arithmetic
     /// <summary>IMUL with two or three operands: a truncated signed product; CF=OF=1 when it did not fit.</summary>
     public static uint Imul(Cpu c, uint a, uint b, int size)
     {
+        uint r = Imul(a, b, size, out uint flags);
+        c.SetArithFlags(flags);
+        return r;
+    }
+
+    /// <summary>IMUL r, r/m [, imm] (16 or 32 bits): the truncated product and the six arithmetic flags (see <see cref="MulFlags"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Imul(uint a, uint b, int size, out uint flags)
+    {
         if (size == 1)
         {
             int r = (short)a * (short)b;
-            MulFlags(c, r != (short)r, (uint)r & 0xFFFF, 1);
+            flags = ((r != (short)r) ? Flags.CF | Flags.OF : 0) | Cpu.SzpFlags((uint)r & 0xFFFF, 1);
             return (uint)r & 0xFFFF;
         }
         long r64 = (long)(int)a * (int)b;
-        MulFlags(c, r64 != (int)r64, (uint)r64, 2);
+        flags = ((r64 != (int)r64) ? Flags.CF | Flags.OF : 0) | Cpu.SzpFlags((uint)r64, 2);
         return (uint)r64;
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using static Emu.X86.OperandSize;
 
@@ -18,12 +19,21 @@ public static unsafe class Shifts
     {
         count &= 0x1F;
         if (count == 0) return a;
+        uint r = Shl(a, count, size, out uint flags);
+        c.SetArithFlags(flags);
+        return r;
+    }
+
+    /// <summary>SHL by a masked count of 1-31: the result and the six arithmetic flags (compiled code keeps them in locals).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Shl(uint a, uint count, int size, out uint flags)
+    {
         int bits = Bits(size);
         ulong wide = (ulong)a << (int)count;
         uint r = (uint)wide & Mask(size);
         uint cf = (uint)(wide >> bits) & 1;
         uint of = ((r >> (bits - 1)) & 1) ^ cf;
-        c.SetArithFlags(cf | (of << 11) | Cpu.SzpFlags(r, size));
+        flags = cf | (of << 11) | Cpu.SzpFlags(r, size);
         return r;
     }
 
@@ -31,11 +41,20 @@ public static unsafe class Shifts
     {
         count &= 0x1F;
         if (count == 0) return a;
+        uint r = Shr(a, count, size, out uint flags);
+        c.SetArithFlags(flags);
+        return r;
+    }
+
+    /// <summary>SHR by a masked count of 1-31 (operand zero-extended).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Shr(uint a, uint count, int size, out uint flags)
+    {
         int bits = Bits(size);
         uint r = a >> (int)count;
         uint cf = (a >> (int)(count - 1)) & 1;
         uint of = (a >> (bits - 1)) & 1;
-        c.SetArithFlags(cf | (of << 11) | Cpu.SzpFlags(r, size));
+        flags = cf | (of << 11) | Cpu.SzpFlags(r, size);
         return r;
     }
 
@@ -43,10 +62,19 @@ public static unsafe class Shifts
     {
         count &= 0x1F;
         if (count == 0) return a;
+        uint r = Sar(a, count, size, out uint flags);
+        c.SetArithFlags(flags);
+        return r;
+    }
+
+    /// <summary>SAR by a masked count of 1-31.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Sar(uint a, uint count, int size, out uint flags)
+    {
         int s = (int)SignExtend(a, size);
         uint r = (uint)(s >> (int)count) & Mask(size);
         uint cf = (uint)(s >> (int)(count - 1)) & 1;
-        c.SetArithFlags(cf | Cpu.SzpFlags(r, size));
+        flags = cf | Cpu.SzpFlags(r, size);
         return r;
     }
 
@@ -54,12 +82,21 @@ public static unsafe class Shifts
     {
         count &= 0x1F;
         if (count == 0) return a;
+        uint r = Rol(a, count, size, out uint flags);
+        c.SetArithFlags(flags, RotateFlags);
+        return r;
+    }
+
+    /// <summary>ROL by a masked count of 1-31: the result, and CF and OF (the other flags keep their values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Rol(uint a, uint count, int size, out uint flags)
+    {
         int bits = Bits(size);
         int n = (int)(count % (uint)bits);
         uint r = n == 0 ? a : ((a << n) | (a >> (bits - n))) & Mask(size);
         uint cf = r & 1;
         uint of = ((r >> (bits - 1)) & 1) ^ cf;
-        c.SetArithFlags(cf | (of << 11), RotateFlags);
+        flags = cf | (of << 11);
         return r;
     }
 
@@ -67,14 +104,26 @@ public static unsafe class Shifts
     {
         count &= 0x1F;
         if (count == 0) return a;
+        uint r = Ror(a, count, size, out uint flags);
+        c.SetArithFlags(flags, RotateFlags);
+        return r;
+    }
+
+    /// <summary>ROR by a masked count of 1-31: the result, and CF and OF.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Ror(uint a, uint count, int size, out uint flags)
+    {
         int bits = Bits(size);
         int n = (int)(count % (uint)bits);
         uint r = n == 0 ? a : ((a >> n) | (a << (bits - n))) & Mask(size);
         uint cf = (r >> (bits - 1)) & 1;
         uint of = cf ^ ((r >> (bits - 2)) & 1);
-        c.SetArithFlags(cf | (of << 11), RotateFlags);
+        flags = cf | (of << 11);
         return r;
     }
+
+    /// <summary>The flags ROL and ROR change.</summary>
+    public const uint RotateFlagMask = RotateFlags;
 
     public static uint Rcl(Cpu c, uint a, uint count, int size)
     {

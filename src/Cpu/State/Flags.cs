@@ -98,12 +98,7 @@ public sealed partial class Cpu
     };
 
     /// <summary>The six arithmetic flags in their EFLAGS positions.</summary>
-    public uint ArithFlags()
-    {
-        if (FlagsOp == LazyFlags.Eager) return Eflags & Flags.Arith;
-        uint r = FlagsRes;
-        return GetCF() | Parity(r) | (GetAF() << 4) | (r == 0 ? Flags.ZF : 0) | (GetSF() << 7) | (GetOF() << 11);
-    }
+    public uint ArithFlags() => FlagMath.ArithOf(FlagsOp, FlagsSrc1, FlagsSrc2, FlagsRes, Eflags);
 
     /// <summary>The whole EFLAGS register, as PUSHF would store it.</summary>
     public uint GetEflags() => (Eflags & ~Flags.Arith) | ArithFlags();
@@ -210,6 +205,15 @@ public static class FlagMath
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint ParityOf(int op, uint r, uint eflags) => op == LazyFlags.Eager ? (eflags >> 2) & 1 : Cpu.Parity(r) >> 2;
+
+    /// <summary>The six arithmetic flags of a lazy state, in their EFLAGS positions.</summary>
+    public static uint ArithOf(int op, uint s1, uint s2, uint r, uint eflags)
+    {
+        if (op == LazyFlags.Eager) return eflags & Flags.Arith;
+        uint af = (op >> 2) == (LazyFlags.Logic >> 2) ? 0 : ((s1 ^ s2 ^ r) >> 4) & 1;
+        return CarryOf(op, s1, s2, r, eflags) | Cpu.Parity(r) | (af << 4) | (r == 0 ? Flags.ZF : 0)
+               | (SignOf(op, r, eflags) << 7) | (OverflowOf(op, s1, s2, r, eflags) << 11);
+    }
 
     /// <summary>Condition code cc of the lazy state; inlined, for an operation known at translation time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -741,6 +741,39 @@ public sealed class EmitContext
         Dirty |= DirtyFlags;
     }
 
+    /// <summary>
+    /// Stores arithmetic flags eagerly, as <see cref="Cpu.SetArithFlags(uint, uint)"/> does: the
+    /// flags in <paramref name="mask"/> come from local <paramref name="bits"/>, the others keep
+    /// their current values.
+    /// </summary>
+    public void SetEagerFlags(LocalBuilder bits, uint mask)
+    {
+        // eflags = (eflags & ~Arith) | (current & Arith & ~mask) | (bits & mask)
+        Il.Emit(OpCodes.Ldloc, eflags);
+        Const(~Flags.Arith);
+        Il.Emit(OpCodes.And);
+        if ((mask & Flags.Arith) != Flags.Arith)
+        {
+            PushFlagState();
+            Call(Members.ArithOf);
+            Const(Flags.Arith & ~mask);
+            Il.Emit(OpCodes.And);
+            Il.Emit(OpCodes.Or);
+        }
+        Il.Emit(OpCodes.Ldloc, bits);
+        Const(mask & Flags.Arith);
+        Il.Emit(OpCodes.And);
+        Il.Emit(OpCodes.Or);
+        Il.Emit(OpCodes.Stloc, eflags);
+        Const(LazyFlags.Eager);
+        Il.Emit(OpCodes.Stloc, flagsOp);
+        KnownOp = LazyFlags.Eager;
+        Dirty |= DirtyFlags | DirtyEflags;
+    }
+
+    /// <summary>Forgets what the flag locals hold (after code where paths set them differently).</summary>
+    public void FlagsUnknown() => KnownOp = -1;
+
     /// <summary>Pushes the lazy flag state: op, src1, src2, res, eflags (the arguments of <see cref="FlagMath"/>).</summary>
     private void PushFlagState()
     {
@@ -769,6 +802,7 @@ public sealed class EmitContext
     {
         int kind = KnownOp & ~3, size = KnownOp & 3;
         bool negate = (cc & 1) != 0;
+        if (kind == LazyFlags.Eager) return false;
         switch (kind, cc >> 1)
         {
             case (LazyFlags.Sub, 1): // B / AE: src1 < src2 unsigned
@@ -804,7 +838,7 @@ public sealed class EmitContext
                 Il.Emit(OpCodes.Ceq);
                 break;
             case (LazyFlags.Logic, 6): // L / GE: SF != OF = SF
-            case (_, 4): // S / NS (KnownOp is only ever a lazy operation)
+            case (_, 4): // S / NS
                 Il.Emit(OpCodes.Ldloc, flagsRes);
                 Const((8 << size) - 1);
                 Il.Emit(OpCodes.Shr_Un);
@@ -939,6 +973,7 @@ internal static class Members
     public static readonly MethodInfo ConditionAny = Static(typeof(FlagMath), nameof(FlagMath.ConditionAny));
     public static readonly MethodInfo CarryKnown = Static(typeof(FlagMath), nameof(FlagMath.CarryKnown));
     public static readonly MethodInfo CarryAny = Static(typeof(FlagMath), nameof(FlagMath.CarryAny));
+    public static readonly MethodInfo ArithOf = Static(typeof(FlagMath), nameof(FlagMath.ArithOf));
 
     public static readonly MethodInfo ReadTlb = typeof(Mmu).GetProperty(nameof(Mmu.ReadTlb))!.GetMethod!;
     public static readonly MethodInfo WriteTlb = typeof(Mmu).GetProperty(nameof(Mmu.WriteTlb))!.GetMethod!;
@@ -965,6 +1000,16 @@ internal static class Members
     public static MethodInfo Method(string name, params Type[] args) =>
         typeof(Cpu).GetMethod(name, Pub, args) ?? throw new MissingMethodException(nameof(Cpu), name);
 
-    public static MethodInfo Static(Type t, string name) =>
-        t.GetMethod(name, PubStatic) ?? throw new MissingMethodException(t.Name, name);
+    /// <summary>The public static method <paramref name="name"/> of <paramref name="t"/>; of overloads, the one over a <see cref="Cpu"/>.</summary>
+    public static MethodInfo Static(Type t, string name)
+    {
+        MethodInfo? found = null;
+        foreach (MethodInfo m in t.GetMethods(PubStatic))
+        {
+            if (m.Name != name) continue;
+            ParameterInfo[] p = m.GetParameters();
+            if (found is null || p.Length > 0 && p[0].ParameterType == typeof(Cpu)) found = m;
+        }
+        return found ?? throw new MissingMethodException(t.Name, name);
+    }
 }

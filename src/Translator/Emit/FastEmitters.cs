@@ -39,6 +39,7 @@ public static class FastEmitters
         FastAlu.Register(t);
         FastDataTransfer.Register(t);
         FastStack.Register(t);
+        FastShiftMultiply.Register(t);
         return t;
     }
 }
@@ -302,5 +303,128 @@ public sealed class FastStack : IFastEmitter
         il.Emit(OpCodes.Ldloc, sp);
         il.Emit(OpCodes.Stloc, esp);
         ctx.MarkDirty(Reg.ESP);
+    }
+}
+
+/// <summary>
+/// SHL, SHR, SAR, ROL and ROR by an immediate or CL, and IMUL r, r/m [, imm]: the pure forms
+/// in <see cref="Shifts"/> and <see cref="Arithmetic"/> give the result and the flags, which
+/// go to the locals eagerly. A masked count of zero changes nothing (not even the flags).
+/// </summary>
+public sealed class FastShiftMultiply : IFastEmitter
+{
+    private static readonly System.Reflection.MethodInfo?[] PureOf = new System.Reflection.MethodInfo?[InstructionTable.CodeCount];
+    private static readonly uint[] MaskOf = new uint[InstructionTable.CodeCount];
+
+    internal static void Register(IFastEmitter?[] t)
+    {
+        var e = new FastShiftMultiply();
+        Type[] pure = { typeof(uint), typeof(uint), typeof(int), typeof(uint).MakeByRefType() };
+        for (int c = 0; c < t.Length; c++)
+        {
+            SemanticShape s = InstructionTable.ShapeOf[c];
+            if (s.Kind != ShapeKind.Binary) continue;
+            string? name = s.Operation!.Name switch
+            {
+                "ShlOp" => nameof(Shifts.Shl),
+                "ShrOp" => nameof(Shifts.Shr),
+                "SarOp" => nameof(Shifts.Sar),
+                "RolOp" => nameof(Shifts.Rol),
+                "RorOp" => nameof(Shifts.Ror),
+                _ => null,
+            };
+            if (name is null || s.Operation.DeclaringType != typeof(Shifts)) continue;
+            PureOf[c] = typeof(Shifts).GetMethod(name, pure) ?? throw new MissingMethodException(nameof(Shifts), name);
+            MaskOf[c] = name is nameof(Shifts.Rol) or nameof(Shifts.Ror) ? Shifts.RotateFlagMask : Flags.Arith;
+            t[c] = e;
+        }
+        var imul = typeof(Arithmetic).GetMethod(nameof(Arithmetic.Imul), pure)!;
+        foreach (Code c in new[] { Code.Imul_r16_rm16, Code.Imul_r32_rm32, Code.Imul_r16_rm16_imm16, Code.Imul_r32_rm32_imm32,
+                     Code.Imul_r16_rm16_imm8, Code.Imul_r32_rm32_imm8 })
+        {
+            PureOf[(int)c] = imul;
+            MaskOf[(int)c] = Flags.Arith;
+            t[(int)c] = e;
+        }
+    }
+
+    public bool CanEmit(ref Instruction i) => true;
+
+    public void Emit(EmitContext ctx, ref Instruction i)
+    {
+        ILGenerator il = ctx.Il;
+        System.Reflection.MethodInfo pure = PureOf[(int)i.Code]!;
+        uint mask = MaskOf[(int)i.Code];
+        LocalBuilder a = ctx.Temp(0), b = ctx.Temp(1), r = ctx.Temp(2), flags = ctx.Temp(3);
+        if (i.Mnemonic == Mnemonic.Imul)
+        {
+            int s = Shapes.SizeOfRegister(i.Op0Register);
+            if (i.OpCount == 3)
+            {
+                ctx.ReadOperand(ref i, 1, s);
+                il.Emit(OpCodes.Stloc, a);
+                ctx.Const(Cpu.Immediate(ref i, 2));
+            }
+            else
+            {
+                ctx.LoadReg(Cpu.RegNum(i.Op0Register), s);
+                il.Emit(OpCodes.Stloc, a);
+                ctx.ReadOperand(ref i, 1, s);
+            }
+            il.Emit(OpCodes.Stloc, b);
+            il.Emit(OpCodes.Ldloc, a);
+            il.Emit(OpCodes.Ldloc, b);
+            ctx.Const(s);
+            il.Emit(OpCodes.Ldloca, flags);
+            ctx.Call(pure);
+            ctx.StoreReg(Cpu.RegNum(i.Op0Register), s);
+            ctx.SetEagerFlags(flags, mask);
+            return;
+        }
+
+        int size = InstructionTable.ShapeOf[(int)i.Code].Size;
+        bool memory = i.Op0Kind == OpKind.Memory;
+        bool flat = memory && ctx.FlatOperand(ref i);
+        bool immediate = i.Op1Kind != OpKind.Register;
+        uint fixedCount = immediate ? Cpu.Immediate(ref i, 1) & 0x1F : 0;
+        if (!immediate)
+        {
+            ctx.LoadReg(Reg.ECX, 0);
+            ctx.Const(0x1F);
+            il.Emit(OpCodes.And);
+            il.Emit(OpCodes.Stloc, b);
+        }
+        if (!memory) ctx.LoadReg(Cpu.RegNum(i.Op0Register), size);
+        else if (flat) ctx.RmwRead(ref i, size);
+        else
+        {
+            ctx.LinearRmw(ref i, size);
+            ctx.ReadLinear(size);
+        }
+        il.Emit(OpCodes.Stloc, a);
+        il.Emit(OpCodes.Ldloc, a);
+        il.Emit(OpCodes.Stloc, r);
+        if (!immediate || fixedCount != 0)
+        {
+            System.Reflection.Emit.Label skip = il.DefineLabel();
+            if (!immediate)
+            {
+                il.Emit(OpCodes.Ldloc, b);
+                il.Emit(OpCodes.Brfalse, skip);
+            }
+            il.Emit(OpCodes.Ldloc, a);
+            if (immediate) ctx.Const(fixedCount); else il.Emit(OpCodes.Ldloc, b);
+            ctx.Const(size);
+            il.Emit(OpCodes.Ldloca, flags);
+            ctx.Call(pure);
+            il.Emit(OpCodes.Stloc, r);
+            ctx.SetEagerFlags(flags, mask);
+            il.MarkLabel(skip);
+            if (!immediate) ctx.FlagsUnknown();
+        }
+        il.Emit(OpCodes.Ldloc, r);
+        if (!memory) ctx.StoreReg(Cpu.RegNum(i.Op0Register), size);
+        else if (flat) ctx.RmwWrite(size);
+        else ctx.WriteLinear(size);
     }
 }
