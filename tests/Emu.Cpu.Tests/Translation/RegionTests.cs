@@ -1,0 +1,200 @@
+using System;
+using Emu.Cpu.Tests.Support;
+using Emu.Translator;
+using Emu.X86;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Emu.Cpu.Tests.Translation;
+
+/// <summary>
+/// Regions (issue 10): several blocks compiled into one method, exits linked to other
+/// regions, and self-modifying code against both. The translator here forms regions after
+/// a few entries (threshold 3, compiling on the emulation thread), so loops have run their
+/// blocks before they are compiled together; every result is checked against the
+/// interpreter and against the value worked out by hand.
+/// </summary>
+public class RegionTests
+{
+    private const int Threshold = 3;
+
+    private static (uint Eax, uint Ebx, long Retired, TranslatorEngine? Engine) Run(bool translate, Action<TestCpu> load, uint start)
+    {
+        TranslatorEngine? engine = translate ? new TranslatorEngine(Threshold, synchronous: true) : null;
+        using var t = TestCpu.Flat32(engine);
+        load(t);
+        StopReason r = t.Run(start);
+        Assert.Equal(StopReason.Halted, r);
+        engine?.Dispose();
+        if (engine is not null) Assert.Equal(0, engine.Failures);
+        return (t.Cpu.Eax, t.Cpu.Ebx, t.Cpu.InstructionCount, engine);
+    }
+
+    [Fact]
+    public void ALoopOfSeveralBlocksRunsAsOneRegion()
+    {
+        // A loop with an if/else inside: four blocks, which one region holds.
+        static void Load(TestCpu t) => t.Load(0x1000, a =>
+        {
+            var loop = a.CreateLabel();
+            var even = a.CreateLabel();
+            var next = a.CreateLabel();
+            a.xor(eax, eax);
+            a.mov(ecx, 1000);
+            a.Label(ref loop);
+            a.test(ecx, 1);
+            a.jz(even);
+            a.add(eax, ecx);
+            a.jmp(next);
+            a.Label(ref even);
+            a.sub(eax, 3);
+            a.Label(ref next);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        var interpreted = Run(false, Load, 0x1000);
+        var compiled = Run(true, Load, 0x1000);
+        Assert.Equal(250000u - 1500u, interpreted.Eax); // odd 1..999 sum to 250000; 500 evens subtract 3 each
+        Assert.Equal(interpreted.Eax, compiled.Eax);
+        Assert.Equal(interpreted.Retired, compiled.Retired);
+        Assert.True(compiled.Engine!.CompiledBlocks > compiled.Engine.CompiledRegions,
+            $"{compiled.Engine.CompiledBlocks} blocks in {compiled.Engine.CompiledRegions} regions: no region holds more than one block");
+    }
+
+    [Fact]
+    public void AStoreIntoAnotherBlockOfTheRunningRegionTakesEffect()
+    {
+        // Even passes store ECX into the immediate of the ADD that odd passes run, in another
+        // block of the same loop (and region). Each store drops the region while it runs.
+        uint patch = 0;
+        void Load(TestCpu t)
+        {
+            // Assemble once to find the ADD's immediate, then for real.
+            byte[] probe = t.Load(0x1000, a => Body(a, 0x1234_5678));
+            int at = FindAddImm32(probe);
+            patch = 0x1000u + (uint)at;
+            t.Load(0x1000, a => Body(a, patch));
+        }
+        static void Body(Assembler a, uint immAddress)
+        {
+            var loop = a.CreateLabel();
+            var even = a.CreateLabel();
+            var next = a.CreateLabel();
+            a.xor(eax, eax);
+            a.mov(ecx, 100);
+            a.Label(ref loop);
+            a.test(ecx, 1);
+            a.jz(even);
+            a.db(0x05, 0, 0, 0, 0); // add eax, imm32 (the immediate is patched)
+            a.jmp(next);
+            a.Label(ref even);
+            a.mov(__dword_ptr[immAddress], ecx);
+            a.Label(ref next);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        }
+        var interpreted = Run(false, Load, 0x1000);
+        var compiled = Run(true, Load, 0x1000);
+        Assert.Equal(2550u, interpreted.Eax); // 100 + 98 + ... + 2
+        Assert.Equal(interpreted.Eax, compiled.Eax);
+        Assert.Equal(interpreted.Retired, compiled.Retired);
+        Assert.True(compiled.Engine!.CompiledBlocks > compiled.Engine.CompiledRegions);
+    }
+
+    [Fact]
+    public void AStoreIntoTheRunningBlockOfARegionTakesEffectAtOnce()
+    {
+        // Each pass stores CL into the immediate of the ADD right after the store, in the same
+        // block of a two-block loop: the ADD must run with the value just stored.
+        uint patch = 0;
+        void Load(TestCpu t)
+        {
+            byte[] probe = t.Load(0x1000, a => Body(a, 0x1234_5678));
+            patch = 0x1000u + (uint)FindAddImm32(probe);
+            t.Load(0x1000, a => Body(a, patch));
+        }
+        static void Body(Assembler a, uint immAddress)
+        {
+            var loop = a.CreateLabel();
+            var skip = a.CreateLabel();
+            a.xor(eax, eax);
+            a.xor(ebx, ebx);
+            a.mov(ecx, 60);
+            a.Label(ref loop);
+            a.mov(__dword_ptr[immAddress], ecx);
+            a.db(0x05, 0, 0, 0, 0); // add eax, imm32: always the ECX just stored
+            a.test(ecx, 3);
+            a.jnz(skip);
+            a.inc(ebx);
+            a.Label(ref skip);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        }
+        var interpreted = Run(false, Load, 0x1000);
+        var compiled = Run(true, Load, 0x1000);
+        Assert.Equal(1830u, interpreted.Eax); // 60 + 59 + ... + 1
+        Assert.Equal(15u, interpreted.Ebx);
+        Assert.Equal(interpreted.Eax, compiled.Eax);
+        Assert.Equal(interpreted.Ebx, compiled.Ebx);
+        Assert.Equal(interpreted.Retired, compiled.Retired);
+    }
+
+    [Fact]
+    public void ALinkedRegionInvalidatedWhileLinkedRunsItsNewCode()
+    {
+        // F (page 1000h) is called from a loop in another page. Its region forms before the
+        // path to X has run; X later gets a region of its own, and F's exit to X is linked to
+        // it. Then the caller patches X's ADD: the link must not lead into the old code.
+        uint x = 0;
+        void Load(TestCpu t)
+        {
+            byte[] f = t.Load(0x1000, a =>
+            {
+                var early = a.CreateLabel();
+                a.cmp(edi, 6);
+                a.jg(early);
+                a.db(0x83, 0xC3, 0x01); // X: add ebx, 1 (patched to 6)
+                a.ret();
+                a.Label(ref early);
+                a.add(ebx, 100);
+                a.ret();
+            });
+            x = 0x1000u + (uint)Array.IndexOf(f, (byte)0x83, 1);
+            uint imm = x + 2;
+            t.Load(0x3000, a =>
+            {
+                var outer = a.CreateLabel();
+                var skip = a.CreateLabel();
+                a.mov(esp, 0x8000);
+                a.xor(ebx, ebx);
+                a.mov(edi, 10);
+                a.Label(ref outer);
+                a.call(0x1000UL);
+                a.cmp(edi, 2);
+                a.jne(skip);
+                a.add(__byte_ptr[imm], 5);
+                a.Label(ref skip);
+                a.dec(edi);
+                a.jnz(outer);
+                a.hlt();
+            });
+        }
+        var interpreted = Run(false, Load, 0x3000);
+        var compiled = Run(true, Load, 0x3000);
+        Assert.Equal(411u, interpreted.Ebx); // 4 x 100, 5 x 1, then 6
+        Assert.Equal(interpreted.Ebx, compiled.Ebx);
+        Assert.Equal(interpreted.Retired, compiled.Retired);
+        Assert.True(compiled.Engine!.LinkedEntries > 0, "no region was entered through a link");
+    }
+
+    /// <summary>The offset of the immediate of the first "add eax, imm32" (05 00 00 00 00) in assembled code.</summary>
+    private static int FindAddImm32(byte[] code)
+    {
+        for (int i = 0; i + 5 <= code.Length; i++)
+            if (code[i] == 0x05 && code[i + 1] == 0 && code[i + 2] == 0 && code[i + 3] == 0 && code[i + 4] == 0) return i + 1;
+        throw new InvalidOperationException("no add eax, imm32 in the code");
+    }
+}
