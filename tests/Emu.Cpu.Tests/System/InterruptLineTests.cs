@@ -158,6 +158,49 @@ public sealed class InterruptLineTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void IntrFromAnotherThreadStopsALoopThatNeverLeavesCompiledCode(bool translator)
+    {
+        // An endless loop of two blocks (one region, its back edge inside the method): only the
+        // budget word tested at every block boundary lets the interrupt in.
+        using var r = new Rig(translator);
+        r.Handler(Vector, Handlers, a =>
+        {
+            a.mov(__dword_ptr[Data + 8], 1);
+            a.cli();
+            a.hlt();
+        });
+        Load(r, a =>
+        {
+            Label loop = a.CreateLabel(), skip = a.CreateLabel();
+            a.sti();
+            a.Label(ref loop);
+            a.inc(__dword_ptr[Data + 0x20]);
+            a.test(__dword_ptr[Data + 0x20], 1);
+            a.jz(skip);
+            a.add(ebx, 3);
+            a.Label(ref skip);
+            a.jmp(loop);
+            return Array.Empty<Label>();
+        });
+        var raiser = new System.Threading.Thread(() =>
+        {
+            System.Threading.Thread.Sleep(50);
+            r.Line.Intr = true;
+        });
+        raiser.Start();
+        const long budget = 50_000_000_000; // far more than 50 ms of guest time on any engine
+        r.T.Cpu.Eip = Code;
+        StopReason stop = r.T.Cpu.Run(budget);
+        raiser.Join();
+        Assert.Equal(StopReason.Halted, stop);
+        Assert.Equal(1u, r.At(8));
+        Assert.Equal(1, r.Pic.Acknowledged);
+        Assert.True(r.At(0x20) > 1000, $"the loop ran {r.At(0x20)} times");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void IntrWaitsWhileIfIsClear(bool translator)
     {
         using var r = new Rig(translator);
