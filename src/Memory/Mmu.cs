@@ -43,6 +43,27 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>The write TLB for the current privilege: pages holding code, ROM and MMIO are never in it.</summary>
     public nint WriteTlb => (nint)writeTlb;
 
+    /// <summary>A read of 1 &lt;&lt; size bytes (size 0, 1, 2), not inlined: compiled code calls it when its own TLB lookup misses.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public uint ReadMiss(uint linear, int size) => size == 2 ? Read32(linear) : size == 1 ? Read16(linear) : Read8(linear);
+
+    /// <summary>A write of 1 &lt;&lt; size bytes, not inlined (see <see cref="ReadMiss"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void WriteMiss(uint linear, int size, uint value)
+    {
+        if (size == 2) Write32(linear, value);
+        else if (size == 1) Write16(linear, (ushort)value);
+        else Write8(linear, (byte)value);
+    }
+
+    /// <summary>A read-modify-write's first half on a TLB miss: the write is checked (a fault changes nothing), then the value read.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public uint ReadForWriteMiss(uint linear, int size)
+    {
+        ProbeWrite(linear, 1 << size);
+        return ReadMiss(linear, size);
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     private struct TlbEntry
     {

@@ -331,8 +331,7 @@ public static class RegionCompiler
                 BranchTo(j);
                 il.MarkLabel(leave);
             }
-            ctx.Spill(ctx.Dirty);
-            ctx.SetEip(eip);
+            ctx.StoreForLeaving(eip);
             Return(SlotFor(eip));
         }
 

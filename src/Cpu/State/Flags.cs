@@ -207,6 +207,7 @@ public static class FlagMath
     private static uint ParityOf(int op, uint r, uint eflags) => op == LazyFlags.Eager ? (eflags >> 2) & 1 : Cpu.Parity(r) >> 2;
 
     /// <summary>The six arithmetic flags of a lazy state, in their EFLAGS positions.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static uint ArithOf(int op, uint s1, uint s2, uint r, uint eflags)
     {
         if (op == LazyFlags.Eager) return eflags & Flags.Arith;

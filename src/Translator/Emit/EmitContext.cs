@@ -265,8 +265,38 @@ public sealed class EmitContext
     public void SyncSlow()
     {
         if (Generic) return; // generic instructions are synchronised around as a whole
+        StoreForLeaving((uint)Block.Code[Index].IP);
+    }
+
+    /// <summary>
+    /// The CPU gets the state the locals hold, EIP = <paramref name="eip"/> and the running
+    /// block: before a slow path, or when the region leaves. <see cref="Dirty"/> does not change.
+    /// </summary>
+    public void StoreForLeaving(uint eip)
+    {
+        if (!Flat)
+        {
+            SetEip(eip);
+            return;
+        }
+        if (System.Numerics.BitOperations.PopCount((uint)Dirty) > 3)
+        {
+            // One call storing everything (clean locals equal the CPU's fields anyway).
+            LoadCpu();
+            for (int r = 0; r < 8; r++) Il.Emit(OpCodes.Ldloc, regs[r]);
+            if (KnownOp >= 0) Const(KnownOp); else Il.Emit(OpCodes.Ldloc, flagsOp);
+            Il.Emit(OpCodes.Ldloc, flagsSrc1);
+            Il.Emit(OpCodes.Ldloc, flagsSrc2);
+            Il.Emit(OpCodes.Ldloc, flagsRes);
+            Il.Emit(OpCodes.Ldloc, eflags);
+            Il.Emit(OpCodes.Ldloc, count);
+            Const(eip);
+            Const(BlockIndex);
+            Call(Members.StoreState);
+            return;
+        }
         Spill(Dirty);
-        SetEip((uint)Block.Code[Index].IP);
+        SetEip(eip);
         LoadCpu();
         Const(BlockIndex);
         Il.Emit(OpCodes.Stfld, Members.RegionBlock);
@@ -553,7 +583,8 @@ public sealed class EmitContext
         SyncSlow();
         Il.Emit(OpCodes.Ldloc, mmu);
         Il.Emit(OpCodes.Ldloc, linear);
-        Call(Members.MmuRead(size));
+        Const(size);
+        Call(Members.ReadMiss);
         Il.Emit(OpCodes.Stloc, value);
         Il.MarkLabel(done);
         Il.Emit(OpCodes.Ldloc, value);
@@ -571,9 +602,9 @@ public sealed class EmitContext
         SyncSlow();
         Il.Emit(OpCodes.Ldloc, mmu);
         Il.Emit(OpCodes.Ldloc, linear);
+        Const(size);
         Il.Emit(OpCodes.Ldloc, v);
-        if (size != 2) Il.Emit(size == 1 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
-        Call(Members.MmuWrite(size));
+        Call(Members.WriteMiss);
         Il.MarkLabel(done);
     }
 
@@ -641,11 +672,8 @@ public sealed class EmitContext
         SyncSlow();
         Il.Emit(OpCodes.Ldloc, mmu);
         Il.Emit(OpCodes.Ldloc, linear);
-        Const(OperandSize.Bytes(size));
-        Call(Members.ProbeWrite);
-        Il.Emit(OpCodes.Ldloc, mmu);
-        Il.Emit(OpCodes.Ldloc, linear);
-        Call(Members.MmuRead(size));
+        Const(size);
+        Call(Members.ReadForWriteMiss);
         Il.Emit(OpCodes.Stloc, value);
         Const(0);
         Il.Emit(OpCodes.Conv_U);
@@ -668,9 +696,9 @@ public sealed class EmitContext
         Il.MarkLabel(slow);
         Il.Emit(OpCodes.Ldloc, mmu);
         Il.Emit(OpCodes.Ldloc, linear);
+        Const(size);
         Il.Emit(OpCodes.Ldloc, value);
-        if (size != 2) Il.Emit(size == 1 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
-        Call(Members.MmuWrite(size));
+        Call(Members.WriteMiss);
         Il.MarkLabel(done);
     }
 
@@ -977,6 +1005,10 @@ internal static class Members
 
     public static readonly MethodInfo ReadTlb = typeof(Mmu).GetProperty(nameof(Mmu.ReadTlb))!.GetMethod!;
     public static readonly MethodInfo WriteTlb = typeof(Mmu).GetProperty(nameof(Mmu.WriteTlb))!.GetMethod!;
+    public static readonly MethodInfo StoreState = typeof(StateStore).GetMethod(nameof(StateStore.Store))!;
+    public static readonly MethodInfo ReadMiss = typeof(Mmu).GetMethod(nameof(Mmu.ReadMiss))!;
+    public static readonly MethodInfo WriteMiss = typeof(Mmu).GetMethod(nameof(Mmu.WriteMiss))!;
+    public static readonly MethodInfo ReadForWriteMiss = typeof(Mmu).GetMethod(nameof(Mmu.ReadForWriteMiss))!;
     public static readonly MethodInfo ProbeWrite = typeof(Mmu).GetMethod(nameof(Mmu.ProbeWrite), Pub, new[] { typeof(uint), typeof(int) })!;
     private static readonly MethodInfo[] MmuReads =
     {
