@@ -20,6 +20,11 @@ public sealed record Workload(string Name, string Description)
         new("matmul", "64x64 integer matrix multiply: IMUL, strided loads"),
         new("calls", "recursive Fibonacci, Takeuchi, calls through function pointers"),
         new("strings", "memcpy/memcmp/strlen loops and REP MOVS/STOS/CMPS/SCAS at every alignment"),
+        new("bytecode", "a stack-machine bytecode interpreter (switch dispatch: an indirect JMP through a jump table per bytecode) running Collatz and trial-division loops"),
+        new("hash", "MD5 of 128 KiB: 32-bit adds, rotates, AND/OR/XOR/NOT"),
+        new("recursion", "Ackermann's function, N-queens backtracking, recursive quicksort: deep and branching CALL/RET"),
+        new("pointers", "binary search tree, chained hash table and linked list through a node pool: dependent loads"),
+        new("x87", "n-body simulation and Mandelbrot escape counts in doubles on the x87 stack: FMUL/FADD/FDIV/FSQRT/FCOMI"),
     };
 
     /// <summary>The file name of the built program.</summary>
