@@ -36,7 +36,7 @@ internal static class Program
                 if (i.Instructions != t.Instructions || i.Output != t.Output)
                     throw new WorkloadFailedException($"workload {w.Name}: the translator retired {t.Instructions} instructions and printed \"{t.Output.Trim()}\", " +
                                                       $"the interpreter {i.Instructions} and \"{i.Output.Trim()}\"");
-                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-8} ok on the interpreter and the translator: {1,12:N0} instructions (one round)",
+                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-9} ok on the interpreter and the translator: {1,12:N0} instructions (one round)",
                     w.Name, i.Instructions));
             }
             catch (Exception e) when (e is WorkloadFailedException or IOException)
