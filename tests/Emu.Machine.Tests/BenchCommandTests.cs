@@ -64,7 +64,7 @@ public sealed class BenchCommandTests : IClassFixture<FirmwareFixture>
     }
 
     [Theory]
-    [InlineData("--workloads", "nope", "--workloads: no workload named 'nope'; the workloads are sieve, crc32, matmul, calls, strings")]
+    [InlineData("--workloads", "nope", "--workloads: no workload named 'nope'; the workloads are sieve, crc32, matmul, calls, strings, bytecode, hash, recursion, pointers, x87")]
     [InlineData("--runs", "0", "--runs 0: expected 1 to 1000 runs")]
     [InlineData("--rounds", "0", "--rounds 0: expected at least one round")]
     [InlineData("--jit-threshold", "0", "--jit-threshold 0: expected a number of block entries, at least 1")]
@@ -77,6 +77,25 @@ public sealed class BenchCommandTests : IClassFixture<FirmwareFixture>
         Assert.Equal("", stdout);
         Assert.StartsWith("emu: " + expected, stderr, StringComparison.Ordinal);
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public void NoQemuAndQemuDoNotGoTogether()
+    {
+        var (status, stdout, stderr) = Run("bench", "--no-qemu", "--qemu", "/usr/bin/qemu-system-i386", "--dir", Dir);
+        Assert.Equal(ExitStatus.Usage, status);
+        Assert.Equal("", stdout);
+        Assert.Equal("emu: --no-qemu and --qemu do not go together\n", stderr);
+    }
+
+    [Fact]
+    public void AQemuThatIsNotThereIsAUsageError()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), $"emu-no-qemu-{Environment.ProcessId}", "qemu-system-i386");
+        var (status, stdout, stderr) = Run("bench", "--qemu", missing, "--workloads", "calls", "--dir", Dir);
+        Assert.Equal(ExitStatus.Usage, status);
+        Assert.Equal("", stdout);
+        Assert.Equal($"emu: --qemu {missing}: no such file\n", stderr);
     }
 
     [Fact]
