@@ -146,18 +146,21 @@ public static class BenchVerb
         foreach ((Workload w, byte[] image) in images)
         {
             // Warm-up runs (the emulator's own code gets JIT-compiled), which also give the
-            // workload's default rounds and the output every later run must print.
-            WorkloadResult i = WorkloadRun.Run(w, image, EngineKind.Interpreter, rounds: o.Rounds);
-            uint r = o.Rounds ?? (uint)i.Rounds;
+            // workload's default rounds, R, and the output and instruction count every later run
+            // must match (the runs after this one all pass rounds=R: a different command line
+            // would retire a different number of instructions parsing it).
+            WorkloadResult first = WorkloadRun.Run(w, image, EngineKind.Interpreter, rounds: o.Rounds);
+            uint r = o.Rounds ?? (uint)first.Rounds;
             if (r == 0) throw new WorkloadFailedException($"workload {w.Name} marked no rounds (port 0xEA): rebuild it with firmware/build.sh");
             rounds[w] = r;
-            SameOutput(w, "the translator", WorkloadRun.Run(w, image, EngineKind.Translator, threshold, r).Output, i.Output);
+            WorkloadResult t = WorkloadRun.Run(w, image, EngineKind.Translator, threshold, r);
+            SameOutput(w, "the translator", t.Output, first.Output);
             WorkloadResult l = WorkloadRun.RunSteady(w, image, threshold, r * LongRunFactor);
-            expected[w] = (i.Output, l.Output, i.Instructions, l.Instructions);
+            expected[w] = (t.Output, l.Output, t.Instructions, l.Instructions);
             if (qemu is not null)
             {
                 string path = Path.Combine(dir, w.FileName);
-                SameOutput(w, "QEMU", qemu.Run(w, path, r).Output, i.Output);
+                SameOutput(w, "QEMU", qemu.Run(w, path, r).Output, t.Output);
                 SameOutput(w, "QEMU", qemu.Run(w, path, r * LongRunFactor).Output, l.Output);
             }
             interpreter[w] = new();
@@ -171,13 +174,13 @@ public static class BenchVerb
                 uint r = rounds[w];
                 var e = expected[w];
                 WorkloadResult i = WorkloadRun.Run(w, image, EngineKind.Interpreter, rounds: r);
-                SameOutput(w, "the interpreter", i.Output, e.Short);
+                Same(w, "the interpreter", i, e.Short, e.ShortInstructions);
                 interpreter[w].Add(i);
                 WorkloadResult t = WorkloadRun.Run(w, image, EngineKind.Translator, threshold, r);
-                SameOutput(w, "the translator", t.Output, e.Short);
+                Same(w, "the translator", t, e.Short, e.ShortInstructions);
                 tiered[w].Add(t);
                 WorkloadResult s = WorkloadRun.RunSteady(w, image, threshold, r * LongRunFactor);
-                SameOutput(w, "the translator", s.Output, e.Long);
+                Same(w, "the translator", s, e.Long, e.LongInstructions);
                 steady[w].Add(s);
                 if (qemu is not null)
                 {
@@ -246,7 +249,14 @@ public static class BenchVerb
     private static void SameOutput(Workload w, string engine, string output, string expected)
     {
         if (output != expected)
-            throw new WorkloadFailedException($"workload {w.Name} printed \"{output.Trim()}\" on {engine}, \"{expected.Trim()}\" on the interpreter");
+            throw new WorkloadFailedException($"workload {w.Name} printed \"{output.Trim()}\" on {engine}, \"{expected.Trim()}\" in its first run");
+    }
+
+    private static void Same(Workload w, string engine, WorkloadResult r, string output, long instructions)
+    {
+        SameOutput(w, engine, r.Output, output);
+        if (r.Instructions != instructions)
+            throw new WorkloadFailedException($"workload {w.Name} retired {r.Instructions} instructions on {engine}, {instructions} in its first run of as many rounds");
     }
 
     private static string Cell(List<double> mips) =>
