@@ -8,7 +8,8 @@ namespace Emu.Machine.Benchmarks;
 /// A benchmark workload: a bare-metal program of ours, <c>firmware/bench-NAME</c>, built into
 /// <c>build/firmware/bench-NAME.elf</c>. It computes something `rounds` times (kernel command
 /// line <c>rounds=N</c>; its default takes about a second on the interpreter), checks the result
-/// itself, prints it over port 0xE9 and exits with FW_EXIT_PASS (status 33).
+/// itself every round, marks each round's end on port 0xEA (<see cref="RoundMarks"/>), prints the
+/// result over port 0xE9 and exits with FW_EXIT_PASS (status 33).
 /// </summary>
 public sealed record Workload(string Name, string Description)
 {
