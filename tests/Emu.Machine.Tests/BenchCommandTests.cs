@@ -80,6 +80,32 @@ public sealed class BenchCommandTests : IClassFixture<FirmwareFixture>
     }
 
     [Fact]
+    public void TheTableHasEveryEngineAndQemu()
+    {
+        if (Benchmarks.QemuRun.Find() is null) Assert.Fail("qemu-system-i386 is not on PATH: tools/ensure-packages.sh qemu-system-x86 installs it");
+        var (status, stdout, stderr) = Run("bench", "--runs", "1", "--rounds", "3", "--workloads", "pointers", "--dir", Dir);
+        Assert.Equal("", stderr);
+        Assert.Equal(ExitStatus.Success, status);
+        string[] lines = stdout.Split('\n');
+        string header = Array.Find(lines, l => l.StartsWith("workload ", StringComparison.Ordinal))!;
+        Assert.Equal(new[] { "workload", "rounds", "instructions", "interpreter", "tiered", "steady", "qemu", "tiered/qemu", "steady/qemu", "tiered/interp" },
+            header.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        string row = Array.Find(lines, l => l.StartsWith("pointers ", StringComparison.Ordinal))!;
+        Assert.Matches(@"^pointers +3 +[0-9,]+( +[0-9.]+ \([0-9.]+-[0-9.]+\)){4}( +[0-9.]+x){3}$", row);
+        Assert.Contains(lines, l => l.StartsWith("geometric mean over the workloads: tiered/qemu ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void NoQemuLeavesTheQemuColumnsOut()
+    {
+        var (status, stdout, stderr) = Run("bench", "--no-qemu", "--runs", "1", "--rounds", "3", "--workloads", "pointers", "--dir", Dir);
+        Assert.Equal("", stderr);
+        Assert.Equal(ExitStatus.Success, status);
+        Assert.DoesNotContain("qemu", stdout);
+        Assert.Matches(@"\npointers +3 +[0-9,]+( +[0-9.]+ \([0-9.]+-[0-9.]+\)){3} +[0-9.]+x\n", stdout);
+    }
+
+    [Fact]
     public void NoQemuAndQemuDoNotGoTogether()
     {
         var (status, stdout, stderr) = Run("bench", "--no-qemu", "--qemu", "/usr/bin/qemu-system-i386", "--dir", Dir);

@@ -126,8 +126,8 @@ public static class BenchVerb
                          "runs interleave workloads and engines; each run boots the workload on a fresh machine.");
         output.WriteLine("  interpreter, tiered: R rounds (the workload's default, or --rounds), timed from the first instruction to the exit.");
         output.WriteLine($"  tiered: the translator as a user runs it: tiering threshold {threshold}, compiling on a background thread, its compiles in its time.");
-        output.WriteLine($"  steady: the same translator on {LongRunFactor}R rounds; at each round's end (port 0xEA) it waits, untimed, for the compile queue to drain,");
-        output.WriteLine($"    and times the rounds after the first round (from the {WorkloadRun.MinWarmupRounds}nd on) that compiled nothing, to the exit.");
+        output.WriteLine($"  steady: the same translator on {LongRunFactor}R rounds; at each round's end (port 0xEA) it waits, untimed, for the compile queue to drain;");
+        output.WriteLine($"    the first round that compiled nothing (at least the {WorkloadRun.MinWarmupRounds}nd) ends the warm-up, and the rounds after it are timed, to the exit.");
         if (qemu is not null)
         {
             output.WriteLine($"  qemu: {qemu.Path} -accel tcg ({qemu.Version()}), the same image, R and {LongRunFactor}R rounds; its MIPS are");
