@@ -51,6 +51,7 @@ int fw_main(uint32_t magic, const struct multiboot_info *mbi)
         h = dispatch(100000);
         if (f != 46368 || t != 7 || h != 0x5AD6F0E0u)
             fw_fail("calls: fib(24) = %u, tak(18, 12, 6) = %d, dispatch = 0x%08x (expected 46368, 7, 0x5ad6f0e0)", f, t, h);
+        fw_round_done(r + 1);
     }
     fw_printf("calls: fib(24) = %u, tak(18, 12, 6) = %d, dispatch 0x%08x; %u rounds\n", f, t, h, rounds);
     return FW_EXIT_PASS;

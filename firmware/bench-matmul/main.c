@@ -58,6 +58,7 @@ int fw_main(uint32_t magic, const struct multiboot_info *mbi)
         checksum(&sum, &mix);
         if (sum != EXPECTED_SUM || mix != EXPECTED_MIX)
             fw_fail("matmul: checksums 0x%08x 0x%08x, expected 0x%08x 0x%08x", sum, mix, EXPECTED_SUM, EXPECTED_MIX);
+        fw_round_done(r + 1);
     }
     fw_printf("matmul: %ux%u, checksums 0x%08x 0x%08x; %u rounds\n", N, N, sum, mix, rounds);
     return FW_EXIT_PASS;

@@ -35,6 +35,7 @@ int fw_main(uint32_t magic, const struct multiboot_info *mbi)
         count = sieve(&largest);
         if (count != 41538 || largest != 499979)
             fw_fail("sieve: %u primes below %u, the largest %u (expected 41538, 499979)", count, LIMIT, largest);
+        fw_round_done(r + 1);
     }
     fw_printf("sieve: %u primes below %u, the largest %u; %u rounds\n", count, LIMIT, largest, rounds);
     return FW_EXIT_PASS;

@@ -8,7 +8,8 @@ namespace Emu.Machine.Benchmarks;
 /// A benchmark workload: a bare-metal program of ours, <c>firmware/bench-NAME</c>, built into
 /// <c>build/firmware/bench-NAME.elf</c>. It computes something `rounds` times (kernel command
 /// line <c>rounds=N</c>; its default takes about a second on the interpreter), checks the result
-/// itself, prints it over port 0xE9 and exits with FW_EXIT_PASS (status 33).
+/// itself every round, marks each round's end on port 0xEA (<see cref="RoundMarks"/>), prints the
+/// result over port 0xE9 and exits with FW_EXIT_PASS (status 33).
 /// </summary>
 public sealed record Workload(string Name, string Description)
 {
@@ -20,6 +21,11 @@ public sealed record Workload(string Name, string Description)
         new("matmul", "64x64 integer matrix multiply: IMUL, strided loads"),
         new("calls", "recursive Fibonacci, Takeuchi, calls through function pointers"),
         new("strings", "memcpy/memcmp/strlen loops and REP MOVS/STOS/CMPS/SCAS at every alignment"),
+        new("bytecode", "a stack-machine bytecode interpreter (switch dispatch: an indirect JMP through a jump table per bytecode) running Collatz and trial-division loops"),
+        new("hash", "MD5 of 128 KiB: 32-bit adds, rotates, AND/OR/XOR/NOT"),
+        new("recursion", "Ackermann's function, N-queens backtracking, recursive quicksort: deep and branching CALL/RET"),
+        new("pointers", "binary search tree, chained hash table and linked list through a node pool: dependent loads"),
+        new("x87", "n-body simulation and Mandelbrot escape counts in doubles on the x87 stack: FMUL/FADD/FDIV/FSQRT/FCOMI"),
     };
 
     /// <summary>The file name of the built program.</summary>

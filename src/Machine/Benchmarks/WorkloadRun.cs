@@ -14,8 +14,23 @@ namespace Emu.Machine.Benchmarks;
 /// <param name="CompiledInstructions">Guest instructions in them.</param>
 /// <param name="CompileTime">Time the compile thread spent building IL and running RyuJIT.</param>
 /// <param name="Output">What the guest printed.</param>
+/// <param name="Rounds">Round marks the guest wrote (port 0xEA): the rounds it computed.</param>
+/// <param name="Steady">The steady-state part of a <see cref="WorkloadRun.RunSteady"/> run; null otherwise, or when the translator never settled.</param>
 public sealed record WorkloadResult(long Instructions, TimeSpan Elapsed, long CompiledBlocks, long CompiledInstructions,
-    TimeSpan CompileTime, string Output)
+    TimeSpan CompileTime, string Output, int Rounds = 0, SteadyPart? Steady = null)
+{
+    public double Mips => Instructions / Elapsed.TotalSeconds / 1e6;
+}
+
+/// <summary>
+/// The timed part of a steady-state run: the rounds after the warm-up, from the round mark
+/// where the translator had settled to the guest's exit.
+/// </summary>
+/// <param name="WarmupRounds">Rounds run before timing began.</param>
+/// <param name="Instructions">Guest instructions retired in the timed part.</param>
+/// <param name="Elapsed">Host time of the timed part.</param>
+/// <param name="CompiledWhileTimed">Blocks the translator compiled during the timed part (0 when everything was compiled before).</param>
+public sealed record SteadyPart(int WarmupRounds, long Instructions, TimeSpan Elapsed, long CompiledWhileTimed)
 {
     public double Mips => Instructions / Elapsed.TotalSeconds / 1e6;
 }
@@ -48,7 +63,24 @@ public static class WorkloadRun
     /// exit; checks that it passed. <paramref name="threshold"/> and <paramref name="rounds"/>
     /// null take the defaults (the translator's and the workload's).
     /// </summary>
-    public static WorkloadResult Run(Workload w, byte[] image, EngineKind engineKind, int? threshold = null, uint? rounds = null)
+    public static WorkloadResult Run(Workload w, byte[] image, EngineKind engineKind, int? threshold = null, uint? rounds = null) =>
+        Run(w, image, engineKind, threshold, rounds, steady: false);
+
+    /// <summary>Fewest rounds a steady-state run warms up for.</summary>
+    public const int MinWarmupRounds = 2;
+
+    /// <summary>
+    /// The translator at steady state: runs the workload on the translator (tiering as
+    /// <paramref name="threshold"/> says, compiling in the background) and, at each round mark,
+    /// waits for the compile queue to drain (<see cref="TranslatorEngine.Drain"/>, untimed);
+    /// once at least <see cref="MinWarmupRounds"/> rounds have run and a whole round compiled
+    /// nothing, it times the remaining rounds. <see cref="WorkloadResult.Steady"/> holds that
+    /// part; it is null when no round was quiet before the last (give more rounds).
+    /// </summary>
+    public static WorkloadResult RunSteady(Workload w, byte[] image, int? threshold, uint? rounds) =>
+        Run(w, image, EngineKind.Translator, threshold, rounds, steady: true);
+
+    private static WorkloadResult Run(Workload w, byte[] image, EngineKind engineKind, int? threshold, uint? rounds, bool steady)
     {
         IExecutionEngine? engine = EngineKinds.Create(engineKind, threshold);
         try
@@ -56,10 +88,29 @@ public static class WorkloadRun
             var output = new MemoryStream();
             using var board = new Board(RamMiB, output, engine);
             board.BootMultiboot(image, rounds is uint r ? $"rounds={r}" : "");
+            var translator = engine as TranslatorEngine;
+            long compiledBefore = -1, compiledAtStart = 0, startInstructions = 0, startTimestamp = 0;
+            int warmup = 0;
+            var marks = new RoundMarks(board.Cpu, !steady || translator is null ? null : m =>
+            {
+                if (warmup > 0) return;
+                translator.Drain();
+                long compiled = translator.CompiledBlocks;
+                if (m.Marks.Count >= MinWarmupRounds && compiled == compiledBefore)
+                {
+                    warmup = m.Marks.Count;
+                    compiledAtStart = compiled;
+                    startInstructions = board.Cpu.InstructionCount;
+                    startTimestamp = Stopwatch.GetTimestamp(); // after the drain: waiting for the compiler is not timed
+                }
+                compiledBefore = compiled;
+            });
+            marks.Attach(board.Io);
             if (engineKind == EngineKind.Lockstep) board.StartLockstep();
             long t0 = Stopwatch.GetTimestamp();
             RunResult result = board.Run();
-            TimeSpan elapsed = Stopwatch.GetElapsedTime(t0);
+            long t1 = Stopwatch.GetTimestamp();
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(t0, t1);
             string text = Encoding.ASCII.GetString(output.ToArray());
             if (result.ExitStatus != PassStatus)
             {
@@ -69,9 +120,11 @@ public static class WorkloadRun
                 throw new WorkloadFailedException(
                     $"workload {w.Name} on the {EngineKinds.Name(engineKind)} ended with status {result.ExitStatus} (33 is a pass){why}");
             }
-            var t = engine as TranslatorEngine;
-            return new WorkloadResult(result.Instructions, elapsed, t?.CompiledBlocks ?? 0, t?.CompiledInstructions ?? 0,
-                t?.CompileTime ?? TimeSpan.Zero, text);
+            SteadyPart? steadyPart = warmup == 0 ? null
+                : new SteadyPart(warmup, result.Instructions - startInstructions, Stopwatch.GetElapsedTime(startTimestamp, t1),
+                    translator!.CompiledBlocks - compiledAtStart);
+            return new WorkloadResult(result.Instructions, elapsed, translator?.CompiledBlocks ?? 0, translator?.CompiledInstructions ?? 0,
+                translator?.CompileTime ?? TimeSpan.Zero, text, marks.Marks.Count, steadyPart);
         }
         finally
         {

@@ -3,11 +3,11 @@ using CommandLine;
 namespace Emu.Machine.Cli;
 
 /// <summary>The options of <c>emu bench</c>.</summary>
-[Verb("bench", HelpText = "Run the benchmark workloads (firmware/bench-*) on the interpreter and the translator: guest MIPS, their ratio, and the translator's compile cost.")]
+[Verb("bench", HelpText = "Run the benchmark workloads (firmware/bench-*) on the interpreter, the translator (tiered, and at steady state) and QEMU (qemu-system-i386 -accel tcg): guest MIPS, the ratios to QEMU, and the translator's compile cost.")]
 public sealed class BenchOptions
 {
     [Option("workloads", MetaValue = "LIST",
-        HelpText = "Comma-separated workloads to run (default: all: sieve, crc32, matmul, calls, strings).")]
+        HelpText = "Comma-separated workloads to run (default: all: sieve, crc32, matmul, calls, strings, bytecode, hash, recursion, pointers, x87).")]
     public string? Workloads { get; set; }
 
     [Option("runs", Default = 5, MetaValue = "N",
@@ -29,6 +29,14 @@ public sealed class BenchOptions
     [Option("check", Default = false,
         HelpText = "Run each workload once (one round) on the interpreter, the translator and in lockstep, and check the results; no timing.")]
     public bool Check { get; set; }
+
+    [Option("no-qemu", Default = false,
+        HelpText = "Leave QEMU out: our columns only.")]
+    public bool NoQemu { get; set; }
+
+    [Option("qemu", MetaValue = "PATH",
+        HelpText = "The qemu-system-i386 to compare with (default: the one on PATH).")]
+    public string? Qemu { get; set; }
 
     [Option("dir", MetaValue = "DIR",
         HelpText = "Where the built workloads are (default: build/firmware of this repository).")]

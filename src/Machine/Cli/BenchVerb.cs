@@ -10,8 +10,9 @@ using Emu.X86;
 namespace Emu.Machine.Cli;
 
 /// <summary>
-/// <c>emu bench</c>: the benchmark workloads on each engine without BenchmarkDotNet. Several
-/// runs, each on a fresh machine, after a warm-up run; medians, because the machines are noisy.
+/// <c>emu bench</c>: the benchmark workloads on each engine without BenchmarkDotNet, and in
+/// QEMU for comparison. Several runs, each on a fresh machine, after a warm-up run; medians,
+/// because the machines are noisy.
 /// </summary>
 public static class BenchVerb
 {
@@ -23,6 +24,7 @@ public static class BenchVerb
         if (o.Rounds is 0) return Fail(stderr, "--rounds 0: expected at least one round");
         if (o.JitThreshold is < 1) return Fail(stderr, $"--jit-threshold {o.JitThreshold}: expected a number of block entries, at least 1");
         if (o.Check && o.Sweep is not null) return Fail(stderr, "--check and --sweep do not go together");
+        if (o.NoQemu && o.Qemu is not null) return Fail(stderr, "--no-qemu and --qemu do not go together");
 
         var workloads = new List<Workload>();
         foreach (string name in Split(o.Workloads ?? string.Join(',', Workload.All.Select(w => w.Name))))
@@ -62,7 +64,19 @@ public static class BenchVerb
         {
             if (o.Check) return Check(images, o.Rounds ?? 1, output);
             if (o.Sweep is not null) return Sweep(images, thresholds, o, output);
-            return Table(images, o, output);
+            QemuRun? qemu = null;
+            if (!o.NoQemu)
+            {
+                if (QemuRun.Find(o.Qemu ?? QemuRun.DefaultProgram) is { } path) qemu = new QemuRun(path);
+                else if (o.Qemu is not null) return Fail(stderr, $"--qemu {o.Qemu}: no such file");
+                else
+                {
+                    output.WriteLine($"emu bench: {QemuRun.DefaultProgram} is not on PATH (tools/ensure-packages.sh qemu-system-x86 installs it): " +
+                                     "no QEMU columns, our engines only.");
+                    output.WriteLine();
+                }
+            }
+            return Table(images, o, dir, qemu, output);
         }
         catch (WorkloadFailedException e)
         {
@@ -95,60 +109,162 @@ public static class BenchVerb
                     throw new WorkloadFailedException($"workload {w.Name} retired {r.Instructions} instructions on the {EngineKinds.Name(e)}, {n} on the interpreter");
                 n = r.Instructions;
             }
-            output.WriteLine(Invariant($"{w.Name,-8} ok on the interpreter, the translator and in lockstep: {n,12:N0} instructions ({rounds} round{(rounds == 1 ? "" : "s")})"));
+            output.WriteLine(Invariant($"{w.Name,-9} ok on the interpreter, the translator and in lockstep: {n,12:N0} instructions ({rounds} round{(rounds == 1 ? "" : "s")})"));
         }
         return ExitStatus.Success;
     }
 
     // ---- the MIPS table and the compile cost ----
 
-    private static int Table(List<(Workload W, byte[] Image)> images, BenchOptions o, TextWriter output)
+    /// <summary>The steady-state run and QEMU's longer run compute this many times the rounds of the others.</summary>
+    private const uint LongRunFactor = 4;
+
+    private static int Table(List<(Workload W, byte[] Image)> images, BenchOptions o, string dir, QemuRun? qemu, TextWriter output)
     {
         int threshold = o.JitThreshold ?? TranslatorEngine.DefaultThreshold;
-        output.WriteLine($"emu bench: guest MIPS of each workload, median of {o.Runs} run{(o.Runs == 1 ? "" : "s")} after a warm-up run; " +
-                         "each run boots the workload on a fresh machine and is timed from its first instruction to its exit.");
-        output.WriteLine($"translator: tiering threshold {threshold}, compiling on a background thread (its compiles are in its time). " +
-                         $"Host: {Environment.ProcessorCount} CPUs, .NET {Environment.Version}.");
+        output.WriteLine($"emu bench: guest MIPS of each workload, median of {o.Runs} run{(o.Runs == 1 ? "" : "s")} (lowest-highest) after a warm-up run; " +
+                         "runs interleave workloads and engines; each run boots the workload on a fresh machine.");
+        output.WriteLine("  interpreter, tiered: R rounds (the workload's default, or --rounds), timed from the first instruction to the exit.");
+        output.WriteLine($"  tiered: the translator as a user runs it: tiering threshold {threshold}, compiling on a background thread, its compiles in its time.");
+        output.WriteLine($"  steady: the same translator on {LongRunFactor}R rounds; at each round's end (port 0xEA) it waits, untimed, for the compile queue to drain;");
+        output.WriteLine($"    the first round that compiled nothing (at least the {WorkloadRun.MinWarmupRounds}nd) ends the warm-up, and the rounds after it are timed, to the exit.");
+        if (qemu is not null)
+        {
+            output.WriteLine($"  qemu: {qemu.Path} -accel tcg ({qemu.Version()}), the same image, R and {LongRunFactor}R rounds; its MIPS are");
+            output.WriteLine($"    our exact count of the instructions in the extra {LongRunFactor - 1}R rounds over the difference of the two runs' wall times,");
+            output.WriteLine("    so QEMU's start-up (about 0.2 s) and the first rounds' translations drop out. Each run's output must equal ours.");
+        }
+        output.WriteLine($"Host: {Environment.ProcessorCount} CPUs, .NET {Environment.Version}.");
         output.WriteLine();
 
-        var engines = new[] { EngineKind.Interpreter, EngineKind.Translator };
-        var results = new Dictionary<(Workload, EngineKind), List<WorkloadResult>>();
+        var rounds = new Dictionary<Workload, uint>();
+        var interpreter = new Dictionary<Workload, List<WorkloadResult>>();
+        var tiered = new Dictionary<Workload, List<WorkloadResult>>();
+        var steady = new Dictionary<Workload, List<WorkloadResult>>();
+        var qemuMips = new Dictionary<Workload, List<double>>();
+        var expected = new Dictionary<Workload, (string Short, string Long, long ShortInstructions, long LongInstructions)>();
         foreach ((Workload w, byte[] image) in images)
-            foreach (EngineKind e in engines)
+        {
+            // Warm-up runs (the emulator's own code gets JIT-compiled), which also give the
+            // workload's default rounds, R, and the output and instruction count every later run
+            // must match (the runs after this one all pass rounds=R: a different command line
+            // would retire a different number of instructions parsing it).
+            WorkloadResult first = WorkloadRun.Run(w, image, EngineKind.Interpreter, rounds: o.Rounds);
+            uint r = o.Rounds ?? (uint)first.Rounds;
+            if (r == 0) throw new WorkloadFailedException($"workload {w.Name} marked no rounds (port 0xEA): rebuild it with firmware/build.sh");
+            rounds[w] = r;
+            WorkloadResult t = WorkloadRun.Run(w, image, EngineKind.Translator, threshold, r);
+            SameOutput(w, "the translator", t.Output, first.Output);
+            WorkloadResult l = WorkloadRun.RunSteady(w, image, threshold, r * LongRunFactor);
+            expected[w] = (t.Output, l.Output, t.Instructions, l.Instructions);
+            if (qemu is not null)
             {
-                WorkloadRun.Run(w, image, e, threshold, o.Rounds); // warm-up: the emulator's own code gets JIT-compiled
-                results[(w, e)] = new List<WorkloadResult>();
+                string path = Path.Combine(dir, w.FileName);
+                SameOutput(w, "QEMU", qemu.Run(w, path, r).Output, t.Output);
+                SameOutput(w, "QEMU", qemu.Run(w, path, r * LongRunFactor).Output, l.Output);
             }
-        // Runs interleave workloads and engines, so a slow spell of the machine spreads over all of them.
+            interpreter[w] = new();
+            tiered[w] = new();
+            steady[w] = new();
+            qemuMips[w] = new();
+        }
         for (int run = 0; run < o.Runs; run++)
             foreach ((Workload w, byte[] image) in images)
-                foreach (EngineKind e in engines)
-                    results[(w, e)].Add(WorkloadRun.Run(w, image, e, threshold, o.Rounds));
+            {
+                uint r = rounds[w];
+                var e = expected[w];
+                WorkloadResult i = WorkloadRun.Run(w, image, EngineKind.Interpreter, rounds: r);
+                Same(w, "the interpreter", i, e.Short, e.ShortInstructions);
+                interpreter[w].Add(i);
+                WorkloadResult t = WorkloadRun.Run(w, image, EngineKind.Translator, threshold, r);
+                Same(w, "the translator", t, e.Short, e.ShortInstructions);
+                tiered[w].Add(t);
+                WorkloadResult s = WorkloadRun.RunSteady(w, image, threshold, r * LongRunFactor);
+                Same(w, "the translator", s, e.Long, e.LongInstructions);
+                steady[w].Add(s);
+                if (qemu is not null)
+                {
+                    string path = Path.Combine(dir, w.FileName);
+                    QemuResult shortRun = qemu.Run(w, path, r), longRun = qemu.Run(w, path, r * LongRunFactor);
+                    SameOutput(w, "QEMU", shortRun.Output, e.Short);
+                    SameOutput(w, "QEMU", longRun.Output, e.Long);
+                    double seconds = (longRun.Elapsed - shortRun.Elapsed).TotalSeconds;
+                    if (seconds > 0) qemuMips[w].Add((e.LongInstructions - e.ShortInstructions) / seconds / 1e6);
+                }
+            }
 
-        var rows = new List<string[]> { new[] { "workload", "instructions", "interpreter MIPS", "translator MIPS", "translator/interpreter", "compiled blocks" } };
-        var ratios = new List<double>();
+        var header = new List<string> { "workload", "rounds", "instructions", "interpreter", "tiered", "steady" };
+        if (qemu is not null) header.AddRange(new[] { "qemu", "tiered/qemu", "steady/qemu" });
+        header.Add("tiered/interp");
+        var rows = new List<string[]> { header.ToArray() };
+        var tieredQemu = new List<double>();
+        var steadyQemu = new List<double>();
+        var tieredInterpreter = new List<double>();
+        var warmups = new List<double>();
+        long compiledWhileTimed = 0;
+        bool unsettled = false;
         foreach ((Workload w, _) in images)
         {
-            List<WorkloadResult> i = results[(w, EngineKind.Interpreter)], t = results[(w, EngineKind.Translator)];
-            double mi = Median(i.Select(r => r.Mips)), mt = Median(t.Select(r => r.Mips));
-            ratios.Add(mt / mi);
-            rows.Add(new[]
+            List<double> mi = interpreter[w].Select(x => x.Mips).ToList(), mt = tiered[w].Select(x => x.Mips).ToList();
+            List<double> ms = steady[w].Where(x => x.Steady is not null).Select(x => x.Steady!.Mips).ToList();
+            unsettled |= ms.Count < steady[w].Count;
+            foreach (WorkloadResult x in steady[w])
+                if (x.Steady is { } p)
+                {
+                    warmups.Add(p.WarmupRounds);
+                    compiledWhileTimed += p.CompiledWhileTimed;
+                }
+            double i = Median(mi), t = Median(mt), s = ms.Count > 0 ? Median(ms) : double.NaN;
+            var row = new List<string> { w.Name, Invariant($"{rounds[w]}"), Invariant($"{interpreter[w][0].Instructions:N0}"), Cell(mi), Cell(mt), Cell(ms) };
+            if (qemu is not null)
             {
-                w.Name,
-                Invariant($"{i[0].Instructions:N0}"),
-                Invariant($"{mi:F1} ({i.Min(r => r.Mips):F1}-{i.Max(r => r.Mips):F1})"),
-                Invariant($"{mt:F1} ({t.Min(r => r.Mips):F1}-{t.Max(r => r.Mips):F1})"),
-                Invariant($"{mt / mi:F2}x"),
-                Invariant($"{Median(t.Select(r => (double)r.CompiledBlocks)):F0}"),
-            });
+                List<double> mq = qemuMips[w];
+                double q = mq.Count > 0 ? Median(mq) : double.NaN;
+                row.Add(Cell(mq));
+                row.Add(Ratio(t / q));
+                row.Add(Ratio(s / q));
+                if (double.IsFinite(t / q)) tieredQemu.Add(t / q);
+                if (double.IsFinite(s / q)) steadyQemu.Add(s / q);
+            }
+            row.Add(Ratio(t / i));
+            tieredInterpreter.Add(t / i);
+            rows.Add(row.ToArray());
         }
         WriteTable(output, rows);
-        output.WriteLine(Invariant($"geometric mean of the ratios: {Math.Exp(ratios.Average(Math.Log)):F2}x. MIPS: median (lowest-highest)."));
+        output.WriteLine("MIPS: millions of guest instructions per second of host time, median (lowest-highest).");
+        if (qemu is not null)
+            output.WriteLine(Invariant($"geometric mean over the workloads: tiered/qemu {GeoMean(tieredQemu)}, steady/qemu {GeoMean(steadyQemu)}, tiered/interpreter {GeoMean(tieredInterpreter)}."));
+        else
+            output.WriteLine(Invariant($"geometric mean over the workloads: tiered/interpreter {GeoMean(tieredInterpreter)}."));
+        if (warmups.Count > 0)
+            output.WriteLine(Invariant($"steady: warm-up of {warmups.Min():F0}-{warmups.Max():F0} rounds (median {Median(warmups):F0}); blocks compiled while timed, over all runs: {compiledWhileTimed}."));
+        if (unsettled)
+            output.WriteLine($"steady: in some runs no round compiled nothing before the last round: those runs have no steady figure (try more --rounds).");
         output.WriteLine();
 
         WriteCompileCost(images, output);
         return ExitStatus.Success;
     }
+
+    private static void SameOutput(Workload w, string engine, string output, string expected)
+    {
+        if (output != expected)
+            throw new WorkloadFailedException($"workload {w.Name} printed \"{output.Trim()}\" on {engine}, \"{expected.Trim()}\" in its first run");
+    }
+
+    private static void Same(Workload w, string engine, WorkloadResult r, string output, long instructions)
+    {
+        SameOutput(w, engine, r.Output, output);
+        if (r.Instructions != instructions)
+            throw new WorkloadFailedException($"workload {w.Name} retired {r.Instructions} instructions on {engine}, {instructions} in its first run of as many rounds");
+    }
+
+    private static string Cell(List<double> mips) =>
+        mips.Count == 0 ? "-" : Invariant($"{Median(mips):F1} ({mips.Min():F1}-{mips.Max():F1})");
+
+    private static string Ratio(double r) => double.IsFinite(r) ? Invariant($"{r:F2}x") : "-";
+
+    private static string GeoMean(List<double> ratios) => ratios.Count == 0 ? "-" : Ratio(Math.Exp(ratios.Average(Math.Log)));
 
     private static void WriteCompileCost(List<(Workload W, byte[] Image)> images, TextWriter output)
     {
