@@ -134,6 +134,20 @@ public static class RegionBuilder
                 instructions += t.Count;
             }
         }
+        // Then the other warm blocks of the page (the cases of a switch reached through a jump
+        // table, functions called through pointers): entries of the region, and targets its
+        // indirect branches look for before leaving.
+        int warm = Math.Max(2, head.Hits / 8);
+        cpu.Blocks.ForEachInPage(physPage, t =>
+        {
+            if (blocks.Count >= MaxBlocks) return false;
+            if (t.Hits < warm || t.CsBase != head.CsBase || t.Code32 != head.Code32 || !t.Cacheable || t.Straddles) return true;
+            if (((t.CsBase + t.Eip) & ~PhysicalMemory.PageMask) != linearPage || t.LastByte > cpu.Seg[SegReg.CS].ValidHigh) return true;
+            if (instructions + t.Count > MaxInstructions || !seen.Add(t.Eip)) return true;
+            blocks.Add(t);
+            instructions += t.Count;
+            return true;
+        });
         return new Region(blocks.ToArray(), flat);
     }
 

@@ -31,7 +31,7 @@ public static class RegionCompiler
     internal static bool IsFastBranch(Block b, ref Instruction ins)
     {
         if (!b.Code32) return false;
-        if (ins.Code is Code.Retnd or Code.Retnd_imm16) return true;
+        if (ins.Code is Code.Retnd or Code.Retnd_imm16 or Code.Jmp_rm32 or Code.Call_rm32) return true;
         if (ins.Op0Kind is not (OpKind.NearBranch32 or OpKind.NearBranch16)) return false;
         return ins.FlowControl switch
         {
@@ -94,6 +94,7 @@ public static class RegionCompiler
             for (int i = 0; i < BlockLabels.Length; i++) BlockLabels[i] = il.DefineLabel();
             linearPage = (region.CsBase + region.Blocks[0].Eip) & ~Emu.Memory.PhysicalMemory.PageMask;
             dirtyIn = DirtyAnalysis.Run(region);
+            for (int i = 0; i < region.Blocks.Length; i++) allBlocks.Add(i);
             // Blocks a RET may come back to: those after a CALL in the region.
             foreach (Block b in region.Blocks)
             {
@@ -105,6 +106,33 @@ public static class RegionCompiler
         }
 
         private readonly List<int> returnPoints = new();
+        private readonly List<int> allBlocks = new();
+
+        /// <summary>
+        /// Continues at the EIP in local <paramref name="target"/>, known only at run time:
+        /// compared with the candidate blocks of the region in turn; any other target, or a
+        /// spent budget, leaves with a dynamic exit.
+        /// </summary>
+        private void DispatchDynamic(LocalBuilder target, List<int> candidates)
+        {
+            Label leave = il.DefineLabel();
+            EmitBudgetCheck(leave);
+            foreach (int j in candidates)
+            {
+                Label skip = il.DefineLabel();
+                il.Emit(OpCodes.Ldloc, target);
+                ctx.Const(region.Blocks[j].Eip);
+                il.Emit(OpCodes.Bne_Un, skip);
+                BranchTo(j);
+                il.MarkLabel(skip);
+            }
+            il.MarkLabel(leave);
+            ctx.StoreForLeaving(0);
+            ctx.LoadCpu();
+            il.Emit(OpCodes.Ldloc, target);
+            il.Emit(OpCodes.Stfld, Members.Eip);
+            Return(RegionExit.Dynamic);
+        }
 
         public void EmitBlock(int bi)
         {
@@ -240,23 +268,44 @@ public static class RegionCompiler
                     il.Emit(OpCodes.Stloc, esp);
                     ctx.MarkDirty(Reg.ESP);
                     Retire(b.Count);
-                    Label leave = il.DefineLabel();
-                    EmitBudgetCheck(leave);
-                    foreach (int j in returnPoints)
-                    {
-                        Label skip = il.DefineLabel();
-                        il.Emit(OpCodes.Ldloc, popped);
-                        ctx.Const(region.Blocks[j].Eip);
-                        il.Emit(OpCodes.Bne_Un, skip);
-                        BranchTo(j);
-                        il.MarkLabel(skip);
-                    }
-                    il.MarkLabel(leave);
-                    ctx.Spill(ctx.Dirty);
-                    ctx.LoadCpu();
-                    il.Emit(OpCodes.Ldloc, popped);
-                    il.Emit(OpCodes.Stfld, Members.Eip);
-                    Return(RegionExit.Dynamic);
+                    DispatchDynamic(popped, returnPoints);
+                    return true;
+                }
+                case FlowControl.IndirectBranch when ins.Code == Code.Jmp_rm32:
+                {
+                    LocalBuilder to = ctx.Temp(1);
+                    ctx.Generic = false;
+                    ctx.ReadOperand(ref ins, 0, 2);
+                    ctx.Generic = true;
+                    il.Emit(OpCodes.Stloc, to);
+                    Retire(b.Count);
+                    DispatchDynamic(to, allBlocks);
+                    return true;
+                }
+                case FlowControl.IndirectCall when ins.Code == Code.Call_rm32:
+                {
+                    // The target is read first, then the return address pushed (either may fault).
+                    LocalBuilder to = ctx.Temp(1), sp = ctx.Temp(2), v = ctx.Temp(3);
+                    LocalBuilder esp = ctx.RegLocal(Reg.ESP);
+                    ctx.Generic = false;
+                    ctx.ReadOperand(ref ins, 0, 2);
+                    il.Emit(OpCodes.Stloc, to);
+                    ctx.Const(next);
+                    il.Emit(OpCodes.Stloc, v);
+                    il.Emit(OpCodes.Ldloc, esp);
+                    ctx.Const(4);
+                    il.Emit(OpCodes.Sub);
+                    il.Emit(OpCodes.Dup);
+                    il.Emit(OpCodes.Stloc, sp);
+                    il.Emit(OpCodes.Stloc, ctx.Linear);
+                    ctx.WriteFlat(2, v);
+                    ctx.Generic = true;
+                    il.Emit(OpCodes.Ldloc, sp);
+                    il.Emit(OpCodes.Stloc, esp);
+                    ctx.MarkDirty(Reg.ESP);
+                    EmitExitCheck(bi, b.Count - 1, null, to);
+                    Retire(b.Count);
+                    DispatchDynamic(to, allBlocks);
                     return true;
                 }
                 case FlowControl.Call when ins.Code == Code.Call_rel32_32:
@@ -363,7 +412,7 @@ public static class RegionCompiler
         /// if (cpu.BlockExit != 0) { store the locals; Interpreter.LeaveEarly(cpu, block, n); return Dispatcher; }
         /// A store into the region's own code, or a repeated string instruction yielding, leaves here.
         /// </summary>
-        private void EmitExitCheck(int bi, int n, uint? eipFirst)
+        private void EmitExitCheck(int bi, int n, uint? eipFirst, LocalBuilder? eipLocal = null)
         {
             Label go = il.DefineLabel();
             ctx.LoadCpu();
@@ -371,6 +420,12 @@ public static class RegionCompiler
             il.Emit(OpCodes.Brfalse, go);
             ctx.Spill(ctx.Dirty);
             if (eipFirst is uint e) ctx.SetEip(e);
+            if (eipLocal is not null)
+            {
+                ctx.LoadCpu();
+                il.Emit(OpCodes.Ldloc, eipLocal);
+                il.Emit(OpCodes.Stfld, Members.Eip);
+            }
             ctx.LoadCpu();
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldfld, typeof(RegionConstants).GetField(nameof(RegionConstants.Blocks))!);

@@ -117,6 +117,21 @@ public sealed unsafe class BlockCache
         return null;
     }
 
+    /// <summary>Calls <paramref name="visit"/> for each valid block cached in the physical page of <paramref name="phys"/>, stopping when it returns false.</summary>
+    public void ForEachInPage(uint phys, Func<Block, bool> visit)
+    {
+        uint page = phys >> PhysicalMemory.PageShift;
+        if (page >= (uint)pageLists.Length) return;
+        uint pageBase = page << PhysicalMemory.PageShift;
+        for (Block? b = pageLists[page]; b is not null;)
+        {
+            bool viaSecond = b.Straddles && b.SecondPage == pageBase && (b.PhysStart & ~PhysicalMemory.PageMask) != pageBase;
+            Block? next = viaSecond ? b.PageNext2 : b.PageNext;
+            if (!viaSecond && b.Valid && !visit(b)) return;
+            b = next;
+        }
+    }
+
     /// <summary>Where the next page of a straddling block's first byte maps now (its cached bytes may be elsewhere).</summary>
     private uint SecondPageOf(uint linear, Block b) =>
         cpu.Mmu.Translate((linear | PhysicalMemory.PageMask) + 1, Emu.Memory.AccessKind.Fetch) & ~PhysicalMemory.PageMask;

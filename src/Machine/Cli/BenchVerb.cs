@@ -240,6 +240,17 @@ public static class BenchVerb
             output.WriteLine(Invariant($"steady: warm-up of {warmups.Min():F0}-{warmups.Max():F0} rounds (median {Median(warmups):F0}); blocks compiled while timed, over all runs: {compiledWhileTimed}."));
         if (unsettled)
             output.WriteLine($"steady: in some runs no round compiled nothing before the last round: those runs have no steady figure (try more --rounds).");
+        long regionInstructions = 0;
+        double regionSeconds = 0;
+        foreach ((Workload w, _) in images)
+            foreach (WorkloadResult x in tiered[w])
+            {
+                regionInstructions += x.CompiledInstructions;
+                regionSeconds += x.CompileTime.TotalSeconds;
+            }
+        if (regionInstructions > 0)
+            output.WriteLine(Invariant(
+                $"compiling in the tiered runs (regions, on the background thread): {regionInstructions / (double)o.Runs:N0} guest instructions per set of runs, {regionSeconds * 1e6 / regionInstructions:F1} us per guest instruction compiled."));
         output.WriteLine();
 
         WriteCompileCost(images, output);
@@ -275,7 +286,7 @@ public static class BenchVerb
         for (int i = 0; i < CompileRepeats; i++) times.Add(CompileCost.CompileAll(blocks).TotalSeconds);
         double t = Median(times);
         output.WriteLine(Invariant(
-            $"translation cost: the {blocks.Count:N0} distinct blocks the workloads run ({instructions:N0} guest instructions, {(double)instructions / blocks.Count:F1} per block), each compiled to IL and by RyuJIT, median of {CompileRepeats}: {t:F3} s,"));
+            $"translation cost of single blocks: the {blocks.Count:N0} distinct blocks the workloads run ({instructions:N0} guest instructions, {(double)instructions / blocks.Count:F1} per block), each compiled alone as a region to IL and by RyuJIT, median of {CompileRepeats}: {t:F3} s,"));
         output.WriteLine(Invariant(
             $"  {t * 1e6 / blocks.Count:F1} us per block, {t * 1e6 / instructions:F2} us per guest instruction compiled"));
     }
