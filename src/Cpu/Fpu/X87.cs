@@ -111,6 +111,18 @@ public static unsafe class X87
     public static bool Commit(Cpu c, uint flags)
     {
         FpuState f = c.Fpu;
+        if ((flags & ~(uint)f.ControlWord & FpuStatus.Exceptions) == 0)
+        {
+            f.StatusWord = (ushort)((f.StatusWord & ~(uint)FpuStatus.C1) | (flags & (FpuStatus.Exceptions | FpuStatus.SF | FpuStatus.C1)));
+            return true;
+        }
+        return CommitUnmasked(c, flags);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool CommitUnmasked(Cpu c, uint flags)
+    {
+        FpuState f = c.Fpu;
         uint unmasked = flags & ~(uint)f.ControlWord & FpuStatus.Exceptions;
         // An unmasked invalid-operation, denormal or zero-divide exception stops the
         // instruction before it computes: nothing of the rounding (OE, UE, PE, C1) happens.
@@ -260,7 +272,21 @@ public static unsafe class X87
     /// addressing form (the decoder keeps no raw bytes). An encoding with a redundant SIB
     /// byte (no index, a base other than ESP) is rebuilt as the form without it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int ModRmMemoryBits(ref Instruction i)
+    {
+        Register b = i.MemoryBase;
+        if ((uint)(b - Register.EAX) < 8)
+        {
+            // The common form: 32-bit addressing with a base register.
+            int rm = i.MemoryIndex != Register.None || b == Register.ESP ? 4 : Cpu.RegNum(b);
+            int d = i.MemoryDisplSize;
+            return (d == 0 ? 0 : d == 1 ? 0x40 : 0x80) | rm;
+        }
+        return ModRmMemoryBitsOther(ref i);
+    }
+
+    private static int ModRmMemoryBitsOther(ref Instruction i)
     {
         Register b = i.MemoryBase, x = i.MemoryIndex;
         int dsz = i.MemoryDisplSize;
@@ -343,11 +369,7 @@ public static unsafe class X87
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Write64(Cpu c, uint lin, ulong v)
-    {
-        c.Mmu.Write32(lin, (uint)v);
-        c.Mmu.Write32(lin + 4, (uint)(v >> 32));
-    }
+    public static void Write64(Cpu c, uint lin, ulong v) => c.Mmu.Write64(lin, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void WriteExtended(Cpu c, uint lin, Float80 v)
