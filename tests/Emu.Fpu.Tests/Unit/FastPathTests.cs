@@ -17,7 +17,7 @@ public sealed class FastPathTests
 
     private static readonly int[] Precisions = { 24, 53, 64 };
 
-    private sealed class Gen
+    internal sealed class Gen
     {
         private readonly Random r;
         public Gen(int seed) => r = new Random(seed);
@@ -81,6 +81,8 @@ public sealed class FastPathTests
             bool sign = r.Next(2) == 0;
             return new Float80((ushort)((sign ? 0x8000 : 0) | e), sig | Float80.IntegerBit);
         }
+
+        public bool Coin() => r.Next(2) == 0;
 
         public ushort ControlWord() => (ushort)(0x0040 | (r.Next(4) << 10) | (r.Next(4) << 8) | (r.Next(4) == 0 ? r.Next(0x40) : 0x3F));
     }
