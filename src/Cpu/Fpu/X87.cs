@@ -111,6 +111,18 @@ public static unsafe class X87
     public static bool Commit(Cpu c, uint flags)
     {
         FpuState f = c.Fpu;
+        if ((flags & ~(uint)f.ControlWord & FpuStatus.Exceptions) == 0)
+        {
+            f.StatusWord = (ushort)((f.StatusWord & ~(uint)FpuStatus.C1) | (flags & (FpuStatus.Exceptions | FpuStatus.SF | FpuStatus.C1)));
+            return true;
+        }
+        return CommitUnmasked(c, flags);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool CommitUnmasked(Cpu c, uint flags)
+    {
+        FpuState f = c.Fpu;
         uint unmasked = flags & ~(uint)f.ControlWord & FpuStatus.Exceptions;
         // An unmasked invalid-operation, denormal or zero-divide exception stops the
         // instruction before it computes: nothing of the rounding (OE, UE, PE, C1) happens.
@@ -157,6 +169,27 @@ public static unsafe class X87
         if (Commit(c, flags)) f.Push(v);
     }
 
+    /// <summary>As <see cref="PushResult"/> for a value that raised nothing (the common loads).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PushOrdinary(Cpu c, Float80 v)
+    {
+        FpuState f = c.Fpu;
+        int top = (f.Top - 1) & 7;
+        if ((f.Valid & (1 << top)) != 0)
+        {
+            PushResult(c, v, 0);
+            return;
+        }
+        f.StatusWord &= unchecked((ushort)~FpuStatus.C1);
+        f.Top = top;
+        f.R[top] = v;
+        f.Valid |= (byte)(1 << top);
+    }
+
+    /// <summary><see cref="Commit"/> of an operation that raised nothing: C1 cleared.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CommitNoFlags(Cpu c) => c.Fpu.StatusWord &= unchecked((ushort)~FpuStatus.C1);
+
     /// <summary>
     /// FLD m32fp/m64fp: as <see cref="PushResult"/>, except that an unmasked denormal-operand
     /// exception does not stop the load (what the host does: the value is pushed, DE and ES set).
@@ -175,24 +208,61 @@ public static unsafe class X87
 
     // ---- pointers (Intel SDM Vol. 1, 8.1.8 and 8.1.9) ----
 
+    /// <summary>The FOP bits an instruction's code fixes (without the ST(i) number or the ModR/M memory bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort FopOf(Code code) => FopBase[(int)code];
+
+    /// <summary>
+    /// The whole FOP of a decoded x87 instruction (what the semantic methods take as
+    /// <c>fop</c>): the code's bits, then the ModR/M mod and r/m of a memory operand, or
+    /// the number of its ST(i) operand.
+    /// </summary>
+    public static ushort Fop(ref Instruction i)
+    {
+        int bits = 0;
+        for (int n = 0; n < i.OpCount; n++)
+        {
+            OpKind k = i.GetOpKind(n);
+            if (k == OpKind.Memory) bits = ModRmMemoryBits(ref i);
+            else if (k == OpKind.Register)
+            {
+                Register r = i.GetOpRegister(n);
+                if (r >= Register.ST0 && r <= Register.ST7) bits |= r - Register.ST0;
+            }
+        }
+        return (ushort)(FopBase[(int)i.Code] | bits);
+    }
+
     /// <summary>Records the last instruction pointer and opcode for a register-operand instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Pointers(Cpu c, ref Instruction i, int sti)
-    {
-        FpuState f = c.Fpu;
-        f.Fip = c.Eip;
-        f.Fcs = c.Seg[SegReg.CS].Selector;
-        f.Fop = (ushort)(FopBase[(int)i.Code] | sti);
-    }
+    public static void Pointers(Cpu c, ref Instruction i, int sti) => Pointers(c, (ushort)(FopBase[(int)i.Code] | sti));
 
     /// <summary>Records the last instruction, opcode and operand pointers for a memory-operand instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Pointers(Cpu c, ref Instruction i, int seg, uint ea)
+    public static void Pointers(Cpu c, ref Instruction i, int seg, uint ea) => Pointers(c, seg, ea, MemoryFop(ref i));
+
+    /// <summary>The FOP of a memory-operand instruction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort MemoryFop(ref Instruction i) => (ushort)(FopBase[(int)i.Code] | ModRmMemoryBits(ref i));
+
+    /// <summary>Records the last instruction pointer (the current EIP and CS) and opcode.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Pointers(Cpu c, ushort fop)
     {
         FpuState f = c.Fpu;
         f.Fip = c.Eip;
         f.Fcs = c.Seg[SegReg.CS].Selector;
-        f.Fop = (ushort)(FopBase[(int)i.Code] | ModRmMemoryBits(ref i));
+        f.Fop = fop;
+    }
+
+    /// <summary>Records the last instruction pointer and opcode, and the operand pointer <paramref name="seg"/>:<paramref name="ea"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Pointers(Cpu c, int seg, uint ea, ushort fop)
+    {
+        FpuState f = c.Fpu;
+        f.Fip = c.Eip;
+        f.Fcs = c.Seg[SegReg.CS].Selector;
+        f.Fop = fop;
         f.Fdp = ea;
         f.Fds = c.Seg[seg].Selector;
     }
@@ -202,7 +272,21 @@ public static unsafe class X87
     /// addressing form (the decoder keeps no raw bytes). An encoding with a redundant SIB
     /// byte (no index, a base other than ESP) is rebuilt as the form without it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int ModRmMemoryBits(ref Instruction i)
+    {
+        Register b = i.MemoryBase;
+        if ((uint)(b - Register.EAX) < 8)
+        {
+            // The common form: 32-bit addressing with a base register.
+            int rm = i.MemoryIndex != Register.None || b == Register.ESP ? 4 : Cpu.RegNum(b);
+            int d = i.MemoryDisplSize;
+            return (d == 0 ? 0 : d == 1 ? 0x40 : 0x80) | rm;
+        }
+        return ModRmMemoryBitsOther(ref i);
+    }
+
+    private static int ModRmMemoryBitsOther(ref Instruction i)
     {
         Register b = i.MemoryBase, x = i.MemoryIndex;
         int dsz = i.MemoryDisplSize;
@@ -236,10 +320,14 @@ public static unsafe class X87
     /// segment, and for writes probed before anything changes. With 16-bit addressing the
     /// second piece's offset wraps at 64 KiB, as the host accesses it.
     /// </summary>
-    public static void TenByteAddress(Cpu c, ref Instruction i, int seg, uint ea, bool write, out uint low, out uint high)
+    public static void TenByteAddress(Cpu c, ref Instruction i, int seg, uint ea, bool write, out uint low, out uint high) =>
+        TenByteAddress(c, Cpu.AddressSize16(ref i), seg, ea, write, out low, out high);
+
+    /// <summary>As above, <paramref name="a16"/> saying whether the instruction uses 16-bit addressing.</summary>
+    public static void TenByteAddress(Cpu c, bool a16, int seg, uint ea, bool write, out uint low, out uint high)
     {
         uint ea2 = ea + 8;
-        if (Cpu.AddressSize16(ref i)) ea2 &= 0xFFFF;
+        if (a16) ea2 &= 0xFFFF;
         if (write)
         {
             low = StoreAddress(c, seg, ea, 8);
@@ -253,9 +341,9 @@ public static unsafe class X87
     }
 
     /// <summary>An m80fp operand.</summary>
-    public static Float80 ReadExtended(Cpu c, ref Instruction i, int seg, uint ea)
+    public static Float80 ReadExtended(Cpu c, bool a16, int seg, uint ea)
     {
-        TenByteAddress(c, ref i, seg, ea, false, out uint low, out uint high);
+        TenByteAddress(c, a16, seg, ea, false, out uint low, out uint high);
         ulong sig = c.Mmu.Read64(low);
         return new Float80(c.Mmu.Read16(high), sig);
     }
@@ -281,11 +369,7 @@ public static unsafe class X87
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Write64(Cpu c, uint lin, ulong v)
-    {
-        c.Mmu.Write32(lin, (uint)v);
-        c.Mmu.Write32(lin + 4, (uint)(v >> 32));
-    }
+    public static void Write64(Cpu c, uint lin, ulong v) => c.Mmu.Write64(lin, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void WriteExtended(Cpu c, uint lin, Float80 v)

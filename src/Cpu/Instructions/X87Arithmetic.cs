@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace Emu.X86;
@@ -11,25 +12,54 @@ namespace Emu.X86;
 /// </summary>
 public static unsafe class X87Arithmetic
 {
-    private const int Add = 0, Sub = 1, Mul = 2, Div = 3;
+    /// <summary>
+    /// The operations, as the semantic methods take them: ST(dest) = ST(dest) op operand,
+    /// the reversed ones (FSUBR, FDIVR) computing operand op ST(dest).
+    /// </summary>
+    public const int OpAdd = 0, OpSub = 1, OpSubr = 2, OpMul = 3, OpDiv = 4, OpDivr = 5;
 
-    /// <summary>left op right with precision and rounding control.</summary>
-    private static Float80 Compute(int op, in Unpacked left, in Unpacked right, FpuState f, ref uint flags)
+    /// <summary>dest op src (src op dest for the reversed operations), precision and rounding control applied.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Float80 Compute(int op, in Float80 dest, in Float80 src, FpuState f, ref uint flags)
+    {
+        ushort cw = f.ControlWord;
+        int p = Rounding.PrecisionBits((cw >> FpuControl.PrecisionShift) & 3);
+        int rc = (cw >> FpuControl.RoundingShift) & 3;
+        bool done;
+        Float80 r;
+        switch (op)
+        {
+            case OpAdd: done = X87Fast.TryAdd(dest, src, false, p, rc, ref flags, out r); break;
+            case OpSub: done = X87Fast.TryAdd(dest, src, true, p, rc, ref flags, out r); break;
+            case OpSubr: done = X87Fast.TryAdd(src, dest, true, p, rc, ref flags, out r); break;
+            case OpMul: done = X87Fast.TryMultiply(dest, src, p, rc, ref flags, out r); break;
+            case OpDiv: done = X87Fast.TryDivide(dest, src, p, rc, ref flags, out r); break;
+            default: done = X87Fast.TryDivide(src, dest, p, rc, ref flags, out r); break;
+        }
+        return done ? r : ComputeGeneral(op, Unpacked.From(dest), Unpacked.From(src), f, ref flags);
+    }
+
+    /// <summary>The general path of <see cref="Compute"/>: any operands.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Float80 ComputeGeneral(int op, in Unpacked dest, in Unpacked src, FpuState f, ref uint flags)
     {
         int p = Rounding.PrecisionBits(f.PrecisionControl);
         int rc = f.RoundingControl;
         ushort cw = f.ControlWord;
         return op switch
         {
-            Add => X87Math.Add(left, right, false, p, rc, cw, ref flags),
-            Sub => X87Math.Add(left, right, true, p, rc, cw, ref flags),
-            Mul => X87Math.Multiply(left, right, p, rc, cw, ref flags),
-            _ => X87Math.Divide(left, right, p, rc, cw, ref flags),
+            OpAdd => X87Math.Add(dest, src, false, p, rc, cw, ref flags),
+            OpSub => X87Math.Add(dest, src, true, p, rc, cw, ref flags),
+            OpSubr => X87Math.Add(src, dest, true, p, rc, cw, ref flags),
+            OpMul => X87Math.Multiply(dest, src, p, rc, cw, ref flags),
+            OpDiv => X87Math.Divide(dest, src, p, rc, cw, ref flags),
+            _ => X87Math.Divide(src, dest, p, rc, cw, ref flags),
         };
     }
 
-    /// <summary>ST(0) = ST(0) op m (or m op ST(0) when reversed), for a memory operand already converted.</summary>
-    private static void WithMemory(Cpu c, int op, bool reverse, in Unpacked m)
+    /// <summary>ST(0) = ST(0) op m, for a memory operand already converted exactly to extended format.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WithMemory(Cpu c, int op, in Float80 m)
     {
         FpuState f = c.Fpu;
         if (f.IsEmpty(0))
@@ -37,106 +67,123 @@ public static unsafe class X87Arithmetic
             if (X87.Commit(c, X87.StackUnderflow)) f.Store(0, Float80.Indefinite);
             return;
         }
-        Unpacked st = Unpacked.From(f.St(0));
+        ref Float80 st = ref f.St(0);
         uint flags = 0;
-        Float80 r = reverse ? Compute(op, m, st, f, ref flags) : Compute(op, st, m, f, ref flags);
+        Float80 r = Compute(op, st, m, f, ref flags);
+        if (X87.Commit(c, flags)) st = r;
+    }
+
+    /// <summary>ST(0) = ST(0) op m for a memory operand that is not an ordinary number (zero, denormal, infinity, NaN).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void WithMemoryGeneral(Cpu c, int op, in Unpacked m)
+    {
+        FpuState f = c.Fpu;
+        if (f.IsEmpty(0))
+        {
+            if (X87.Commit(c, X87.StackUnderflow)) f.Store(0, Float80.Indefinite);
+            return;
+        }
+        uint flags = 0;
+        Float80 r = ComputeGeneral(op, Unpacked.From(f.St(0)), m, f, ref flags);
         if (X87.Commit(c, flags)) f.St(0) = r;
     }
 
-    private static Unpacked ReadSingle(Cpu c, ref Instruction i)
+    /// <summary>FADD, FSUB, FSUBR, FMUL, FDIV, FDIVR m32fp (<paramref name="op"/>): ST(0) = ST(0) op [seg:ea].</summary>
+    public static void ArithmeticM32(Cpu c, int op, int seg, uint ea, ushort fop)
     {
-        int seg = Cpu.MemSeg(ref i);
-        uint ea = c.EffectiveAddress(ref i);
+        if (!X87.Begin(c)) return;
         uint bits = c.Read32(seg, ea);
-        X87.Pointers(c, ref i, seg, ea);
-        return Unpacked.FromSingle(bits);
+        X87.Pointers(c, seg, ea, fop);
+        if (X87Fast.TryFromSingle(bits, out Float80 m)) WithMemory(c, op, m);
+        else WithMemoryGeneral(c, op, Unpacked.FromSingle(bits));
     }
 
-    private static Unpacked ReadDouble(Cpu c, ref Instruction i)
+    /// <summary>The m64fp forms: ST(0) = ST(0) op [seg:ea].</summary>
+    public static void ArithmeticM64(Cpu c, int op, int seg, uint ea, ushort fop)
     {
-        int seg = Cpu.MemSeg(ref i);
-        uint ea = c.EffectiveAddress(ref i);
+        if (!X87.Begin(c)) return;
         ulong bits = X87.Read64(c, seg, ea);
-        X87.Pointers(c, ref i, seg, ea);
-        return Unpacked.FromDouble(bits);
+        X87.Pointers(c, seg, ea, fop);
+        if (X87Fast.TryFromDouble(bits, out Float80 m)) WithMemory(c, op, m);
+        else WithMemoryGeneral(c, op, Unpacked.FromDouble(bits));
     }
 
-    private static Unpacked ReadInt(Cpu c, ref Instruction i, bool word)
-    {
-        int seg = Cpu.MemSeg(ref i);
-        uint ea = c.EffectiveAddress(ref i);
-        long v = word ? (short)c.Read16(seg, ea) : (int)c.Read32(seg, ea);
-        X87.Pointers(c, ref i, seg, ea);
-        return Unpacked.FromInt64(v);
-    }
-
-    private static void M32<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
+    /// <summary>FIADD, FISUB, FISUBR, FIMUL, FIDIV, FIDIVR m16int.</summary>
+    public static void ArithmeticI16(Cpu c, int op, int seg, uint ea, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        WithMemory(c, TOp.Op, TOp.Reverse, ReadSingle(c, ref i));
+        long v = (short)c.Read16(seg, ea);
+        X87.Pointers(c, seg, ea, fop);
+        WithMemory(c, op, X87Fast.FromInt64(v));
     }
 
-    private static void M64<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
+    /// <summary>The m32int forms.</summary>
+    public static void ArithmeticI32(Cpu c, int op, int seg, uint ea, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        WithMemory(c, TOp.Op, TOp.Reverse, ReadDouble(c, ref i));
+        long v = (int)c.Read32(seg, ea);
+        X87.Pointers(c, seg, ea, fop);
+        WithMemory(c, op, X87Fast.FromInt64(v));
     }
 
-    private static void I16<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
+    /// <summary>
+    /// The register forms: ST(dest) = ST(dest) op ST(src), then a pop when <paramref name="pop"/>.
+    /// FOP ST(0), ST(i) is (0, i); FOP ST(i), ST(0) and FOPP ST(i), ST(0) are (i, 0).
+    /// </summary>
+    public static void ArithmeticSt(Cpu c, int op, int dest, int src, bool pop, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        WithMemory(c, TOp.Op, TOp.Reverse, ReadInt(c, ref i, true));
-    }
-
-    private static void I32<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
-    {
-        if (!X87.Begin(c)) return;
-        WithMemory(c, TOp.Op, TOp.Reverse, ReadInt(c, ref i, false));
-    }
-
-    /// <summary>FOP ST(0), ST(i): ST(0) = ST(0) op ST(i) (reversed: ST(i) op ST(0)).</summary>
-    private static void St0Sti<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
-    {
-        if (!X87.Begin(c)) return;
-        int s = X87.StIndex(i.Op1Register);
-        X87.Pointers(c, ref i, s);
-        Registers(c, TOp.Op, TOp.Reverse, 0, s, false);
-    }
-
-    /// <summary>FOP ST(i), ST(0): ST(i) = ST(i) op ST(0) (reversed: ST(0) op ST(i)); the P forms pop.</summary>
-    private static void StiSt0<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
-    {
-        if (!X87.Begin(c)) return;
-        int d = X87.StIndex(i.Op0Register);
-        X87.Pointers(c, ref i, d);
-        Registers(c, TOp.Op, TOp.Reverse, d, 0, false);
-    }
-
-    private static void StiSt0Pop<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
-    {
-        if (!X87.Begin(c)) return;
-        int d = X87.StIndex(i.Op0Register);
-        X87.Pointers(c, ref i, d);
-        Registers(c, TOp.Op, TOp.Reverse, d, 0, true);
-    }
-
-    /// <summary>ST(dest) = ST(dest) op ST(src) (reversed: ST(src) op ST(dest)), then pop if asked.</summary>
-    private static void Registers(Cpu c, int op, bool reverse, int dest, int src, bool pop)
-    {
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
-        if (f.IsEmpty(dest) || f.IsEmpty(src))
+        int top = f.Top;
+        int pd = (top + dest) & 7, ps = (top + src) & 7;
+        if ((f.Valid & (1 << pd)) == 0 || (f.Valid & (1 << ps)) == 0)
         {
             if (!X87.Commit(c, X87.StackUnderflow)) return;
             f.Store(dest, Float80.Indefinite);
             if (pop) f.Pop();
             return;
         }
-        Unpacked a = Unpacked.From(f.St(dest)), b = Unpacked.From(f.St(src));
+        ref Float80 d = ref f.R[pd];
         uint flags = 0;
-        Float80 r = reverse ? Compute(op, b, a, f, ref flags) : Compute(op, a, b, f, ref flags);
+        Float80 r = Compute(op, d, f.R[ps], f, ref flags);
         if (!X87.Commit(c, flags)) return;
-        f.St(dest) = r;
+        d = r;
         if (pop) f.Pop();
+    }
+
+    // ---- the interpreter's handlers ----
+
+    private static void M32<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op =>
+        ArithmeticM32(c, TOp.Op, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), X87.MemoryFop(ref i));
+
+    private static void M64<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op =>
+        ArithmeticM64(c, TOp.Op, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), X87.MemoryFop(ref i));
+
+    private static void I16<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op =>
+        ArithmeticI16(c, TOp.Op, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), X87.MemoryFop(ref i));
+
+    private static void I32<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op =>
+        ArithmeticI32(c, TOp.Op, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), X87.MemoryFop(ref i));
+
+    /// <summary>FOP ST(0), ST(i).</summary>
+    private static void St0Sti<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
+    {
+        int s = X87.StIndex(i.Op1Register);
+        ArithmeticSt(c, TOp.Op, 0, s, false, (ushort)(X87.FopOf(i.Code) | s));
+    }
+
+    /// <summary>FOP ST(i), ST(0).</summary>
+    private static void StiSt0<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
+    {
+        int d = X87.StIndex(i.Op0Register);
+        ArithmeticSt(c, TOp.Op, d, 0, false, (ushort)(X87.FopOf(i.Code) | d));
+    }
+
+    private static void StiSt0Pop<TOp>(Cpu c, ref Instruction i) where TOp : struct, IX87Op
+    {
+        int d = X87.StIndex(i.Op0Register);
+        ArithmeticSt(c, TOp.Op, d, 0, true, (ushort)(X87.FopOf(i.Code) | d));
     }
 
     // ---- one-operand and special arithmetic ----
@@ -149,40 +196,51 @@ public static unsafe class X87Arithmetic
         return false;
     }
 
-    private static void Fsqrt(Cpu c, ref Instruction i)
+    private static void Fsqrt(Cpu c, ref Instruction i) => Fsqrt(c, X87.FopOf(i.Code));
+
+    public static void Fsqrt(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         if (!St0Present(c)) return;
         FpuState f = c.Fpu;
         uint flags = 0;
-        Float80 r = X87Math.Sqrt(Unpacked.From(f.St(0)), Rounding.PrecisionBits(f.PrecisionControl), f.RoundingControl, f.ControlWord, ref flags);
-        if (X87.Commit(c, flags)) f.St(0) = r;
+        ref Float80 st = ref f.St(0);
+        int p = Rounding.PrecisionBits(f.PrecisionControl);
+        if (!X87Fast.TrySqrt(st, p, f.RoundingControl, ref flags, out Float80 r))
+            r = X87Math.Sqrt(Unpacked.From(st), p, f.RoundingControl, f.ControlWord, ref flags);
+        if (X87.Commit(c, flags)) st = r;
     }
 
-    private static void Fabs(Cpu c, ref Instruction i)
+    private static void Fabs(Cpu c, ref Instruction i) => Fabs(c, X87.FopOf(i.Code));
+
+    public static void Fabs(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         if (!St0Present(c)) return;
         X87.Commit(c, 0);
         c.Fpu.St(0) = c.Fpu.St(0).WithSign(false);
     }
 
-    private static void Fchs(Cpu c, ref Instruction i)
+    private static void Fchs(Cpu c, ref Instruction i) => Fchs(c, X87.FopOf(i.Code));
+
+    public static void Fchs(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         if (!St0Present(c)) return;
         X87.Commit(c, 0);
         ref Float80 r = ref c.Fpu.St(0);
         r = r.WithSign(!r.Sign);
     }
 
-    private static void Frndint(Cpu c, ref Instruction i)
+    private static void Frndint(Cpu c, ref Instruction i) => Frndint(c, X87.FopOf(i.Code));
+
+    public static void Frndint(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         if (!St0Present(c)) return;
         FpuState f = c.Fpu;
         uint flags = 0;
@@ -190,10 +248,12 @@ public static unsafe class X87Arithmetic
         if (X87.Commit(c, flags)) f.St(0) = r;
     }
 
-    private static void Fscale(Cpu c, ref Instruction i)
+    private static void Fscale(Cpu c, ref Instruction i) => Fscale(c, X87.FopOf(i.Code));
+
+    public static void Fscale(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         if (f.IsEmpty(0) || f.IsEmpty(1))
         {
@@ -206,10 +266,12 @@ public static unsafe class X87Arithmetic
     }
 
     /// <summary>FXTRACT: ST(0) becomes its exponent (as a real), then its significand (exponent 0) is pushed.</summary>
-    private static void Fxtract(Cpu c, ref Instruction i)
+    private static void Fxtract(Cpu c, ref Instruction i) => Fxtract(c, X87.FopOf(i.Code));
+
+    public static void Fxtract(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         if (f.IsEmpty(0))
         {
@@ -258,14 +320,17 @@ public static unsafe class X87Arithmetic
         f.Push(significand);
     }
 
-    private static void Fprem(Cpu c, ref Instruction i) => Remainder(c, ref i, false);
-    private static void Fprem1(Cpu c, ref Instruction i) => Remainder(c, ref i, true);
+    private static void Fprem(Cpu c, ref Instruction i) => Remainder(c, false, X87.FopOf(i.Code));
+    private static void Fprem1(Cpu c, ref Instruction i) => Remainder(c, true, X87.FopOf(i.Code));
+
+    public static void Fprem(Cpu c, ushort fop) => Remainder(c, false, fop);
+    public static void Fprem1(Cpu c, ushort fop) => Remainder(c, true, fop);
 
     /// <summary>FPREM, FPREM1: the partial remainder of ST(0) by ST(1), with the quotient's low bits in C0, C3, C1 and C2 = incomplete.</summary>
-    private static void Remainder(Cpu c, ref Instruction i, bool ieee)
+    private static void Remainder(Cpu c, bool ieee, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         if (f.IsEmpty(0) || f.IsEmpty(1))
         {
@@ -309,12 +374,12 @@ public static unsafe class X87Arithmetic
 
     internal static void Register()
     {
-        Family<OpAdd>(Code.Fadd_m32fp, Code.Fadd_m64fp, Code.Fiadd_m16int, Code.Fiadd_m32int, Code.Fadd_st0_sti, Code.Fadd_sti_st0, Code.Faddp_sti_st0);
-        Family<OpMul>(Code.Fmul_m32fp, Code.Fmul_m64fp, Code.Fimul_m16int, Code.Fimul_m32int, Code.Fmul_st0_sti, Code.Fmul_sti_st0, Code.Fmulp_sti_st0);
-        Family<OpSub>(Code.Fsub_m32fp, Code.Fsub_m64fp, Code.Fisub_m16int, Code.Fisub_m32int, Code.Fsub_st0_sti, Code.Fsub_sti_st0, Code.Fsubp_sti_st0);
-        Family<OpSubr>(Code.Fsubr_m32fp, Code.Fsubr_m64fp, Code.Fisubr_m16int, Code.Fisubr_m32int, Code.Fsubr_st0_sti, Code.Fsubr_sti_st0, Code.Fsubrp_sti_st0);
-        Family<OpDiv>(Code.Fdiv_m32fp, Code.Fdiv_m64fp, Code.Fidiv_m16int, Code.Fidiv_m32int, Code.Fdiv_st0_sti, Code.Fdiv_sti_st0, Code.Fdivp_sti_st0);
-        Family<OpDivr>(Code.Fdivr_m32fp, Code.Fdivr_m64fp, Code.Fidivr_m16int, Code.Fidivr_m32int, Code.Fdivr_st0_sti, Code.Fdivr_sti_st0, Code.Fdivrp_sti_st0);
+        Family<AddOp>(Code.Fadd_m32fp, Code.Fadd_m64fp, Code.Fiadd_m16int, Code.Fiadd_m32int, Code.Fadd_st0_sti, Code.Fadd_sti_st0, Code.Faddp_sti_st0);
+        Family<MulOp>(Code.Fmul_m32fp, Code.Fmul_m64fp, Code.Fimul_m16int, Code.Fimul_m32int, Code.Fmul_st0_sti, Code.Fmul_sti_st0, Code.Fmulp_sti_st0);
+        Family<SubOp>(Code.Fsub_m32fp, Code.Fsub_m64fp, Code.Fisub_m16int, Code.Fisub_m32int, Code.Fsub_st0_sti, Code.Fsub_sti_st0, Code.Fsubp_sti_st0);
+        Family<SubrOp>(Code.Fsubr_m32fp, Code.Fsubr_m64fp, Code.Fisubr_m16int, Code.Fisubr_m32int, Code.Fsubr_st0_sti, Code.Fsubr_sti_st0, Code.Fsubrp_sti_st0);
+        Family<DivOp>(Code.Fdiv_m32fp, Code.Fdiv_m64fp, Code.Fidiv_m16int, Code.Fidiv_m32int, Code.Fdiv_st0_sti, Code.Fdiv_sti_st0, Code.Fdivp_sti_st0);
+        Family<DivrOp>(Code.Fdivr_m32fp, Code.Fdivr_m64fp, Code.Fidivr_m16int, Code.Fidivr_m32int, Code.Fdivr_st0_sti, Code.Fdivr_sti_st0, Code.Fdivrp_sti_st0);
         X87.Add(Code.Fsqrt, &Fsqrt);
         X87.Add(Code.Fabs, &Fabs);
         X87.Add(Code.Fchs, &Fchs);
@@ -340,17 +405,16 @@ public static unsafe class X87Arithmetic
         X87.Add(stiSt0Pop, &StiSt0Pop<TOp>);
     }
 
-    /// <summary>An arithmetic mnemonic: its operation and whether the operands are reversed.</summary>
+    /// <summary>An arithmetic mnemonic: its operation (<see cref="OpAdd"/>...).</summary>
     private interface IX87Op
     {
         static abstract int Op { get; }
-        static abstract bool Reverse { get; }
     }
 
-    private readonly struct OpAdd : IX87Op { public static int Op => Add; public static bool Reverse => false; }
-    private readonly struct OpMul : IX87Op { public static int Op => Mul; public static bool Reverse => false; }
-    private readonly struct OpSub : IX87Op { public static int Op => Sub; public static bool Reverse => false; }
-    private readonly struct OpSubr : IX87Op { public static int Op => Sub; public static bool Reverse => true; }
-    private readonly struct OpDiv : IX87Op { public static int Op => Div; public static bool Reverse => false; }
-    private readonly struct OpDivr : IX87Op { public static int Op => Div; public static bool Reverse => true; }
+    private readonly struct AddOp : IX87Op { public static int Op => OpAdd; }
+    private readonly struct MulOp : IX87Op { public static int Op => OpMul; }
+    private readonly struct SubOp : IX87Op { public static int Op => OpSub; }
+    private readonly struct SubrOp : IX87Op { public static int Op => OpSubr; }
+    private readonly struct DivOp : IX87Op { public static int Op => OpDiv; }
+    private readonly struct DivrOp : IX87Op { public static int Op => OpDivr; }
 }

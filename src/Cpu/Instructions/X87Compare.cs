@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace Emu.X86;
@@ -33,97 +34,133 @@ public static unsafe class X87Compare
         {
             result = X87Math.Compare(Unpacked.From(f.St(0)), b, quiet, ref flags);
         }
-        // The condition codes take the result even when the exception is unmasked; only the
-        // pops wait for a masked one (what the host does; the SDM does not say).
+        Finish(c, flags, result, pops);
+    }
+
+    /// <summary>
+    /// The condition codes take the result even when the exception is unmasked; only the
+    /// pops wait for a masked one (what the host does; the SDM does not say).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(Cpu c, uint flags, int result, int pops)
+    {
+        FpuState f = c.Fpu;
         bool ok = X87.Commit(c, flags);
         SetConditionCodes(f, result);
         if (!ok) return;
         for (int n = 0; n < pops; n++) f.Pop();
     }
 
-    private static Unpacked Operand(Cpu c, ref Instruction i, int kind)
+    /// <summary>Compares ST(0) with an ordinary (normal or zero) operand, which raises nothing unless ST(0) is unusual.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CompareSt0(Cpu c, in Float80 b, bool quiet, int pops)
     {
-        int seg = Cpu.MemSeg(ref i);
-        uint ea = c.EffectiveAddress(ref i);
-        Unpacked u = kind switch
+        FpuState f = c.Fpu;
+        if (!f.IsEmpty(0) && X87Fast.TryCompare(f.St(0), b, out int result))
         {
-            0 => Unpacked.FromSingle(c.Read32(seg, ea)),
-            1 => Unpacked.FromDouble(X87.Read64(c, seg, ea)),
-            2 => Unpacked.FromInt64((short)c.Read16(seg, ea)),
-            _ => Unpacked.FromInt64((int)c.Read32(seg, ea)),
-        };
-        X87.Pointers(c, ref i, seg, ea);
-        return u;
+            Finish(c, 0, result, pops);
+            return;
+        }
+        CompareSt0(c, false, Unpacked.From(b), quiet, pops);
     }
 
-    private static void Memory(Cpu c, ref Instruction i, int kind, int pops)
+    /// <summary>FCOM m32fp, FCOMP m32fp (<paramref name="pops"/> 0 or 1).</summary>
+    public static void FcomM32(Cpu c, int seg, uint ea, int pops, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        Unpacked b = Operand(c, ref i, kind);
-        CompareSt0(c, false, b, false, pops);
+        uint bits = c.Read32(seg, ea);
+        X87.Pointers(c, seg, ea, fop);
+        if (X87Fast.TryFromSingle(bits, out Float80 v)) CompareSt0(c, v, false, pops);
+        else CompareSt0(c, false, Unpacked.FromSingle(bits), false, pops);
     }
 
-    private static void FcomM32(Cpu c, ref Instruction i) => Memory(c, ref i, 0, 0);
-    private static void FcomM64(Cpu c, ref Instruction i) => Memory(c, ref i, 1, 0);
-    private static void FcompM32(Cpu c, ref Instruction i) => Memory(c, ref i, 0, 1);
-    private static void FcompM64(Cpu c, ref Instruction i) => Memory(c, ref i, 1, 1);
-    private static void FicomM16(Cpu c, ref Instruction i) => Memory(c, ref i, 2, 0);
-    private static void FicomM32(Cpu c, ref Instruction i) => Memory(c, ref i, 3, 0);
-    private static void FicompM16(Cpu c, ref Instruction i) => Memory(c, ref i, 2, 1);
-    private static void FicompM32(Cpu c, ref Instruction i) => Memory(c, ref i, 3, 1);
-
-    private static void Register(Cpu c, ref Instruction i, int s, bool quiet, int pops)
+    /// <summary>FCOM m64fp, FCOMP m64fp.</summary>
+    public static void FcomM64(Cpu c, int seg, uint ea, int pops, ushort fop)
     {
-        X87.Pointers(c, ref i, s);
+        if (!X87.Begin(c)) return;
+        ulong bits = X87.Read64(c, seg, ea);
+        X87.Pointers(c, seg, ea, fop);
+        if (X87Fast.TryFromDouble(bits, out Float80 v)) CompareSt0(c, v, false, pops);
+        else CompareSt0(c, false, Unpacked.FromDouble(bits), false, pops);
+    }
+
+    /// <summary>FICOM m16int, FICOMP m16int.</summary>
+    public static void FicomM16(Cpu c, int seg, uint ea, int pops, ushort fop)
+    {
+        if (!X87.Begin(c)) return;
+        long v = (short)c.Read16(seg, ea);
+        X87.Pointers(c, seg, ea, fop);
+        CompareSt0(c, X87Fast.FromInt64(v), false, pops);
+    }
+
+    /// <summary>FICOM m32int, FICOMP m32int.</summary>
+    public static void FicomM32(Cpu c, int seg, uint ea, int pops, ushort fop)
+    {
+        if (!X87.Begin(c)) return;
+        long v = (int)c.Read32(seg, ea);
+        X87.Pointers(c, seg, ea, fop);
+        CompareSt0(c, X87Fast.FromInt64(v), false, pops);
+    }
+
+    private static void FcomM32(Cpu c, ref Instruction i) => FcomM32(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 0, X87.MemoryFop(ref i));
+    private static void FcomM64(Cpu c, ref Instruction i) => FcomM64(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 0, X87.MemoryFop(ref i));
+    private static void FcompM32(Cpu c, ref Instruction i) => FcomM32(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 1, X87.MemoryFop(ref i));
+    private static void FcompM64(Cpu c, ref Instruction i) => FcomM64(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 1, X87.MemoryFop(ref i));
+    private static void FicomM16(Cpu c, ref Instruction i) => FicomM16(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 0, X87.MemoryFop(ref i));
+    private static void FicomM32(Cpu c, ref Instruction i) => FicomM32(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 0, X87.MemoryFop(ref i));
+    private static void FicompM16(Cpu c, ref Instruction i) => FicomM16(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 1, X87.MemoryFop(ref i));
+    private static void FicompM32(Cpu c, ref Instruction i) => FicomM32(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 1, X87.MemoryFop(ref i));
+
+    /// <summary>
+    /// FCOM, FCOMP, FUCOM, FUCOMP ST(i) and their aliases (<paramref name="quiet"/> for the
+    /// FUCOM forms), FCOMPP and FUCOMPP (s = 1, two pops): ST(0) with ST(s).
+    /// </summary>
+    public static void FcomSt(Cpu c, int s, bool quiet, int pops, ushort fop)
+    {
+        if (!X87.Begin(c)) return;
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
-        bool empty = f.IsEmpty(s);
-        CompareSt0(c, empty, empty ? default : Unpacked.From(f.St(s)), quiet, pops);
+        if (f.IsEmpty(s))
+        {
+            CompareSt0(c, true, default, quiet, pops);
+            return;
+        }
+        if (!f.IsEmpty(0) && X87Fast.TryCompare(f.St(0), f.St(s), out int result))
+        {
+            Finish(c, 0, result, pops);
+            return;
+        }
+        CompareSt0(c, false, Unpacked.From(f.St(s)), quiet, pops);
     }
 
-    private static void FcomSti(Cpu c, ref Instruction i)
-    {
-        if (X87.Begin(c)) Register(c, ref i, X87.StIndex(i.Op1Register), false, 0);
-    }
+    private static void Register(Cpu c, ref Instruction i, int s, bool quiet, int pops) =>
+        FcomSt(c, s, quiet, pops, (ushort)(X87.FopOf(i.Code) | s));
 
-    private static void FcompSti(Cpu c, ref Instruction i)
-    {
-        if (X87.Begin(c)) Register(c, ref i, X87.StIndex(i.Op1Register), false, 1);
-    }
-
-    private static void FucomSti(Cpu c, ref Instruction i)
-    {
-        if (X87.Begin(c)) Register(c, ref i, X87.StIndex(i.Op1Register), true, 0);
-    }
-
-    private static void FucompSti(Cpu c, ref Instruction i)
-    {
-        if (X87.Begin(c)) Register(c, ref i, X87.StIndex(i.Op1Register), true, 1);
-    }
-
-    private static void Fcompp(Cpu c, ref Instruction i)
-    {
-        if (X87.Begin(c)) Register(c, ref i, 1, false, 2);
-    }
-
-    private static void Fucompp(Cpu c, ref Instruction i)
-    {
-        if (X87.Begin(c)) Register(c, ref i, 1, true, 2);
-    }
+    private static void FcomSti(Cpu c, ref Instruction i) => Register(c, ref i, X87.StIndex(i.Op1Register), false, 0);
+    private static void FcompSti(Cpu c, ref Instruction i) => Register(c, ref i, X87.StIndex(i.Op1Register), false, 1);
+    private static void FucomSti(Cpu c, ref Instruction i) => Register(c, ref i, X87.StIndex(i.Op1Register), true, 0);
+    private static void FucompSti(Cpu c, ref Instruction i) => Register(c, ref i, X87.StIndex(i.Op1Register), true, 1);
+    private static void Fcompp(Cpu c, ref Instruction i) => Register(c, ref i, 1, false, 2);
+    private static void Fucompp(Cpu c, ref Instruction i) => Register(c, ref i, 1, true, 2);
 
     /// <summary>FTST: compares ST(0) with +0.0.</summary>
-    private static void Ftst(Cpu c, ref Instruction i)
+    public static void Ftst(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         CompareSt0(c, false, default, false, 0); // default(Unpacked) is +0
     }
 
-    /// <summary>FCOMI, FCOMIP, FUCOMI, FUCOMIP: the result in ZF, PF, CF (Intel SDM Vol. 2, FCOMI).</summary>
-    private static void CompareToEflags(Cpu c, ref Instruction i, bool quiet, bool pop)
+    private static void Ftst(Cpu c, ref Instruction i) => Ftst(c, X87.FopOf(i.Code));
+
+    /// <summary>
+    /// FCOMI, FCOMIP, FUCOMI, FUCOMIP ST(0), ST(s) (<paramref name="quiet"/>: the FUCOMI
+    /// forms): the result in ZF, PF, CF (Intel SDM Vol. 2, FCOMI).
+    /// </summary>
+    public static void Fcomi(Cpu c, int s, bool quiet, bool pop, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        int s = X87.StIndex(i.Op1Register);
-        X87.Pointers(c, ref i, s);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         int result;
         uint flags = 0;
@@ -131,6 +168,13 @@ public static unsafe class X87Compare
         {
             flags = X87.StackUnderflow;
             result = X87Math.Unordered;
+        }
+        else if (X87Fast.TryCompare(f.St(0), f.St(s), out result))
+        {
+            // Nothing raised: C1 and the rest of the status word stay as they are.
+            c.SetArithFlags(EflagsOf[result]);
+            if (pop) f.Pop();
+            return;
         }
         else
         {
@@ -144,16 +188,24 @@ public static unsafe class X87Compare
         if (ok && pop) f.Pop();
     }
 
+    private static void CompareToEflags(Cpu c, ref Instruction i, bool quiet, bool pop)
+    {
+        int s = X87.StIndex(i.Op1Register);
+        Fcomi(c, s, quiet, pop, (ushort)(X87.FopOf(i.Code) | s));
+    }
+
     private static void Fcomi(Cpu c, ref Instruction i) => CompareToEflags(c, ref i, false, false);
     private static void Fcomip(Cpu c, ref Instruction i) => CompareToEflags(c, ref i, false, true);
     private static void Fucomi(Cpu c, ref Instruction i) => CompareToEflags(c, ref i, true, false);
     private static void Fucomip(Cpu c, ref Instruction i) => CompareToEflags(c, ref i, true, true);
 
     /// <summary>FXAM: the class of ST(0) in C3, C2, C0 and its sign in C1 (Intel SDM Vol. 2, FXAM, Table 3-41).</summary>
-    private static void Fxam(Cpu c, ref Instruction i)
+    private static void Fxam(Cpu c, ref Instruction i) => Fxam(c, X87.FopOf(i.Code));
+
+    public static void Fxam(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         Float80 v = f.St(0);
         uint cc;

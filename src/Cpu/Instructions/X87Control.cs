@@ -14,7 +14,9 @@ namespace Emu.X86;
 /// </summary>
 public static unsafe class X87Control
 {
-    private static void Fninit(Cpu c, ref Instruction i)
+    private static void Fninit(Cpu c, ref Instruction i) => Fninit(c);
+
+    public static void Fninit(Cpu c)
     {
         X87.BeginNoWait(c);
         c.Fpu.Init();
@@ -22,39 +24,53 @@ public static unsafe class X87Control
     }
 
     /// <summary>FNCLEX: clears the exception flags, SF, ES and B; C0-C3 and TOP stay.</summary>
-    private static void Fnclex(Cpu c, ref Instruction i)
+    private static void Fnclex(Cpu c, ref Instruction i) => Fnclex(c);
+
+    public static void Fnclex(Cpu c)
     {
         X87.BeginNoWait(c);
         c.Fpu.StatusWord &= unchecked((ushort)~(FpuStatus.Exceptions | FpuStatus.SF));
         X87.FollowErrorSummary(c);
     }
 
-    private static void FnstswAx(Cpu c, ref Instruction i)
+    private static void FnstswAx(Cpu c, ref Instruction i) => FnstswAx(c);
+
+    /// <summary>FNSTSW AX.</summary>
+    public static void FnstswAx(Cpu c)
     {
         X87.BeginNoWait(c);
         c.SetReg16(Reg.EAX, c.Fpu.Sw);
     }
 
-    private static void FnstswM16(Cpu c, ref Instruction i)
+    private static void FnstswM16(Cpu c, ref Instruction i) => FnstswM16(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i));
+
+    /// <summary>FNSTSW m2byte.</summary>
+    public static void FnstswM16(Cpu c, int seg, uint ea)
     {
         X87.BeginNoWait(c);
-        c.Write16(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), c.Fpu.Sw);
+        c.Write16(seg, ea, c.Fpu.Sw);
     }
 
-    private static void FnstcwM16(Cpu c, ref Instruction i)
+    private static void FnstcwM16(Cpu c, ref Instruction i) => FnstcwM16(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i));
+
+    /// <summary>FNSTCW m2byte.</summary>
+    public static void FnstcwM16(Cpu c, int seg, uint ea)
     {
         X87.BeginNoWait(c);
-        c.Write16(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), c.Fpu.ControlWord);
+        c.Write16(seg, ea, c.Fpu.ControlWord);
     }
 
     /// <summary>The control-word bits that exist; bit 6 reads as 1 (Intel SDM Vol. 1, Figure 8-6: reserved).</summary>
     private const ushort ControlWordBits = 0x1F3F;
     private const ushort ControlWordOnes = 0x0040;
 
-    private static void Fldcw(Cpu c, ref Instruction i)
+    private static void Fldcw(Cpu c, ref Instruction i) => Fldcw(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i));
+
+    /// <summary>FLDCW m2byte.</summary>
+    public static void Fldcw(Cpu c, int seg, uint ea)
     {
         if (!X87.Begin(c)) return;
-        ushort v = c.Read16(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i));
+        ushort v = c.Read16(seg, ea);
         LoadControlWord(c, v);
     }
 
@@ -422,9 +438,14 @@ public static unsafe class X87Control
     /// <summary>FFREE: tags ST(i) empty. C1 is cleared (the SDM leaves C0-C3 undefined; that is what the host does).</summary>
     private static void Ffree(Cpu c, ref Instruction i)
     {
-        if (!X87.Begin(c)) return;
         int s = X87.StIndex(i.Op0Register);
-        X87.Pointers(c, ref i, s);
+        Ffree(c, s, (ushort)(X87.FopOf(i.Code) | s));
+    }
+
+    public static void Ffree(Cpu c, int s, ushort fop)
+    {
+        if (!X87.Begin(c)) return;
+        X87.Pointers(c, fop);
         c.Fpu.SetEmpty(s);
         c.Fpu.StatusWord &= unchecked((ushort)~FpuStatus.C1);
     }
@@ -432,43 +453,56 @@ public static unsafe class X87Control
     /// <summary>FFREEP (DF C0+i): FFREE then pop; undocumented by Intel but present since the 287.</summary>
     private static void Ffreep(Cpu c, ref Instruction i)
     {
-        if (!X87.Begin(c)) return;
         int s = X87.StIndex(i.Op0Register);
-        X87.Pointers(c, ref i, s);
+        Ffreep(c, s, (ushort)(X87.FopOf(i.Code) | s));
+    }
+
+    public static void Ffreep(Cpu c, int s, ushort fop)
+    {
+        if (!X87.Begin(c)) return;
+        X87.Pointers(c, fop);
         c.Fpu.SetEmpty(s);
         c.Fpu.Pop();
         c.Fpu.StatusWord &= unchecked((ushort)~FpuStatus.C1);
     }
 
-    private static void Fincstp(Cpu c, ref Instruction i)
+    private static void Fincstp(Cpu c, ref Instruction i) => Fincstp(c, X87.FopOf(i.Code));
+
+    public static void Fincstp(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         f.Top = (f.Top + 1) & 7;
         f.StatusWord &= unchecked((ushort)~FpuStatus.C1);
     }
 
-    private static void Fdecstp(Cpu c, ref Instruction i)
+    private static void Fdecstp(Cpu c, ref Instruction i) => Fdecstp(c, X87.FopOf(i.Code));
+
+    public static void Fdecstp(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         f.Top = (f.Top - 1) & 7;
         f.StatusWord &= unchecked((ushort)~FpuStatus.C1);
     }
 
-    private static void Fnop(Cpu c, ref Instruction i)
+    private static void Fnop(Cpu c, ref Instruction i) => Fnop(c, X87.FopOf(i.Code));
+
+    public static void Fnop(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
     }
 
     /// <summary>FNENI, FNDISI, FNSETPM: 8087 and 287 instructions the 387 and later execute as no-ops.</summary>
     private static void Obsolete(Cpu c, ref Instruction i) => X87.BeginNoWait(c);
 
     /// <summary>WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set; then any pending unmasked x87 exception.</summary>
-    private static void Wait(Cpu c, ref Instruction i)
+    private static void Wait(Cpu c, ref Instruction i) => Wait(c);
+
+    public static void Wait(Cpu c)
     {
         if ((c.Cr0 & (Cr0Bits.MP | Cr0Bits.TS)) == (Cr0Bits.MP | Cr0Bits.TS)) throw GuestFault.Create(ExceptionVectors.NM);
         if (c.Fpu.ErrorSummary) X87.PendingError(c);

@@ -42,13 +42,16 @@ public static unsafe class X87Transcendental
     /// <summary>|x| &gt;= 2^63: C2 is set and ST(0) is left as it is (Intel SDM Vol. 2, FSIN).</summary>
     private static bool OutOfRange(in Unpacked a) => a.IsFinite && a.Exp >= 63;
 
-    private static void Fsin(Cpu c, ref Instruction i) => SinOrCos(c, ref i, true);
-    private static void Fcos(Cpu c, ref Instruction i) => SinOrCos(c, ref i, false);
+    private static void Fsin(Cpu c, ref Instruction i) => SinOrCos(c, true, X87.FopOf(i.Code));
+    private static void Fcos(Cpu c, ref Instruction i) => SinOrCos(c, false, X87.FopOf(i.Code));
 
-    private static void SinOrCos(Cpu c, ref Instruction i, bool sine)
+    public static void Fsin(Cpu c, ushort fop) => SinOrCos(c, true, fop);
+    public static void Fcos(Cpu c, ushort fop) => SinOrCos(c, false, fop);
+
+    private static void SinOrCos(Cpu c, bool sine, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         if (f.IsEmpty(0))
         {
@@ -80,18 +83,22 @@ public static unsafe class X87Transcendental
     }
 
     /// <summary>FSINCOS: ST(0) becomes the sine, then the cosine is pushed.</summary>
-    private static void Fsincos(Cpu c, ref Instruction i)
+    private static void Fsincos(Cpu c, ref Instruction i) => Fsincos(c, X87.FopOf(i.Code));
+
+    public static void Fsincos(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         PushPair(c, false);
     }
 
     /// <summary>FPTAN: ST(0) becomes the tangent, then 1.0 is pushed.</summary>
-    private static void Fptan(Cpu c, ref Instruction i)
+    private static void Fptan(Cpu c, ref Instruction i) => Fptan(c, X87.FopOf(i.Code));
+
+    public static void Fptan(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         PushPair(c, true);
     }
 
@@ -150,7 +157,8 @@ public static unsafe class X87Transcendental
     }
 
     /// <summary>FPATAN: ST(1) = arctan(ST(1) / ST(0)) in the quadrant of (ST(0), ST(1)), then pop (Intel SDM Vol. 2, FPATAN, Table 3-30).</summary>
-    private static void Fpatan(Cpu c, ref Instruction i) => OnStackPair(c, ref i, &Fpatan2);
+    private static void Fpatan(Cpu c, ref Instruction i) => OnStackPair(c, &Fpatan2, X87.FopOf(i.Code));
+    public static void Fpatan(Cpu c, ushort fop) => OnStackPair(c, &Fpatan2, fop);
 
     private static Float80 Fpatan2(in Unpacked x, in Unpacked y, FpuState f, ref uint flags) =>
         X87Math.Specials(y, x, ref flags, out Float80 special) ? special : Atan2(y, x, f, ref flags);
@@ -195,10 +203,10 @@ public static unsafe class X87Transcendental
     /// The shape of FPATAN, FYL2X and FYL2XP1: <paramref name="op"/>(x = ST(0), y = ST(1))
     /// replaces ST(1), then the stack pops; an unmasked exception changes nothing.
     /// </summary>
-    private static void OnStackPair(Cpu c, ref Instruction i, delegate*<in Unpacked, in Unpacked, FpuState, ref uint, Float80> op)
+    private static void OnStackPair(Cpu c, delegate*<in Unpacked, in Unpacked, FpuState, ref uint, Float80> op, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         if (!TwoOperands(c, f)) return;
         Unpacked x = Unpacked.From(f.St(0)), y = Unpacked.From(f.St(1));
@@ -222,10 +230,12 @@ public static unsafe class X87Transcendental
     }
 
     /// <summary>F2XM1: ST(0) = 2^ST(0) - 1, defined for -1 &lt;= ST(0) &lt;= 1.</summary>
-    private static void F2xm1(Cpu c, ref Instruction i)
+    private static void F2xm1(Cpu c, ref Instruction i) => F2xm1(c, X87.FopOf(i.Code));
+
+    public static void F2xm1(Cpu c, ushort fop)
     {
         if (!X87.Begin(c)) return;
-        X87.Pointers(c, ref i, 0);
+        X87.Pointers(c, fop);
         FpuState f = c.Fpu;
         if (f.IsEmpty(0))
         {
@@ -282,7 +292,8 @@ public static unsafe class X87Transcendental
     }
 
     /// <summary>FYL2X: ST(1) = ST(1) * log2(ST(0)), then pop (Intel SDM Vol. 2, FYL2X, Table 3-50).</summary>
-    private static void Fyl2x(Cpu c, ref Instruction i) => OnStackPair(c, ref i, &Fyl2xOp);
+    private static void Fyl2x(Cpu c, ref Instruction i) => OnStackPair(c, &Fyl2xOp, X87.FopOf(i.Code));
+    public static void Fyl2x(Cpu c, ushort fop) => OnStackPair(c, &Fyl2xOp, fop);
 
     private static Float80 Fyl2xOp(in Unpacked x, in Unpacked y, FpuState f, ref uint flags) =>
         X87Math.SpecialsNoDenormal(x, y, ref flags, out Float80 special) ? special : YLog2X(x, y, f, ref flags);
@@ -329,7 +340,8 @@ public static unsafe class X87Transcendental
     }
 
     /// <summary>FYL2XP1: ST(1) = ST(1) * log2(ST(0) + 1), then pop; defined for |ST(0)| &lt; 1 - sqrt(2)/2.</summary>
-    private static void Fyl2xp1(Cpu c, ref Instruction i) => OnStackPair(c, ref i, &Fyl2xp1Op);
+    private static void Fyl2xp1(Cpu c, ref Instruction i) => OnStackPair(c, &Fyl2xp1Op, X87.FopOf(i.Code));
+    public static void Fyl2xp1(Cpu c, ushort fop) => OnStackPair(c, &Fyl2xp1Op, fop);
 
     private static Float80 Fyl2xp1Op(in Unpacked x, in Unpacked y, FpuState f, ref uint flags) =>
         X87Math.SpecialsNoDenormal(x, y, ref flags, out Float80 special) ? special : YLog2XPlusOne(x, y, f, ref flags);
