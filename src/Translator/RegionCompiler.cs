@@ -175,7 +175,10 @@ public static class RegionCompiler
                 if (folded) emitter!.Emit(ctx, ref ins);
                 else CallHandler(bi, n, ref ins);
                 if (!folded || MayWriteOrLeave.Is(ref ins)) EmitExitCheck(bi, n, null);
-                ctx.ReloadAll();
+                // Reload what it may have changed: everything after a sensitive instruction (a
+                // task switch changes every register), else what Iced says it writes.
+                if (InstructionTable.IsSensitive(ins.Code)) ctx.ReloadAll();
+                else ctx.Reload(DirtyAnalysis.Writes(ref ins));
             }
 
             // The block ended without a branch emitted here.
@@ -514,7 +517,8 @@ internal static class DirtyAnalysis
         return (killed ? EmitContext.DirtyAll : 0, dirty | EmitContext.DirtyCount);
     }
 
-    private static int Writes(ref Instruction ins)
+    /// <summary>The locals an instruction may change: the general registers Iced says it writes, and the flags when it modifies any.</summary>
+    internal static int Writes(ref Instruction ins)
     {
         factory ??= new InstructionInfoFactory();
         InstructionInfo info = factory.GetInfo(ins);

@@ -249,6 +249,24 @@ public sealed class EmitContext
         KnownOp = -1;
     }
 
+    /// <summary>Reloads from the CPU the locals named by <paramref name="mask"/> (after generic code that may have changed them).</summary>
+    public void Reload(int mask)
+    {
+        if (!Flat) return;
+        for (int r = 0; r < 8; r++)
+        {
+            if ((mask & (1 << r)) == 0) continue;
+            LoadGprField(r);
+            Il.Emit(OpCodes.Stloc, regs[r]);
+        }
+        if ((mask & (DirtyFlags | DirtyEflags)) != 0)
+        {
+            LoadFlagFields();
+            KnownOp = -1;
+        }
+        Dirty &= ~mask;
+    }
+
     /// <summary>Before an instruction that can fault or look at the clock: the CPU gets the whole state and this EIP.</summary>
     public void SyncForFault(uint eip)
     {
