@@ -132,8 +132,8 @@ public static unsafe class Arithmetic
     /// <summary>IMUL with two or three operands: a truncated signed product; CF=OF=1 when it did not fit.</summary>
     public static uint Imul(Cpu c, uint a, uint b, int size)
     {
-        uint r = Imul(a, b, size, out uint flags);
-        c.SetArithFlags(flags);
+        uint r = Imul(a, b, size, out _);
+        c.SetLazy(LazyFlags.Imul | size, a, b, r);
         return r;
     }
 

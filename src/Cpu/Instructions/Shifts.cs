@@ -19,8 +19,8 @@ public static unsafe class Shifts
     {
         count &= 0x1F;
         if (count == 0) return a;
-        uint r = Shl(a, count, size, out uint flags);
-        c.SetArithFlags(flags);
+        uint r = Shl(a, count, size, out _);
+        c.SetLazy(LazyFlags.Shl | size, a, count, r);
         return r;
     }
 
@@ -41,8 +41,8 @@ public static unsafe class Shifts
     {
         count &= 0x1F;
         if (count == 0) return a;
-        uint r = Shr(a, count, size, out uint flags);
-        c.SetArithFlags(flags);
+        uint r = Shr(a, count, size, out _);
+        c.SetLazy(LazyFlags.Shr | size, a, count, r);
         return r;
     }
 
@@ -62,8 +62,8 @@ public static unsafe class Shifts
     {
         count &= 0x1F;
         if (count == 0) return a;
-        uint r = Sar(a, count, size, out uint flags);
-        c.SetArithFlags(flags);
+        uint r = Sar(a, count, size, out _);
+        c.SetLazy(LazyFlags.Sar | size, a, count, r);
         return r;
     }
 

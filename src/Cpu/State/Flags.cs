@@ -34,6 +34,10 @@ public static class LazyFlags
     public const int Logic = 5 << 2; // AND, OR, XOR, TEST: CF=OF=0, AF=0 (undefined)
     public const int Inc = 6 << 2;   // INC: as ADD of 1, CF kept in EFLAGS
     public const int Dec = 7 << 2;   // DEC: as SUB of 1, CF kept in EFLAGS
+    public const int Shl = 8 << 2;   // SHL/SAL by a masked count of 1-31: src1 the operand, src2 the count; AF = 0
+    public const int Shr = 9 << 2;   // SHR: likewise
+    public const int Sar = 10 << 2;  // SAR: likewise
+    public const int Imul = 11 << 2; // IMUL r, r/m [, imm]: src1 and src2 the factors, res the truncated product; AF = 0
 
     public const int Size8 = 0, Size16 = 1, Size32 = 2;
 }
@@ -90,12 +94,7 @@ public sealed partial class Cpu
 
     public uint GetPF() => FlagsOp == LazyFlags.Eager ? (Eflags >> 2) & 1 : Parity(FlagsRes) >> 2;
 
-    public uint GetAF() => FlagsOp switch
-    {
-        LazyFlags.Eager => (Eflags >> 4) & 1,
-        >= LazyFlags.Logic and < LazyFlags.Inc => 0,
-        _ => ((FlagsSrc1 ^ FlagsSrc2 ^ FlagsRes) >> 4) & 1,
-    };
+    public uint GetAF() => FlagMath.AuxiliaryOf(FlagsOp, FlagsSrc1, FlagsSrc2, FlagsRes, Eflags);
 
     /// <summary>The six arithmetic flags in their EFLAGS positions.</summary>
     public uint ArithFlags() => FlagMath.ArithOf(FlagsOp, FlagsSrc1, FlagsSrc2, FlagsRes, Eflags);
@@ -172,10 +171,40 @@ public static class FlagMath
                 return (((~s1 & s2) | ((~s1 | s2) & r)) >> MsbShift(op)) & 1;
             case LazyFlags.Logic >> 2:
                 return 0;
+            case LazyFlags.Shl >> 2:
+                return (uint)(((ulong)s1 << (int)s2) >> (8 << (op & 3))) & 1;
+            case LazyFlags.Shr >> 2:
+                return (s1 >> (int)(s2 - 1)) & 1;
+            case LazyFlags.Sar >> 2:
+                return (uint)(SignExtend(s1, op) >> (int)(s2 - 1)) & 1;
+            case LazyFlags.Imul >> 2:
+                return ImulOverflows(op, s1, s2);
             default:
                 return eflags & Flags.CF;
         }
     }
+
+    /// <summary>Whether a lazily recorded IMUL's product does not fit its size (CF = OF).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ImulOverflows(int op, uint s1, uint s2)
+    {
+        if ((op & 3) == LazyFlags.Size16)
+        {
+            int r = (short)s1 * (short)s2;
+            return r != (short)r ? 1u : 0u;
+        }
+        long r64 = (long)(int)s1 * (int)s2;
+        return r64 != (int)r64 ? 1u : 0u;
+    }
+
+    /// <summary>AF of a lazy state: undefined after logic, shifts and IMUL, where the CPU we follow leaves it clear.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint AuxiliaryOf(int op, uint s1, uint s2, uint r, uint eflags) => (op >> 2) switch
+    {
+        LazyFlags.Eager => (eflags >> 4) & 1,
+        LazyFlags.Logic >> 2 or LazyFlags.Shl >> 2 or LazyFlags.Shr >> 2 or LazyFlags.Sar >> 2 or LazyFlags.Imul >> 2 => 0,
+        _ => ((s1 ^ s2 ^ r) >> 4) & 1,
+    };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint OverflowOf(int op, uint s1, uint s2, uint r, uint eflags)
@@ -191,7 +220,14 @@ public static class FlagMath
             case LazyFlags.Dec >> 2:
                 return (((s1 ^ s2) & (s1 ^ r)) >> MsbShift(op)) & 1;
             case LazyFlags.Logic >> 2:
+            case LazyFlags.Sar >> 2:
                 return 0;
+            case LazyFlags.Shl >> 2:
+                return ((r >> MsbShift(op)) & 1) ^ CarryOf(op, s1, s2, r, eflags);
+            case LazyFlags.Shr >> 2:
+                return (s1 >> MsbShift(op)) & 1;
+            case LazyFlags.Imul >> 2:
+                return ImulOverflows(op, s1, s2);
             default:
                 return (eflags >> 11) & 1;
         }
@@ -211,7 +247,7 @@ public static class FlagMath
     public static uint ArithOf(int op, uint s1, uint s2, uint r, uint eflags)
     {
         if (op == LazyFlags.Eager) return eflags & Flags.Arith;
-        uint af = (op >> 2) == (LazyFlags.Logic >> 2) ? 0 : ((s1 ^ s2 ^ r) >> 4) & 1;
+        uint af = AuxiliaryOf(op, s1, s2, r, eflags);
         return CarryOf(op, s1, s2, r, eflags) | Cpu.Parity(r) | (af << 4) | (r == 0 ? Flags.ZF : 0)
                | (SignOf(op, r, eflags) << 7) | (OverflowOf(op, s1, s2, r, eflags) << 11);
     }

@@ -316,6 +316,9 @@ public sealed class FastShiftMultiply : IFastEmitter
     private static readonly System.Reflection.MethodInfo?[] PureOf = new System.Reflection.MethodInfo?[InstructionTable.CodeCount];
     private static readonly uint[] MaskOf = new uint[InstructionTable.CodeCount];
 
+    /// <summary>The lazy flag kind the semantics record (SHL, SHR, SAR, IMUL), or -1 for the rotates, whose flags are merged eagerly.</summary>
+    private static readonly int[] LazyOf = new int[InstructionTable.CodeCount];
+
     internal static void Register(IFastEmitter?[] t)
     {
         var e = new FastShiftMultiply();
@@ -336,6 +339,13 @@ public sealed class FastShiftMultiply : IFastEmitter
             if (name is null || s.Operation.DeclaringType != typeof(Shifts)) continue;
             PureOf[c] = typeof(Shifts).GetMethod(name, pure) ?? throw new MissingMethodException(nameof(Shifts), name);
             MaskOf[c] = name is nameof(Shifts.Rol) or nameof(Shifts.Ror) ? Shifts.RotateFlagMask : Flags.Arith;
+            LazyOf[c] = name switch
+            {
+                nameof(Shifts.Shl) => LazyFlags.Shl,
+                nameof(Shifts.Shr) => LazyFlags.Shr,
+                nameof(Shifts.Sar) => LazyFlags.Sar,
+                _ => -1,
+            };
             t[c] = e;
         }
         var imul = typeof(Arithmetic).GetMethod(nameof(Arithmetic.Imul), pure)!;
@@ -344,6 +354,7 @@ public sealed class FastShiftMultiply : IFastEmitter
         {
             PureOf[(int)c] = imul;
             MaskOf[(int)c] = Flags.Arith;
+            LazyOf[(int)c] = LazyFlags.Imul;
             t[(int)c] = e;
         }
     }
@@ -377,8 +388,10 @@ public sealed class FastShiftMultiply : IFastEmitter
             ctx.Const(s);
             il.Emit(OpCodes.Ldloca, flags);
             ctx.Call(pure);
+            il.Emit(OpCodes.Stloc, r);
+            il.Emit(OpCodes.Ldloc, r);
             ctx.StoreReg(Cpu.RegNum(i.Op0Register), s);
-            ctx.SetEagerFlags(flags, mask);
+            ctx.SetLazy(LazyFlags.Imul | s, a, b, r);
             return;
         }
 
@@ -412,13 +425,20 @@ public sealed class FastShiftMultiply : IFastEmitter
                 il.Emit(OpCodes.Ldloc, b);
                 il.Emit(OpCodes.Brfalse, skip);
             }
+            if (immediate)
+            {
+                ctx.Const(fixedCount);
+                il.Emit(OpCodes.Stloc, b);
+            }
             il.Emit(OpCodes.Ldloc, a);
-            if (immediate) ctx.Const(fixedCount); else il.Emit(OpCodes.Ldloc, b);
+            il.Emit(OpCodes.Ldloc, b);
             ctx.Const(size);
             il.Emit(OpCodes.Ldloca, flags);
             ctx.Call(pure);
             il.Emit(OpCodes.Stloc, r);
-            ctx.SetEagerFlags(flags, mask);
+            int lazy = LazyOf[(int)i.Code];
+            if (lazy >= 0) ctx.SetLazy(lazy | size, a, b, r);
+            else ctx.SetEagerFlags(flags, mask);
             il.MarkLabel(skip);
             if (!immediate) ctx.FlagsUnknown();
         }
