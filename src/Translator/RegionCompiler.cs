@@ -70,6 +70,8 @@ public static class RegionCompiler
         for (int b = 0; b < blocks.Length; b++) c.EmitBlock(b);
 
         region.Links = c.Links.ToArray();
+        if (Environment.GetEnvironmentVariable("EMU_REGION_IL") is not null)
+            Console.Error.WriteLine($"IL {il.ILOffset} bytes for {region.Instructions} instructions in {blocks.Length} blocks, {c.Links.Count} exits");
         return (Func<Cpu, int, int>)dm.CreateDelegate(typeof(Func<Cpu, int, int>), new RegionConstants(region));
     }
 

@@ -105,9 +105,23 @@ public sealed class EmitContext
 
     public void LoadCpu() => Il.Emit(OpCodes.Ldarg_1);
 
-    public void Const(int v) => Il.Emit(OpCodes.Ldc_I4, v);
+    public void Const(int v)
+    {
+        switch (v)
+        {
+            case -1: Il.Emit(OpCodes.Ldc_I4_M1); return;
+            case 0: Il.Emit(OpCodes.Ldc_I4_0); return;
+            case 1: Il.Emit(OpCodes.Ldc_I4_1); return;
+            case 2: Il.Emit(OpCodes.Ldc_I4_2); return;
+            case 3: Il.Emit(OpCodes.Ldc_I4_3); return;
+            case 4: Il.Emit(OpCodes.Ldc_I4_4); return;
+            case 8: Il.Emit(OpCodes.Ldc_I4_8); return;
+        }
+        if (v is >= sbyte.MinValue and <= sbyte.MaxValue) Il.Emit(OpCodes.Ldc_I4_S, (sbyte)v);
+        else Il.Emit(OpCodes.Ldc_I4, v);
+    }
 
-    public void Const(uint v) => Il.Emit(OpCodes.Ldc_I4, unchecked((int)v));
+    public void Const(uint v) => Const(unchecked((int)v));
 
     public void Const(bool v) => Il.Emit(v ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
 
@@ -644,22 +658,21 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Shl);
         Il.Emit(OpCodes.Add);
         Il.Emit(OpCodes.Stloc, entry);
-        // if (entry->Tag != (linear & ~PageMask)) miss
+        // if (entry->Tag != ((linear + bytes - 1) & ~PageMask)) miss. One compare checks both
+        // the page and that the access ends in it: the entry is the one of linear's page, so
+        // its tag can equal the last byte's page only when that is linear's page too (the
+        // next page's entry sits at the next index).
         Il.Emit(OpCodes.Ldloc, entry);
         Il.Emit(OpCodes.Ldind_U4);
         Il.Emit(OpCodes.Ldloc, linear);
+        if (size > 0)
+        {
+            Const(OperandSize.Bytes(size) - 1);
+            Il.Emit(OpCodes.Add);
+        }
         Const(~PhysicalMemory.PageMask);
         Il.Emit(OpCodes.And);
         Il.Emit(OpCodes.Bne_Un, miss);
-        if (size > 0)
-        {
-            // The access must end in the page.
-            Il.Emit(OpCodes.Ldloc, linear);
-            Const(PhysicalMemory.PageMask);
-            Il.Emit(OpCodes.And);
-            Const(PhysicalMemory.PageSize - (uint)OperandSize.Bytes(size));
-            Il.Emit(OpCodes.Bgt_Un, miss);
-        }
         // host = entry->Addend + linear
         Il.Emit(OpCodes.Ldloc, entry);
         Const(Mmu.TlbAddendOffset);
