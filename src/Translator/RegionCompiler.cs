@@ -144,7 +144,7 @@ public static class RegionCompiler
             ctx.Block = b;
             ctx.BlockIndex = bi;
             ctx.Dirty = dirtyIn[bi];
-            ctx.KnownOp = -1;
+            ctx.ForgetFlags();
 
             // Which block runs, for a fault's or a device's count of the instructions retired.
             // Flat regions store it only where something may look (slow paths, generic instructions).
@@ -184,6 +184,7 @@ public static class RegionCompiler
             }
 
             // The block ended without a branch emitted here.
+            ctx.Materialize();
             Retire(b.Count);
             ref Instruction end = ref code[b.Count - 1];
             if (b.EndsInBranch)
@@ -233,6 +234,7 @@ public static class RegionCompiler
         {
             Block b = region.Blocks[bi];
             if (!IsFastBranch(b, ref ins)) return false;
+            ctx.Materialize(); // the next block expects the flag locals merged
             uint target = (uint)ins.NearBranchTarget;
             uint next = (uint)ins.NextIP;
             switch (ins.FlowControl)

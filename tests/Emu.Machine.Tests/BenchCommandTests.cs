@@ -91,7 +91,9 @@ public sealed class BenchCommandTests : IClassFixture<FirmwareFixture>
         Assert.Equal(new[] { "workload", "rounds", "instructions", "interpreter", "tiered", "steady", "qemu", "tiered/qemu", "steady/qemu", "tiered/interp" },
             header.Split(' ', StringSplitOptions.RemoveEmptyEntries));
         string row = Array.Find(lines, l => l.StartsWith("pointers ", StringComparison.Ordinal))!;
-        Assert.Matches(@"^pointers +3 +[0-9,]+( +[0-9.]+ \([0-9.]+-[0-9.]+\)){4}( +[0-9.]+x){3}$", row);
+        // Interpreter and tiered always have figures; steady and QEMU have "-" when a loaded
+        // machine left no settled round or no time between QEMU's two run lengths.
+        Assert.Matches(@"^pointers +3 +[0-9,]+( +[0-9.]+ \([0-9.]+-[0-9.]+\)){2}( +([0-9.]+ \([0-9.]+-[0-9.]+\)|-)){2}( +([0-9.]+x|-)){2} +[0-9.]+x$", row);
         Assert.Contains(lines, l => l.StartsWith("geometric mean over the workloads: tiered/qemu ", StringComparison.Ordinal));
     }
 
@@ -102,7 +104,7 @@ public sealed class BenchCommandTests : IClassFixture<FirmwareFixture>
         Assert.Equal("", stderr);
         Assert.Equal(ExitStatus.Success, status);
         Assert.DoesNotContain("qemu", stdout);
-        Assert.Matches(@"\npointers +3 +[0-9,]+( +[0-9.]+ \([0-9.]+-[0-9.]+\)){3} +[0-9.]+x\n", stdout);
+        Assert.Matches(@"\npointers +3 +[0-9,]+( +[0-9.]+ \([0-9.]+-[0-9.]+\)){2} +([0-9.]+ \([0-9.]+-[0-9.]+\)|-) +[0-9.]+x\n", stdout);
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class EmitContext
 
     // ---- the state a flat region keeps in locals ----
     private readonly LocalBuilder[] regs = new LocalBuilder[8];
-    private readonly LocalBuilder flagsOp, flagsSrc1, flagsSrc2, flagsRes, eflags, mmu, count, readTlb, writeTlb, entry, value;
+    private readonly LocalBuilder flagsOp, flagsSrc1, flagsSrc2, flagsRes, eflags, mmu, count, readTlb, writeTlb, entry, value, pendingBits;
     private readonly LocalBuilder[] temps = new LocalBuilder[4];
 
     /// <summary>Bits 0-7: registers whose local differs from the CPU; <see cref="DirtyFlags"/>: the lazy flags; <see cref="DirtyEflags"/>: EFLAGS.</summary>
@@ -68,6 +68,20 @@ public sealed class EmitContext
 
     /// <summary>The lazy flag operation (kind | size) the flag locals hold, when known at translation time; -1 when not.</summary>
     internal int KnownOp = -1;
+
+    /// <summary>
+    /// Flags a rotate set (CF and OF) that are not merged into the flag locals yet: the lazy
+    /// state still gives the others, and <c>pendingBits</c> these. Merged only where flags are
+    /// read or leave the locals; a later instruction that sets every flag simply drops them.
+    /// </summary>
+    internal uint PendingMask;
+
+    /// <summary>Nothing is known about the flag locals at translation time.</summary>
+    internal void ForgetFlags()
+    {
+        KnownOp = -1;
+        PendingMask = 0;
+    }
 
     internal EmitContext(ILGenerator il, bool flat)
     {
@@ -88,6 +102,7 @@ public sealed class EmitContext
         writeTlb = il.DeclareLocal(typeof(nint));
         entry = il.DeclareLocal(typeof(nint));
         value = il.DeclareLocal(typeof(uint));
+        pendingBits = il.DeclareLocal(typeof(uint));
         for (int t = 0; t < temps.Length; t++) temps[t] = il.DeclareLocal(typeof(uint));
     }
 
@@ -159,7 +174,7 @@ public sealed class EmitContext
         Call(Members.WriteTlb);
         Il.Emit(OpCodes.Stloc, writeTlb);
         Dirty = 0;
-        KnownOp = -1;
+        ForgetFlags();
     }
 
     /// <summary>Pushes the address of cpu.Gpr[r] (plain IL: nothing for RyuJIT to inline).</summary>
@@ -216,7 +231,7 @@ public sealed class EmitContext
         if ((mask & DirtyFlags) != 0)
         {
             LoadCpu();
-            if (KnownOp >= 0) Const(KnownOp); else Il.Emit(OpCodes.Ldloc, flagsOp);
+            PushFlagsOpForStore();
             Il.Emit(OpCodes.Stfld, Members.FlagsOp);
             LoadCpu();
             Il.Emit(OpCodes.Ldloc, flagsSrc1);
@@ -228,10 +243,10 @@ public sealed class EmitContext
             Il.Emit(OpCodes.Ldloc, flagsRes);
             Il.Emit(OpCodes.Stfld, Members.FlagsRes);
         }
-        if ((mask & DirtyEflags) != 0)
+        if ((mask & (DirtyEflags | (PendingMask != 0 ? DirtyFlags : 0))) != 0)
         {
             LoadCpu();
-            Il.Emit(OpCodes.Ldloc, eflags);
+            PushEflagsForStore();
             Il.Emit(OpCodes.Stfld, Members.Eflags);
         }
         if ((mask & DirtyCount) != 0)
@@ -242,9 +257,92 @@ public sealed class EmitContext
         }
     }
 
+    /// <summary>FlagsOp as the CPU must get it: with rotate flags pending, the merged (eager) state.</summary>
+    private void PushFlagsOpForStore()
+    {
+        if (PendingMask != 0) Const(LazyFlags.Eager);
+        else if (KnownOp >= 0) Const(KnownOp);
+        else Il.Emit(OpCodes.Ldloc, flagsOp);
+    }
+
+    /// <summary>EFLAGS as the CPU must get it: with rotate flags pending, merged with the lazy state's other flags.</summary>
+    private void PushEflagsForStore()
+    {
+        if (PendingMask == 0)
+        {
+            Il.Emit(OpCodes.Ldloc, eflags);
+            return;
+        }
+        // (eflags & ~Arith) | (arith(lazy state) & ~pending) | pendingBits
+        Il.Emit(OpCodes.Ldloc, eflags);
+        Const(~Flags.Arith);
+        Il.Emit(OpCodes.And);
+        Const(KnownOp);
+        Il.Emit(OpCodes.Ldloc, flagsSrc1);
+        Il.Emit(OpCodes.Ldloc, flagsSrc2);
+        Il.Emit(OpCodes.Ldloc, flagsRes);
+        Il.Emit(OpCodes.Ldloc, eflags);
+        Call(Members.ArithOf);
+        Const(Flags.Arith & ~PendingMask);
+        Il.Emit(OpCodes.And);
+        Il.Emit(OpCodes.Or);
+        Il.Emit(OpCodes.Ldloc, pendingBits);
+        Il.Emit(OpCodes.Or);
+    }
+
+    /// <summary>Whether rotate flags can be kept aside now (see <see cref="PendingMask"/>).</summary>
+    public bool CanDeferFlags => KnownOp >= 0 && PendingMask == 0;
+
+    /// <summary>
+    /// A rotate by CL: on each path the emitter stores the bits aside (<see cref="StorePending"/>,
+    /// or <see cref="StorePendingFromCurrent"/> when the count is zero and nothing changes),
+    /// then after the join calls <see cref="MarkPending"/>.
+    /// </summary>
+    public void StorePending(LocalBuilder bits, uint mask)
+    {
+        Il.Emit(OpCodes.Ldloc, bits);
+        Const(mask & Flags.Arith);
+        Il.Emit(OpCodes.And);
+        Il.Emit(OpCodes.Stloc, pendingBits);
+    }
+
+    /// <summary>pendingBits = the current flags of <paramref name="mask"/> (a rotate by zero changes none).</summary>
+    public void StorePendingFromCurrent(uint mask)
+    {
+        Const(KnownOp);
+        Il.Emit(OpCodes.Ldloc, flagsSrc1);
+        Il.Emit(OpCodes.Ldloc, flagsSrc2);
+        Il.Emit(OpCodes.Ldloc, flagsRes);
+        Il.Emit(OpCodes.Ldloc, eflags);
+        Call(Members.ArithOf);
+        Const(mask & Flags.Arith);
+        Il.Emit(OpCodes.And);
+        Il.Emit(OpCodes.Stloc, pendingBits);
+    }
+
+    public void MarkPending(uint mask)
+    {
+        PendingMask = mask & Flags.Arith;
+        Dirty |= DirtyFlags | DirtyEflags;
+    }
+
+    /// <summary>Merges pending rotate flags into the flag locals (the state becomes eager), where flags are read.</summary>
+    public void Materialize()
+    {
+        if (PendingMask == 0) return;
+        PushEflagsForStore();
+        Il.Emit(OpCodes.Stloc, eflags);
+        Const(LazyFlags.Eager);
+        Il.Emit(OpCodes.Stloc, flagsOp);
+        PendingMask = 0;
+        KnownOp = LazyFlags.Eager;
+        Dirty |= DirtyFlags | DirtyEflags;
+    }
+
     /// <summary>Stores every local that differs from the CPU: the CPU then holds the whole state.</summary>
     public void SpillAll()
     {
+        Materialize();
         Spill(Dirty);
         Dirty = 0;
     }
@@ -260,7 +358,7 @@ public sealed class EmitContext
         }
         LoadFlagFields();
         Dirty = 0;
-        KnownOp = -1;
+        ForgetFlags();
     }
 
     /// <summary>Reloads from the CPU the locals named by <paramref name="mask"/> (after generic code that may have changed them).</summary>
@@ -276,7 +374,7 @@ public sealed class EmitContext
         if ((mask & (DirtyFlags | DirtyEflags)) != 0)
         {
             LoadFlagFields();
-            KnownOp = -1;
+            ForgetFlags();
         }
         Dirty &= ~mask;
     }
@@ -316,11 +414,11 @@ public sealed class EmitContext
             // One call storing everything (clean locals equal the CPU's fields anyway).
             LoadCpu();
             for (int r = 0; r < 8; r++) Il.Emit(OpCodes.Ldloc, regs[r]);
-            if (KnownOp >= 0) Const(KnownOp); else Il.Emit(OpCodes.Ldloc, flagsOp);
+            PushFlagsOpForStore();
             Il.Emit(OpCodes.Ldloc, flagsSrc1);
             Il.Emit(OpCodes.Ldloc, flagsSrc2);
             Il.Emit(OpCodes.Ldloc, flagsRes);
-            Il.Emit(OpCodes.Ldloc, eflags);
+            PushEflagsForStore();
             Il.Emit(OpCodes.Ldloc, count);
             Const(eip);
             Const(BlockIndex);
@@ -782,6 +880,7 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Ldloc, res);
         Il.Emit(OpCodes.Stloc, flagsRes);
         KnownOp = op;
+        PendingMask = 0;
         Dirty |= DirtyFlags;
     }
 
@@ -797,6 +896,7 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Ldloc, res);
         Il.Emit(OpCodes.Stloc, flagsRes);
         KnownOp = LazyFlags.Logic | size;
+        PendingMask = 0;
         Dirty |= DirtyFlags;
     }
 
@@ -805,8 +905,21 @@ public sealed class EmitContext
     /// flags in <paramref name="mask"/> come from local <paramref name="bits"/>, the others keep
     /// their current values.
     /// </summary>
-    public void SetEagerFlags(LocalBuilder bits, uint mask)
+    public void SetEagerFlags(LocalBuilder bits, uint mask, bool mayDefer = false)
     {
+        if ((mask & Flags.Arith) != Flags.Arith && mayDefer && KnownOp >= 0 && PendingMask == 0)
+        {
+            // Rotates: keep the lazy state for the flags they leave, and theirs aside.
+            Il.Emit(OpCodes.Ldloc, bits);
+            Const(mask & Flags.Arith);
+            Il.Emit(OpCodes.And);
+            Il.Emit(OpCodes.Stloc, pendingBits);
+            PendingMask = mask & Flags.Arith;
+            Dirty |= DirtyFlags | DirtyEflags;
+            return;
+        }
+        Materialize();
+        if ((mask & Flags.Arith) == Flags.Arith) PendingMask = 0;
         // eflags = (eflags & ~Arith) | (current & Arith & ~mask) | (bits & mask)
         Il.Emit(OpCodes.Ldloc, eflags);
         Const(~Flags.Arith);
@@ -831,7 +944,11 @@ public sealed class EmitContext
     }
 
     /// <summary>Forgets what the flag locals hold (after code where paths set them differently).</summary>
-    public void FlagsUnknown() => KnownOp = -1;
+    public void FlagsUnknown()
+    {
+        Materialize();
+        ForgetFlags();
+    }
 
     /// <summary>Pushes the lazy flag state: op, src1, src2, res, eflags (the arguments of <see cref="FlagMath"/>).</summary>
     private void PushFlagState()
@@ -851,6 +968,7 @@ public sealed class EmitContext
     /// </remarks>
     public void Condition(int cc)
     {
+        Materialize();
         if (KnownOp >= 0 && InlineCondition(cc)) return;
         Const(cc);
         PushFlagState();
@@ -937,6 +1055,7 @@ public sealed class EmitContext
     /// <summary>Pushes CF as 0 or 1, from the flag locals.</summary>
     public void CarryFlag()
     {
+        Materialize();
         int kind = KnownOp & ~3, size = KnownOp & 3;
         if (KnownOp >= 0)
         {
@@ -970,6 +1089,7 @@ public sealed class EmitContext
     /// <summary>EFLAGS.CF = CF of the current lazy state (INC and DEC keep CF there before going lazy).</summary>
     public void ParkCarry()
     {
+        Materialize();
         if ((KnownOp & ~3) is LazyFlags.Inc or LazyFlags.Dec) return; // CF is already parked in EFLAGS
         Il.Emit(OpCodes.Ldloc, eflags);
         Const(~Flags.CF);

@@ -417,7 +417,27 @@ public sealed class FastShiftMultiply : IFastEmitter
         il.Emit(OpCodes.Stloc, a);
         il.Emit(OpCodes.Ldloc, a);
         il.Emit(OpCodes.Stloc, r);
-        if (!immediate || fixedCount != 0)
+        if (!immediate && LazyOf[(int)i.Code] < 0 && ctx.CanDeferFlags)
+        {
+            // A rotate by CL: its CF and OF kept aside on both paths (by zero they are the
+            // current ones), so what follows knows the flag state at translation time.
+            System.Reflection.Emit.Label zero = il.DefineLabel(), join = il.DefineLabel();
+            il.Emit(OpCodes.Ldloc, b);
+            il.Emit(OpCodes.Brfalse, zero);
+            il.Emit(OpCodes.Ldloc, a);
+            il.Emit(OpCodes.Ldloc, b);
+            ctx.Const(size);
+            il.Emit(OpCodes.Ldloca, flags);
+            ctx.Call(pure);
+            il.Emit(OpCodes.Stloc, r);
+            ctx.StorePending(flags, mask);
+            il.Emit(OpCodes.Br, join);
+            il.MarkLabel(zero);
+            ctx.StorePendingFromCurrent(mask);
+            il.MarkLabel(join);
+            ctx.MarkPending(mask);
+        }
+        else if (!immediate || fixedCount != 0)
         {
             System.Reflection.Emit.Label skip = il.DefineLabel();
             if (!immediate)
@@ -438,7 +458,7 @@ public sealed class FastShiftMultiply : IFastEmitter
             il.Emit(OpCodes.Stloc, r);
             int lazy = LazyOf[(int)i.Code];
             if (lazy >= 0) ctx.SetLazy(lazy | size, a, b, r);
-            else ctx.SetEagerFlags(flags, mask);
+            else ctx.SetEagerFlags(flags, mask, mayDefer: immediate);
             il.MarkLabel(skip);
             if (!immediate) ctx.FlagsUnknown();
         }
