@@ -190,6 +190,63 @@ public class RegionTests
         Assert.True(compiled.Engine!.LinkedEntries > 0, "no region was entered through a link");
     }
 
+    [Fact]
+    public void FlagsOfRotatesAndShiftsMeetTheirReadersAsInTheInterpreter()
+    {
+        // Rotates (whose CF and OF compiled code keeps aside) and shifts and multiplies (whose
+        // flags are recorded lazily) followed by every kind of flag reader: ADC, SBB, SETcc,
+        // CMOVcc, Jcc, PUSHFD, and a store that may take the slow path in between.
+        static void Load(TestCpu t) => t.Load(0x1000, a =>
+        {
+            var loop = a.CreateLabel();
+            var skip = a.CreateLabel();
+            a.mov(eax, 0x1234_5678);
+            a.mov(ebx, 0x9ABC_DEF0);
+            a.mov(esi, 0);
+            a.mov(edi, 300);
+            a.Label(ref loop);
+            a.mov(ecx, edi);
+            a.and(ecx, 7);              // counts 0-7: zero keeps the flags
+            a.add(eax, ebx);
+            a.rol(ebx, cl);
+            a.adc(esi, 0);
+            a.mov(__dword_ptr[0x6000 + 4 * 0], eax);
+            a.ror(eax, 3);
+            a.setc(dl);
+            a.movzx(edx, dl);
+            a.add(esi, edx);
+            a.shl(ebx, cl);
+            a.cmovs(edx, eax);
+            a.xor(esi, edx);
+            a.imul(eax, eax, 0x4F1B);
+            a.sbb(esi, 1);
+            a.rol(eax, 1);
+            a.jno(skip);
+            a.inc(esi);
+            a.Label(ref skip);
+            a.sar(ebx, cl);
+            a.pushfd();
+            a.pop(edx);
+            a.and(edx, 0x8D5);          // the six arithmetic flags
+            a.add(esi, edx);
+            a.dec(edi);
+            a.jnz(loop);
+            a.hlt();
+        });
+        TranslatorEngine engine = new(Threshold, synchronous: true);
+        using var interpreted = TestCpu.Flat32();
+        Load(interpreted);
+        Assert.Equal(StopReason.Halted, interpreted.Run(0x1000));
+        using var compiled = TestCpu.Flat32(engine);
+        Load(compiled);
+        Assert.Equal(StopReason.Halted, compiled.Run(0x1000));
+        engine.Dispose();
+        for (int r = 0; r < 8; r++) Assert.Equal(interpreted.Cpu.Gpr[r], compiled.Cpu.Gpr[r]);
+        Assert.Equal(interpreted.Cpu.GetEflags(), compiled.Cpu.GetEflags());
+        Assert.Equal(interpreted.Cpu.InstructionCount, compiled.Cpu.InstructionCount);
+        Assert.True(engine.CompiledRegions > 0);
+    }
+
     /// <summary>The offset of the immediate of the first "add eax, imm32" (05 00 00 00 00) in assembled code.</summary>
     private static int FindAddImm32(byte[] code)
     {
