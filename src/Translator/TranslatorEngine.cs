@@ -203,7 +203,10 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
 
     /// <summary>
     /// A block was overwritten or flushed: every region of its page goes. When the running
-    /// region is one of them, it leaves after the current instruction.
+    /// region is one of them, it leaves at the end of the block it is in (the budget word is
+    /// poked), exactly where the interpreter would next look up a block, so it never goes on
+    /// into code that may have changed. A store into the running block itself is left right
+    /// after the store, by the block cache, as in the interpreter.
     /// </summary>
     private void OnBlockDropped(Block dropped)
     {
@@ -213,8 +216,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
         Cpu? cpu = attached;
         foreach (Region r in list)
         {
-            if (cpu is not null && ReferenceEquals(cpu.CurrentBlocks, r.Blocks) && cpu.BlockExit == BlockExitKind.None)
-                cpu.BlockExit = BlockExitKind.ContinueAfter;
+            if (cpu is not null && ReferenceEquals(cpu.CurrentBlocks, r.Blocks)) cpu.Poke();
             Abandon(r);
         }
     }

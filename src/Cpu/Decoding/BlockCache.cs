@@ -268,7 +268,10 @@ public sealed unsafe class BlockCache
                 {
                     Drop(b);
                     Invalidated++;
-                    if (ReferenceEquals(b, cpu.CurrentBlock)) cpu.BlockExit = BlockExitKind.ContinueAfter;
+                    // The block running now (inside a compiled region, the one it says it is in)
+                    // is left right after the store, so the rewritten code runs in its new form.
+                    Block? running = cpu.CurrentBlocks is { } region ? region[cpu.RegionBlock] : cpu.CurrentBlock;
+                    if (ReferenceEquals(b, running)) cpu.BlockExit = BlockExitKind.ContinueAfter;
                 }
             }
             else
