@@ -150,7 +150,9 @@ public sealed class Board : IDisposable
         Cpu.TscSource = () => (ulong)Clock.Now; // a 1 GHz TSC on the virtual clock
         Scheduler = new Scheduler(Clock);
         // A device arming a timer earlier than the slice's end shortens the slice.
-        Scheduler.DeadlineChanged += () => { if (running) Cpu.RequestStop(StopReason.Requested); };
+        // (Not in lockstep, whose steps are one block each anyway: a stop there would be a step
+        // that ends differently on the shadow, which has no timers.)
+        Scheduler.DeadlineChanged += () => { if (running && Lockstep is null) Cpu.RequestStop(StopReason.Requested); };
         InterruptLine = new InterruptLine();
         Cpu.Line = InterruptLine;
         Pic = new Pic8259(InterruptLine);

@@ -293,23 +293,13 @@ public static class RegionCompiler
                 {
                     // The target is read first, then the return address pushed (either may fault).
                     LocalBuilder to = ctx.Temp(1), sp = ctx.Temp(2), v = ctx.Temp(3);
-                    LocalBuilder esp = ctx.RegLocal(Reg.ESP);
                     ctx.Generic = false;
                     ctx.ReadOperand(ref ins, 0, 2);
                     il.Emit(OpCodes.Stloc, to);
                     ctx.Const(next);
                     il.Emit(OpCodes.Stloc, v);
-                    il.Emit(OpCodes.Ldloc, esp);
-                    ctx.Const(4);
-                    il.Emit(OpCodes.Sub);
-                    il.Emit(OpCodes.Dup);
-                    il.Emit(OpCodes.Stloc, sp);
-                    il.Emit(OpCodes.Stloc, ctx.Linear);
-                    ctx.WriteFlat(2, v);
+                    ctx.PushFlat32(v, sp);
                     ctx.Generic = true;
-                    il.Emit(OpCodes.Ldloc, sp);
-                    il.Emit(OpCodes.Stloc, esp);
-                    ctx.MarkDirty(Reg.ESP);
                     EmitExitCheck(bi, b.Count - 1, null, to);
                     Retire(b.Count);
                     DispatchDynamic(to, allBlocks);
@@ -319,22 +309,12 @@ public static class RegionCompiler
                 {
                     // Near CALL: the return address goes to [ESP - 4] (which may fault: nothing
                     // has changed then), ESP moves, EIP is the target.
-                    LocalBuilder esp = ctx.RegLocal(Reg.ESP);
                     LocalBuilder sp = ctx.Temp(1), v = ctx.Temp(2);
                     ctx.Const(next);
                     il.Emit(OpCodes.Stloc, v);
-                    il.Emit(OpCodes.Ldloc, esp);
-                    ctx.Const(4);
-                    il.Emit(OpCodes.Sub);
-                    il.Emit(OpCodes.Dup);
-                    il.Emit(OpCodes.Stloc, sp);
-                    il.Emit(OpCodes.Stloc, ctx.Linear);
                     ctx.Generic = false;
-                    ctx.WriteFlat(2, v);
+                    ctx.PushFlat32(v, sp);
                     ctx.Generic = true;
-                    il.Emit(OpCodes.Ldloc, sp);
-                    il.Emit(OpCodes.Stloc, esp);
-                    ctx.MarkDirty(Reg.ESP);
                     EmitExitCheck(bi, b.Count - 1, target);
                     Retire(b.Count);
                     Edge(target);

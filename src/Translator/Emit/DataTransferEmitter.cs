@@ -14,17 +14,23 @@ public sealed class DataTransferEmitter : IInstructionEmitter
 {
     private static readonly MethodInfo SignExtend = Members.Static(typeof(OperandSize), nameof(OperandSize.SignExtend));
 
+    /// <summary>MOV between general registers, memory and immediates, MOVZX, MOVSX and LEA: the forms that only move operands (fast in flat regions too).</summary>
+    internal static readonly Code[] Moves =
+    {
+        Code.Mov_rm8_r8, Code.Mov_r8_rm8, Code.Mov_r8_imm8, Code.Mov_rm8_imm8, Code.Mov_AL_moffs8, Code.Mov_moffs8_AL,
+        Code.Mov_rm16_r16, Code.Mov_r16_rm16, Code.Mov_r16_imm16, Code.Mov_rm16_imm16, Code.Mov_AX_moffs16, Code.Mov_moffs16_AX,
+        Code.Mov_rm32_r32, Code.Mov_r32_rm32, Code.Mov_r32_imm32, Code.Mov_rm32_imm32, Code.Mov_EAX_moffs32, Code.Mov_moffs32_EAX,
+        Code.Movzx_r16_rm8, Code.Movzx_r32_rm8, Code.Movzx_r16_rm16, Code.Movzx_r32_rm16,
+        Code.Movsx_r16_rm8, Code.Movsx_r32_rm8, Code.Movsx_r16_rm16, Code.Movsx_r32_rm16,
+        Code.Lea_r16_m, Code.Lea_r32_m,
+    };
+
     internal static void Register(IInstructionEmitter?[] t)
     {
         var e = new DataTransferEmitter();
+        foreach (Code c in Moves) t[(int)c] = e;
         foreach (Code c in new[]
                  {
-                     Code.Mov_rm8_r8, Code.Mov_r8_rm8, Code.Mov_r8_imm8, Code.Mov_rm8_imm8, Code.Mov_AL_moffs8, Code.Mov_moffs8_AL,
-                     Code.Mov_rm16_r16, Code.Mov_r16_rm16, Code.Mov_r16_imm16, Code.Mov_rm16_imm16, Code.Mov_AX_moffs16, Code.Mov_moffs16_AX,
-                     Code.Mov_rm32_r32, Code.Mov_r32_rm32, Code.Mov_r32_imm32, Code.Mov_rm32_imm32, Code.Mov_EAX_moffs32, Code.Mov_moffs32_EAX,
-                     Code.Movzx_r16_rm8, Code.Movzx_r32_rm8, Code.Movzx_r16_rm16, Code.Movzx_r32_rm16,
-                     Code.Movsx_r16_rm8, Code.Movsx_r32_rm8, Code.Movsx_r16_rm16, Code.Movsx_r32_rm16,
-                     Code.Lea_r16_m, Code.Lea_r32_m,
                      Code.Xchg_rm8_r8, Code.Xchg_rm16_r16, Code.Xchg_rm32_r32, Code.Xchg_r16_AX, Code.Xchg_r32_EAX,
                      Code.Xlat_m8, Code.Cbw, Code.Cwde, Code.Cwd, Code.Cdq, Code.Bswap_r16, Code.Bswap_r32,
                      Code.Cmpxchg_rm8_r8, Code.Cmpxchg_rm16_r16, Code.Cmpxchg_rm32_r32,

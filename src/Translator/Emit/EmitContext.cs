@@ -348,18 +348,7 @@ public sealed class EmitContext
     }
 
     /// <summary>Reloads every local from the CPU (after code that may have changed any of it).</summary>
-    public void ReloadAll()
-    {
-        if (!Flat) return;
-        for (int r = 0; r < 8; r++)
-        {
-            LoadGprField(r);
-            Il.Emit(OpCodes.Stloc, regs[r]);
-        }
-        LoadFlagFields();
-        Dirty = 0;
-        ForgetFlags();
-    }
+    public void ReloadAll() => Reload(DirtyAll);
 
     /// <summary>Reloads from the CPU the locals named by <paramref name="mask"/> (after generic code that may have changed them).</summary>
     public void Reload(int mask)
@@ -691,6 +680,24 @@ public sealed class EmitContext
         Const(size);
         Il.Emit(OpCodes.Ldloc, scratchB);
         Call(Members.WriteMem);
+    }
+
+    /// <summary>
+    /// PUSH of local <paramref name="v"/> on the flat 32-bit stack: the store to ESP - 4 (which
+    /// may fault, with nothing changed), then ESP moves. <paramref name="sp"/> is a scratch local.
+    /// </summary>
+    public void PushFlat32(LocalBuilder v, LocalBuilder sp)
+    {
+        Il.Emit(OpCodes.Ldloc, regs[Reg.ESP]);
+        Const(4);
+        Il.Emit(OpCodes.Sub);
+        Il.Emit(OpCodes.Dup);
+        Il.Emit(OpCodes.Stloc, sp);
+        Il.Emit(OpCodes.Stloc, linear);
+        WriteFlat(2, v);
+        Il.Emit(OpCodes.Ldloc, sp);
+        Il.Emit(OpCodes.Stloc, regs[Reg.ESP]);
+        Dirty |= 1 << Reg.ESP;
     }
 
     /// <summary>Pushes the MMU (fast emitters: flat accesses go straight to its TLB).</summary>

@@ -205,21 +205,12 @@ public sealed class FastAlu : IFastEmitter
 /// <summary>MOV, MOVZX, MOVSX and LEA (the <see cref="DataTransferEmitter"/> forms, which read and write operands through the context), SETcc and CMOVcc on the flag locals.</summary>
 public sealed class FastDataTransfer : IFastEmitter
 {
-    private static readonly DataTransferEmitter Moves = new();
+    private static readonly DataTransferEmitter Mover = new();
 
     internal static void Register(IFastEmitter?[] t)
     {
         var e = new FastDataTransfer();
-        foreach (Code c in new[]
-                 {
-                     Code.Mov_rm8_r8, Code.Mov_r8_rm8, Code.Mov_r8_imm8, Code.Mov_rm8_imm8, Code.Mov_AL_moffs8, Code.Mov_moffs8_AL,
-                     Code.Mov_rm16_r16, Code.Mov_r16_rm16, Code.Mov_r16_imm16, Code.Mov_rm16_imm16, Code.Mov_AX_moffs16, Code.Mov_moffs16_AX,
-                     Code.Mov_rm32_r32, Code.Mov_r32_rm32, Code.Mov_r32_imm32, Code.Mov_rm32_imm32, Code.Mov_EAX_moffs32, Code.Mov_moffs32_EAX,
-                     Code.Movzx_r16_rm8, Code.Movzx_r32_rm8, Code.Movzx_r16_rm16, Code.Movzx_r32_rm16,
-                     Code.Movsx_r16_rm8, Code.Movsx_r32_rm8, Code.Movsx_r16_rm16, Code.Movsx_r32_rm16,
-                     Code.Lea_r16_m, Code.Lea_r32_m,
-                 })
-            t[(int)c] = e;
+        foreach (Code c in DataTransferEmitter.Moves) t[(int)c] = e;
         for (Code c = Code.Seto_rm8; c <= Code.Setg_rm8; c++) t[(int)c] = e;
         for (Code c = Code.Cmovo_r16_rm16; c <= Code.Cmovg_r32_rm32; c += 3)
         {
@@ -235,7 +226,7 @@ public sealed class FastDataTransfer : IFastEmitter
         ILGenerator il = ctx.Il;
         if (i.Mnemonic is Mnemonic.Mov or Mnemonic.Movzx or Mnemonic.Movsx or Mnemonic.Lea)
         {
-            Moves.Emit(ctx, ref i);
+            Mover.Emit(ctx, ref i);
             return;
         }
         int cc = (int)i.ConditionCode - 1;
@@ -294,16 +285,7 @@ public sealed class FastStack : IFastEmitter
         if (i.Code == Code.Push_r32) ctx.LoadReg(Cpu.RegNum(i.Op0Register), 2);
         else ctx.Const(Cpu.Immediate(ref i, 0));
         il.Emit(OpCodes.Stloc, v);
-        il.Emit(OpCodes.Ldloc, esp);
-        ctx.Const(4);
-        il.Emit(OpCodes.Sub);
-        il.Emit(OpCodes.Dup);
-        il.Emit(OpCodes.Stloc, sp);
-        il.Emit(OpCodes.Stloc, ctx.Linear);
-        ctx.WriteFlat(2, v);
-        il.Emit(OpCodes.Ldloc, sp);
-        il.Emit(OpCodes.Stloc, esp);
-        ctx.MarkDirty(Reg.ESP);
+        ctx.PushFlat32(v, sp);
     }
 }
 
@@ -384,12 +366,7 @@ public sealed class FastShiftMultiply : IFastEmitter
                 ctx.ReadOperand(ref i, 1, s);
             }
             il.Emit(OpCodes.Stloc, b);
-            il.Emit(OpCodes.Ldloc, a);
-            il.Emit(OpCodes.Ldloc, b);
-            ctx.Const(s);
-            il.Emit(OpCodes.Ldloca, flags);
-            ctx.Call(pure);
-            il.Emit(OpCodes.Stloc, r);
+            CallPure(ctx, pure, a, b, s, flags, r);
             il.Emit(OpCodes.Ldloc, r);
             ctx.StoreReg(Cpu.RegNum(i.Op0Register), s);
             ctx.SetLazy(LazyFlags.Imul | s, a, b, r);
@@ -425,12 +402,7 @@ public sealed class FastShiftMultiply : IFastEmitter
             System.Reflection.Emit.Label zero = il.DefineLabel(), join = il.DefineLabel();
             il.Emit(OpCodes.Ldloc, b);
             il.Emit(OpCodes.Brfalse, zero);
-            il.Emit(OpCodes.Ldloc, a);
-            il.Emit(OpCodes.Ldloc, b);
-            ctx.Const(size);
-            il.Emit(OpCodes.Ldloca, flags);
-            ctx.Call(pure);
-            il.Emit(OpCodes.Stloc, r);
+            CallPure(ctx, pure, a, b, size, flags, r);
             ctx.StorePending(flags, mask);
             il.Emit(OpCodes.Br, join);
             il.MarkLabel(zero);
@@ -451,12 +423,7 @@ public sealed class FastShiftMultiply : IFastEmitter
                 ctx.Const(fixedCount);
                 il.Emit(OpCodes.Stloc, b);
             }
-            il.Emit(OpCodes.Ldloc, a);
-            il.Emit(OpCodes.Ldloc, b);
-            ctx.Const(size);
-            il.Emit(OpCodes.Ldloca, flags);
-            ctx.Call(pure);
-            il.Emit(OpCodes.Stloc, r);
+            CallPure(ctx, pure, a, b, size, flags, r);
             int lazy = LazyOf[(int)i.Code];
             if (lazy >= 0) ctx.SetLazy(lazy | size, a, b, r);
             else ctx.SetEagerFlags(flags, mask, mayDefer: immediate);
@@ -467,6 +434,19 @@ public sealed class FastShiftMultiply : IFastEmitter
         if (!memory) ctx.StoreReg(Cpu.RegNum(i.Op0Register), size);
         else if (flat) ctx.RmwWrite(size);
         else ctx.WriteLinear(size);
+    }
+
+    /// <summary>r = pure(a, b, size, out flags): a pure form in <see cref="Shifts"/> or <see cref="Arithmetic"/>.</summary>
+    private static void CallPure(EmitContext ctx, System.Reflection.MethodInfo pure, LocalBuilder a, LocalBuilder b, int size,
+        LocalBuilder flags, LocalBuilder r)
+    {
+        ILGenerator il = ctx.Il;
+        il.Emit(OpCodes.Ldloc, a);
+        il.Emit(OpCodes.Ldloc, b);
+        ctx.Const(size);
+        il.Emit(OpCodes.Ldloca, flags);
+        ctx.Call(pure);
+        il.Emit(OpCodes.Stloc, r);
     }
 }
 
