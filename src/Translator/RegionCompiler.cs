@@ -68,6 +68,7 @@ public static class RegionCompiler
         il.Emit(OpCodes.Ret);
 
         for (int b = 0; b < blocks.Length; b++) c.EmitBlock(b);
+        c.EmitSharedExit();
 
         region.Links = c.Links.ToArray();
         if (Environment.GetEnvironmentVariable("EMU_REGION_IL") is not null)
@@ -95,6 +96,9 @@ public static class RegionCompiler
             BlockLabels = new Label[region.Blocks.Length];
             for (int i = 0; i < BlockLabels.Length; i++) BlockLabels[i] = il.DefineLabel();
             linearPage = (region.CsBase + region.Blocks[0].Eip) & ~Emu.Memory.PhysicalMemory.PageMask;
+            sharedExit = il.DefineLabel();
+            exitEip = il.DeclareLocal(typeof(uint));
+            exitValue = il.DeclareLocal(typeof(int));
             dirtyIn = DirtyAnalysis.Run(region);
             for (int i = 0; i < region.Blocks.Length; i++) allBlocks.Add(i);
             // Blocks a RET may come back to: those after a CALL in the region.
@@ -129,12 +133,38 @@ public static class RegionCompiler
                 il.MarkLabel(skip);
             }
             il.MarkLabel(leave);
-            ctx.StoreForLeaving(0);
-            ctx.LoadCpu();
             il.Emit(OpCodes.Ldloc, target);
-            il.Emit(OpCodes.Stfld, Members.Eip);
-            Return(RegionExit.Dynamic);
+            LeaveThrough(RegionExit.Dynamic);
         }
+
+        /// <summary>
+        /// Leaves with the EIP on the IL stack and this exit value, through the region's one
+        /// shared exit, which stores every local: exits are many, and each would otherwise
+        /// carry its own stores for RyuJIT to compile.
+        /// </summary>
+        private void LeaveThrough(int exit)
+        {
+            ctx.Materialize();
+            il.Emit(OpCodes.Stloc, exitEip);
+            ctx.Const(exit);
+            il.Emit(OpCodes.Stloc, exitValue);
+            il.Emit(OpCodes.Br, sharedExit);
+            sharedExitUsed = true;
+        }
+
+        /// <summary>The shared exit (see <see cref="LeaveThrough"/>), after the last block.</summary>
+        public void EmitSharedExit()
+        {
+            if (!sharedExitUsed) return;
+            il.MarkLabel(sharedExit);
+            ctx.StoreEverything(exitEip);
+            il.Emit(OpCodes.Ldloc, exitValue);
+            il.Emit(OpCodes.Ret);
+        }
+
+        private readonly Label sharedExit;
+        private readonly LocalBuilder exitEip, exitValue;
+        private bool sharedExitUsed;
 
         public void EmitBlock(int bi)
         {
@@ -367,8 +397,8 @@ public static class RegionCompiler
                 BranchTo(j);
                 il.MarkLabel(leave);
             }
-            ctx.StoreForLeaving(eip);
-            Return(SlotFor(eip));
+            ctx.Const(eip);
+            LeaveThrough(SlotFor(eip));
         }
 
         /// <summary>An IL branch to block <paramref name="j"/>, storing first what that block does not expect to be dirty.</summary>

@@ -421,6 +421,33 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Stfld, Members.RegionBlock);
     }
 
+    /// <summary>
+    /// Stores every local into the CPU, with EIP from local <paramref name="eip"/>: the shared
+    /// exit of a region (clean locals equal the CPU's fields, so storing them too is harmless).
+    /// Pending rotate flags must have been merged.
+    /// </summary>
+    internal void StoreEverything(LocalBuilder eip)
+    {
+        if (Flat)
+        {
+            LoadCpu();
+            for (int r = 0; r < 8; r++) Il.Emit(OpCodes.Ldloc, regs[r]);
+            Il.Emit(OpCodes.Ldloc, flagsOp);
+            Il.Emit(OpCodes.Ldloc, flagsSrc1);
+            Il.Emit(OpCodes.Ldloc, flagsSrc2);
+            Il.Emit(OpCodes.Ldloc, flagsRes);
+            Il.Emit(OpCodes.Ldloc, eflags);
+            Il.Emit(OpCodes.Ldloc, count);
+            Il.Emit(OpCodes.Ldloc, eip);
+            Const(0);
+            Call(Members.StoreState);
+            return;
+        }
+        LoadCpu();
+        Il.Emit(OpCodes.Ldloc, eip);
+        Il.Emit(OpCodes.Stfld, Members.Eip);
+    }
+
     /// <summary>count += n: the block's instructions retire (compiled code keeps the count in a local).</summary>
     internal void Retire(int n)
     {
