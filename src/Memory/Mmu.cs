@@ -397,6 +397,40 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
             Translate(SecondPage(linear, size), AccessKind.Write);
     }
 
+    // ---- runs (repeated string instructions) ----
+
+    /// <summary>
+    /// The host address of the byte at <paramref name="linear"/> for a run of reads that stays
+    /// inside its page (the whole page is backed, so the run may go either way from it), or null
+    /// when the page must take the element-by-element path: MMIO, an unmapped hole, a watched page
+    /// (data breakpoints) or alignment checking. The page is translated as the first read of the
+    /// run would translate it: through the TLB, else by the walker (accessed bits, #PF with CR2 =
+    /// <paramref name="linear"/>), filling the TLB.
+    /// </summary>
+    public byte* ReadRunPointer(uint linear)
+    {
+        TlbEntry* e = readTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask)) return (byte*)(e->Addend + (nint)linear);
+        // The slow path would check alignment and record watch hits before translating.
+        if (uncached || watchCount != 0) return null;
+        byte* page = FillRead(linear, out _);
+        return page == null ? null : page + (linear & PhysicalMemory.PageMask);
+    }
+
+    /// <summary>
+    /// The same for a run of writes: null also for ROM, pages that hold decoded code (their
+    /// stores must reach <see cref="PhysicalMemory.CodeWritten"/>) and while writes are tracked.
+    /// Translating sets the accessed and dirty bits, as the run's first store would.
+    /// </summary>
+    public byte* WriteRunPointer(uint linear)
+    {
+        TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask)) return (byte*)(e->Addend + (nint)linear);
+        if (uncached || watchCount != 0) return null;
+        byte* page = FillWrite(linear, out _);
+        return page == null ? null : page + (linear & PhysicalMemory.PageMask);
+    }
+
     // ---- instruction fetch ----
 
     /// <summary>

@@ -1,4 +1,6 @@
+using System;
 using System.Runtime.CompilerServices;
+using Emu.Memory;
 using Iced.Intel;
 using static Emu.X86.OperandSize;
 
@@ -50,22 +52,40 @@ public static unsafe class Strings
         int delta = Delta(c, size);
         if (rep == NoRep)
         {
-            uint v = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
-            c.WriteMem(SegReg.ES, Index(c, Reg.EDI, a32), size, v);
-            Advance(c, Reg.ESI, a32, delta);
-            Advance(c, Reg.EDI, a32, delta);
+            MovsOne(c, size, srcSeg, a32, delta);
             return;
         }
-        uint n = Count(c, a32);
-        for (int done = 0; n != 0; done++)
+        uint n = Count(c, a32), slow = 0;
+        for (int done = 0; n != 0;)
         {
             if (done == c.RepLimit) { Yield(c); return; }
-            uint v = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
-            c.WriteMem(SegReg.ES, Index(c, Reg.EDI, a32), size, v);
-            Advance(c, Reg.ESI, a32, delta);
-            Advance(c, Reg.EDI, a32, delta);
+            if (slow == 0)
+            {
+                uint max = Math.Min(n, (uint)(c.RepLimit - done));
+                uint k = max > 1 ? MovsRun(c, size, srcSeg, a32, delta, max, out slow) : 0;
+                if (k != 0)
+                {
+                    n -= k;
+                    done += (int)k;
+                    SetCount(c, a32, n);
+                    continue;
+                }
+                if (slow == 0) slow = 1;
+            }
+            MovsOne(c, size, srcSeg, a32, delta);
             SetCount(c, a32, --n);
+            done++;
+            slow--;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MovsOne(Cpu c, int size, int srcSeg, bool a32, int delta)
+    {
+        uint v = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
+        c.WriteMem(SegReg.ES, Index(c, Reg.EDI, a32), size, v);
+        Advance(c, Reg.ESI, a32, delta);
+        Advance(c, Reg.EDI, a32, delta);
     }
 
     public static void Stos(Cpu c, int size, bool a32, int rep)
@@ -78,13 +98,28 @@ public static unsafe class Strings
             Advance(c, Reg.EDI, a32, delta);
             return;
         }
-        uint n = Count(c, a32);
-        for (int done = 0; n != 0; done++)
+        uint n = Count(c, a32), slow = 0;
+        for (int done = 0; n != 0;)
         {
             if (done == c.RepLimit) { Yield(c); return; }
+            if (slow == 0)
+            {
+                uint max = Math.Min(n, (uint)(c.RepLimit - done));
+                uint k = max > 1 ? StosRun(c, size, a32, delta, v, max, out slow) : 0;
+                if (k != 0)
+                {
+                    n -= k;
+                    done += (int)k;
+                    SetCount(c, a32, n);
+                    continue;
+                }
+                if (slow == 0) slow = 1;
+            }
             c.WriteMem(SegReg.ES, Index(c, Reg.EDI, a32), size, v);
             Advance(c, Reg.EDI, a32, delta);
             SetCount(c, a32, --n);
+            done++;
+            slow--;
         }
     }
 
@@ -93,20 +128,39 @@ public static unsafe class Strings
         int delta = Delta(c, size);
         if (rep == NoRep)
         {
-            uint v = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
-            c.SetReg(Reg.EAX, size, v);
-            Advance(c, Reg.ESI, a32, delta);
+            LodsOne(c, size, srcSeg, a32, delta);
             return;
         }
-        uint n = Count(c, a32);
-        for (int done = 0; n != 0; done++)
+        uint n = Count(c, a32), slow = 0;
+        for (int done = 0; n != 0;)
         {
             if (done == c.RepLimit) { Yield(c); return; }
-            uint v = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
-            c.SetReg(Reg.EAX, size, v);
-            Advance(c, Reg.ESI, a32, delta);
+            if (slow == 0)
+            {
+                uint max = Math.Min(n, (uint)(c.RepLimit - done));
+                uint k = max > 1 ? LodsRun(c, size, srcSeg, a32, delta, max, out slow) : 0;
+                if (k != 0)
+                {
+                    n -= k;
+                    done += (int)k;
+                    SetCount(c, a32, n);
+                    continue;
+                }
+                if (slow == 0) slow = 1;
+            }
+            LodsOne(c, size, srcSeg, a32, delta);
             SetCount(c, a32, --n);
+            done++;
+            slow--;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LodsOne(Cpu c, int size, int srcSeg, bool a32, int delta)
+    {
+        uint v = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
+        c.SetReg(Reg.EAX, size, v);
+        Advance(c, Reg.ESI, a32, delta);
     }
 
     /// <summary>
@@ -116,19 +170,48 @@ public static unsafe class Strings
     public static void Cmps(Cpu c, int size, int srcSeg, bool a32, int rep)
     {
         int delta = Delta(c, size);
-        uint n = rep == NoRep ? 1 : Count(c, a32);
-        for (int done = 0; n != 0; done++)
+        if (rep == NoRep)
+        {
+            CmpsOne(c, size, srcSeg, a32, delta);
+            return;
+        }
+        uint n = Count(c, a32), slow = 0;
+        for (int done = 0; n != 0;)
         {
             if (done == c.RepLimit) { Yield(c); return; }
-            uint b = c.ReadMem(SegReg.ES, Index(c, Reg.EDI, a32), size);
-            uint a = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
-            Arithmetic.Sub(c, a, b, size);
-            Advance(c, Reg.ESI, a32, delta);
-            Advance(c, Reg.EDI, a32, delta);
-            if (rep == NoRep) return;
+            if (slow == 0)
+            {
+                uint max = Math.Min(n, (uint)(c.RepLimit - done));
+                bool stopped = false;
+                uint k = max > 1 ? CmpsRun(c, size, srcSeg, a32, delta, rep == RepNE, max, out slow, out stopped) : 0;
+                if (k != 0)
+                {
+                    n -= k;
+                    done += (int)k;
+                    SetCount(c, a32, n);
+                    if (stopped) return;
+                    continue;
+                }
+                if (slow == 0) slow = 1;
+            }
+            bool equal = CmpsOne(c, size, srcSeg, a32, delta);
             SetCount(c, a32, --n);
-            if ((a == b) != (rep == RepE)) return;
+            if (equal != (rep == RepE)) return;
+            done++;
+            slow--;
         }
+    }
+
+    /// <summary>One CMPS element; whether its operands were equal.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool CmpsOne(Cpu c, int size, int srcSeg, bool a32, int delta)
+    {
+        uint b = c.ReadMem(SegReg.ES, Index(c, Reg.EDI, a32), size);
+        uint a = c.ReadMem(srcSeg, Index(c, Reg.ESI, a32), size);
+        Arithmetic.Sub(c, a, b, size);
+        Advance(c, Reg.ESI, a32, delta);
+        Advance(c, Reg.EDI, a32, delta);
+        return a == b;
     }
 
     /// <summary>SCAS: flags of accumulator - [ES:(E)DI]; REPE stops on a mismatch, REPNE on a match.</summary>
@@ -136,17 +219,261 @@ public static unsafe class Strings
     {
         int delta = Delta(c, size);
         uint a = c.GetReg(Reg.EAX, size);
-        uint n = rep == NoRep ? 1 : Count(c, a32);
-        for (int done = 0; n != 0; done++)
+        if (rep == NoRep)
+        {
+            ScasOne(c, size, a32, delta, a);
+            return;
+        }
+        uint n = Count(c, a32), slow = 0;
+        for (int done = 0; n != 0;)
         {
             if (done == c.RepLimit) { Yield(c); return; }
-            uint b = c.ReadMem(SegReg.ES, Index(c, Reg.EDI, a32), size);
-            Arithmetic.Sub(c, a, b, size);
-            Advance(c, Reg.EDI, a32, delta);
-            if (rep == NoRep) return;
+            if (slow == 0)
+            {
+                uint max = Math.Min(n, (uint)(c.RepLimit - done));
+                bool stopped = false;
+                uint k = max > 1 ? ScasRun(c, size, a32, delta, a, rep == RepNE, max, out slow, out stopped) : 0;
+                if (k != 0)
+                {
+                    n -= k;
+                    done += (int)k;
+                    SetCount(c, a32, n);
+                    if (stopped) return;
+                    continue;
+                }
+                if (slow == 0) slow = 1;
+            }
+            bool equal = ScasOne(c, size, a32, delta, a);
             SetCount(c, a32, --n);
-            if ((a == b) != (rep == RepE)) return;
+            if (equal != (rep == RepE)) return;
+            done++;
+            slow--;
         }
+    }
+
+    /// <summary>One SCAS element; whether it equalled the accumulator.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ScasOne(Cpu c, int size, bool a32, int delta, uint a)
+    {
+        uint b = c.ReadMem(SegReg.ES, Index(c, Reg.EDI, a32), size);
+        Arithmetic.Sub(c, a, b, size);
+        Advance(c, Reg.EDI, a32, delta);
+        return a == b;
+    }
+
+    // ---- runs: the elements of a repeated instruction that lie in one page, at once ----
+    //
+    // A run is the longest stretch of elements, from the next one on, that the element loop would
+    // complete without a fault, a page crossing or a slow page: every element inside the segment
+    // limits and the address size (no wrap), and inside the linear page of the first. Each page is
+    // translated once, as the first element's access would translate it (the same order of
+    // accesses, so the same #PF, CR2 and accessed/dirty bits), and the run then works on the host
+    // memory directly. Anything else (the first element faulting or crossing a page, MMIO, ROM
+    // writes, pages holding decoded code, data breakpoints, alignment checks, lockstep's tracked
+    // writes) is left to the element loop, which is the reference: for the elements inside the
+    // pages it refused (<c>slow</c>), after which a run is tried again.
+
+    /// <summary>
+    /// How many elements from seg:offset on (the first one included, going down when
+    /// <paramref name="down"/>) lie inside the segment's limits, inside the address size, and
+    /// inside the linear page of the first; 0 when the first does not. <paramref name="linear"/>
+    /// is the first element's linear address.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Room(Cpu c, int seg, uint offset, int size, bool write, bool down, bool a32, out uint linear)
+    {
+        ref SegmentCache s = ref c.Seg[seg];
+        linear = 0;
+        if (!(write ? s.Writable : s.Readable)) return 0;
+        uint low = s.ValidLow;
+        uint high = a32 ? s.ValidHigh : Math.Min(s.ValidHigh, 0xFFFFu);
+        uint last = (uint)Bytes(size) - 1;
+        if (offset < low || offset > high || high - offset < last) return 0;
+        linear = s.Base + offset;
+        uint inPage = linear & PhysicalMemory.PageMask;
+        if (inPage + last > PhysicalMemory.PageMask) return 0; // the first element crosses into the next page
+        if (!down) return Math.Min((uint)(((ulong)high - offset + 1) >> size), (PhysicalMemory.PageSize - inPage) >> size);
+        return Math.Min((offset - low) >> size, inPage >> size) + 1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Load(byte* p, int size) =>
+        size == 2 ? Unsafe.ReadUnaligned<uint>(p) : size == 1 ? Unsafe.ReadUnaligned<ushort>(p) : *p;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(byte* p, int size, uint v)
+    {
+        if (size == 2) Unsafe.WriteUnaligned(p, v);
+        else if (size == 1) Unsafe.WriteUnaligned(p, (ushort)v);
+        else *p = (byte)v;
+    }
+
+    /// <summary>The host address of element <paramref name="i"/> of a run starting at <paramref name="p"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte* At(byte* p, uint i, int size, bool down) => down ? p - ((nint)i << size) : p + ((nint)i << size);
+
+    /// <summary>Up to <paramref name="max"/> MOVS elements as one run; 0 when none (then <paramref name="slow"/> elements go one by one).</summary>
+    private static uint MovsRun(Cpu c, int size, int srcSeg, bool a32, int delta, uint max, out uint slow)
+    {
+        bool down = delta < 0;
+        slow = 1;
+        uint k = Math.Min(max, Room(c, srcSeg, Index(c, Reg.ESI, a32), size, write: false, down, a32, out uint srcLinear));
+        if (k == 0) return 0;
+        k = Math.Min(k, Room(c, SegReg.ES, Index(c, Reg.EDI, a32), size, write: true, down, a32, out uint dstLinear));
+        if (k == 0) return 0;
+        slow = k;
+        // Each element reads its source before it writes: translate in that order.
+        byte* s = c.Mmu.ReadRunPointer(srcLinear);
+        if (s == null) return 0;
+        byte* d = c.Mmu.WriteRunPointer(dstLinear);
+        if (d == null) return 0;
+        Copy(s, d, k, size, down);
+        Advance(c, Reg.ESI, a32, (int)k * delta);
+        Advance(c, Reg.EDI, a32, (int)k * delta);
+        return k;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="k"/> elements as MOVS does, one after another. When no element
+    /// reads a byte an earlier one wrote (the host ranges, which may alias through paging, do
+    /// not overlap that way), that is a plain block move; otherwise (the destination just after
+    /// the source in the direction of the copy) the elements are copied in order, which repeats
+    /// the pattern the first ones wrote, as the element loop does.
+    /// </summary>
+    private static void Copy(byte* s, byte* d, uint k, int size, bool down)
+    {
+        nint bytes = (nint)k << size;
+        nint gap = (nint)(down ? s - d : d - s);
+        if (gap <= 0 || gap >= bytes)
+        {
+            nint back = down ? bytes - (1 << size) : 0;
+            Buffer.MemoryCopy(s - back, d - back, bytes, bytes);
+            return;
+        }
+        for (uint i = 0; i < k; i++) Store(At(d, i, size, down), size, Load(At(s, i, size, down), size));
+    }
+
+    private static uint StosRun(Cpu c, int size, bool a32, int delta, uint v, uint max, out uint slow)
+    {
+        bool down = delta < 0;
+        slow = 1;
+        uint k = Math.Min(max, Room(c, SegReg.ES, Index(c, Reg.EDI, a32), size, write: true, down, a32, out uint linear));
+        if (k == 0) return 0;
+        slow = k;
+        byte* d = c.Mmu.WriteRunPointer(linear);
+        if (d == null) return 0;
+        if (down) d -= (nint)(k - 1) << size; // the lowest element: every element holds the same value
+        if (size == 0) new Span<byte>(d, (int)k).Fill((byte)v);
+        else if (size == 1 && ((nint)d & 1) == 0) new Span<ushort>(d, (int)k).Fill((ushort)v);
+        else if (size == 2 && ((nint)d & 3) == 0) new Span<uint>(d, (int)k).Fill(v);
+        else for (uint i = 0; i < k; i++) Store(d + ((nint)i << size), size, v);
+        Advance(c, Reg.EDI, a32, (int)k * delta);
+        return k;
+    }
+
+    private static uint LodsRun(Cpu c, int size, int srcSeg, bool a32, int delta, uint max, out uint slow)
+    {
+        bool down = delta < 0;
+        slow = 1;
+        uint k = Math.Min(max, Room(c, srcSeg, Index(c, Reg.ESI, a32), size, write: false, down, a32, out uint linear));
+        if (k == 0) return 0;
+        slow = k;
+        byte* s = c.Mmu.ReadRunPointer(linear);
+        if (s == null) return 0;
+        c.SetReg(Reg.EAX, size, Load(At(s, k - 1, size, down), size)); // only the last load is seen
+        Advance(c, Reg.ESI, a32, (int)k * delta);
+        return k;
+    }
+
+    /// <summary>
+    /// Up to <paramref name="max"/> SCAS elements as one run, to the first that ends the repeat
+    /// (equal for REPNE, different for REPE) included; <paramref name="stopped"/> when one did.
+    /// </summary>
+    private static uint ScasRun(Cpu c, int size, bool a32, int delta, uint a, bool stopOnEqual, uint max, out uint slow, out bool stopped)
+    {
+        bool down = delta < 0;
+        slow = 1;
+        stopped = false;
+        uint k = Math.Min(max, Room(c, SegReg.ES, Index(c, Reg.EDI, a32), size, write: false, down, a32, out uint linear));
+        if (k == 0) return 0;
+        slow = k;
+        byte* d = c.Mmu.ReadRunPointer(linear);
+        if (d == null) return 0;
+        int m = FindStop(d, k, size, down, a, stopOnEqual);
+        stopped = m >= 0;
+        uint done = stopped ? (uint)m + 1 : k;
+        Arithmetic.Sub(c, a, Load(At(d, done - 1, size, down), size), size); // the flags of the last comparison
+        Advance(c, Reg.EDI, a32, (int)done * delta);
+        return done;
+    }
+
+    /// <summary>The first element (in the order of the run) that is equal to / different from <paramref name="a"/>, or -1.</summary>
+    private static int FindStop(byte* p, uint k, int size, bool down, uint a, bool stopOnEqual)
+    {
+        byte* low = down ? p - ((nint)(k - 1) << size) : p;
+        int i;
+        if (size == 0) i = Find(low, (int)k, (byte)a, down, stopOnEqual);
+        else if (size == 1 && ((nint)low & 1) == 0) i = Find((ushort*)low, (int)k, (ushort)a, down, stopOnEqual);
+        else if (size == 2 && ((nint)low & 3) == 0) i = Find((uint*)low, (int)k, a, down, stopOnEqual);
+        else
+        {
+            for (uint j = 0; j < k; j++)
+                if ((Load(At(p, j, size, down), size) == a) == stopOnEqual) return (int)j;
+            return -1;
+        }
+        return i < 0 ? -1 : down ? (int)k - 1 - i : i;
+    }
+
+    /// <summary>The index in memory of the first (last when <paramref name="down"/>) element equal to / different from <paramref name="a"/>, or -1.</summary>
+    private static int Find<T>(T* p, int k, T a, bool down, bool stopOnEqual) where T : unmanaged, IEquatable<T>
+    {
+        var span = new ReadOnlySpan<T>(p, k);
+        if (stopOnEqual) return down ? span.LastIndexOf(a) : span.IndexOf(a);
+        return down ? span.LastIndexOfAnyExcept(a) : span.IndexOfAnyExcept(a);
+    }
+
+    /// <summary>Up to <paramref name="max"/> CMPS elements as one run, to the first that ends the repeat included.</summary>
+    private static uint CmpsRun(Cpu c, int size, int srcSeg, bool a32, int delta, bool stopOnEqual, uint max, out uint slow, out bool stopped)
+    {
+        bool down = delta < 0;
+        slow = 1;
+        stopped = false;
+        uint k = Math.Min(max, Room(c, SegReg.ES, Index(c, Reg.EDI, a32), size, write: false, down, a32, out uint dstLinear));
+        if (k == 0) return 0;
+        k = Math.Min(k, Room(c, srcSeg, Index(c, Reg.ESI, a32), size, write: false, down, a32, out uint srcLinear));
+        if (k == 0) return 0;
+        slow = k;
+        // ES:(E)DI is read first in each element: translate in that order.
+        byte* d = c.Mmu.ReadRunPointer(dstLinear);
+        if (d == null) return 0;
+        byte* s = c.Mmu.ReadRunPointer(srcLinear);
+        if (s == null) return 0;
+        int m;
+        if (!stopOnEqual && !down)
+        {
+            // REPE forward (memcmp): the first differing byte is in the first differing element.
+            int bytes = (int)k << size;
+            int same = new ReadOnlySpan<byte>(s, bytes).CommonPrefixLength(new ReadOnlySpan<byte>(d, bytes));
+            m = same == bytes ? -1 : same >> size;
+        }
+        else
+        {
+            m = -1;
+            for (uint j = 0; j < k; j++)
+            {
+                if ((Load(At(s, j, size, down), size) == Load(At(d, j, size, down), size)) == stopOnEqual)
+                {
+                    m = (int)j;
+                    break;
+                }
+            }
+        }
+        stopped = m >= 0;
+        uint done = stopped ? (uint)m + 1 : k;
+        Arithmetic.Sub(c, Load(At(s, done - 1, size, down), size), Load(At(d, done - 1, size, down), size), size);
+        Advance(c, Reg.ESI, a32, (int)done * delta);
+        Advance(c, Reg.EDI, a32, (int)done * delta);
+        return done;
     }
 
     /// <summary>INS: port DX into ES:(E)DI. The destination is checked before the port is read.</summary>
