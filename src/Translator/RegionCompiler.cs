@@ -176,9 +176,9 @@ public static class RegionCompiler
             ctx.Dirty = dirtyIn[bi];
             ctx.ForgetFlags();
 
-            // Which block runs, for a fault's or a device's count of the instructions retired.
-            // Flat regions store it only where something may look (slow paths, generic instructions).
-            if (!ctx.Flat) SetRegionBlock(bi);
+            // Which block runs, for a fault's or a device's count of the instructions retired,
+            // and for the block cache to tell a store into the running block.
+            SetRegionBlock(bi);
 
             for (int n = 0; n < b.Count; n++)
             {
@@ -200,7 +200,6 @@ public static class RegionCompiler
 
                 // Generic: the CPU object holds the whole state around the instruction.
                 ctx.SpillAll();
-                if (ctx.Flat) SetRegionBlock(bi);
                 IInstructionEmitter? emitter = EmitterTable.For(ins.Code);
                 bool folded = emitter is not null && emitter.CanEmit(ref ins);
                 if (!folded || !FaultFree.Is(ref ins)) ctx.SetEip((uint)ins.IP);

@@ -271,7 +271,7 @@ public sealed unsafe class BlockCache
                     // The block running now (inside a compiled region, the one it says it is in)
                     // is left right after the store, so the rewritten code runs in its new form.
                     Block? running = cpu.CurrentBlocks is { } region ? region[cpu.RegionBlock] : cpu.CurrentBlock;
-                    if (ReferenceEquals(b, running)) cpu.BlockExit = BlockExitKind.ContinueAfter;
+                    if (ReferenceEquals(b, running) && cpu.Eip - b.Eip < b.NextEip - b.Eip) cpu.BlockExit = BlockExitKind.ContinueAfter;
                 }
             }
             else
