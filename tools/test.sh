@@ -12,7 +12,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# gcc-multilib: gcc -m32 for the firmware programs and the native helper of the conformance tests;
+# gcc-multilib: gcc -m32 for the firmware programs (the conformance tests' native helpers are 64-bit);
 # nasm and qemu-system-x86: the system test programs (firmware/systests), run on both engines and in
 # qemu-system-i386; seabios: the BIOS and VGA BIOS the PC boots through.
 tools/ensure-packages.sh gcc-multilib nasm qemu-system-x86 seabios

@@ -76,6 +76,7 @@ public static class DifferentialRun
 
     public static RunSummary Run(IReadOnlyList<Form> forms, RunSettings s, Func<IExecutionEngine?> engine)
     {
+        NativeHelper.RequireHost();
         var sw = Stopwatch.StartNew();
         var summary = new RunSummary { Forms = forms.Count };
         byte[] image = Image(s.Seed);

@@ -24,6 +24,8 @@ public static class Layout
     public const ushort SelData32 = (0 << 3) | 4 | 3;
     public const ushort SelData16 = (1 << 3) | 4 | 3;
     public const ushort SelCode16 = (2 << 3) | 4 | 3;
+    /// <summary>The flat 32-bit code segment the 64-bit helper runs 32-bit cases in (it reports it as the host's CS).</summary>
+    public const ushort SelCode32 = (3 << 3) | 4 | 3;
 
     public const byte ModeCode16 = 1;
     public const byte ModeStack16 = 2;

@@ -1,4 +1,8 @@
-/* Runs x86 test cases natively, as a 32-bit process, and reports what they did.
+/* Runs x86 test cases natively, in 32-bit code, and reports what they did.
+ *
+ * The helper is a 64-bit program (the kernel need not run 32-bit binaries): it runs the
+ * cases in compatibility mode, through a flat 32-bit code segment of its own in the LDT
+ * (trampoline.S), and faults come back as signals with a 64-bit context.
  *
  * Input (stdin, little-endian), produced by the C# harness:
  *   "CNF1", u32 case count, DATA_SIZE bytes: the initial image of the data segment;
@@ -24,25 +28,31 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "compat32.h"
 #include "layout.h"
 
-/* Shared with trampoline.S. */
+/* Shared with trampoline.S (which reaches them with 32-bit absolute addresses: the
+ * program is linked -no-pie, below 2 GiB). */
 uint32_t g_in[9];
 uint32_t g_out[9];
 uint32_t g_exit_id;
-uint32_t g_host_esp;
+uint64_t g_host_rsp;
+uint64_t g_host_fsbase;
+uint64_t g_sel_code32 = SEL_CODE32;
 uint16_t g_sel_data, g_sel_ss;
-uint16_t g_host_ds, g_host_ss, g_host_fs;
-struct __attribute__((packed)) { uint32_t offset; uint16_t selector; } g_far_entry;
+uint16_t g_flat_ds; /* the 64-bit process's SS: a flat data segment in compatibility mode too */
+struct __attribute__((packed)) { uint32_t offset; uint16_t selector; } g_far_entry, g_return64;
 
 void run_case(void);
 void exit_fall(void);
 void exit_taken(void);
+void exit64(void);
+extern uint8_t g_stack32_top[];
 
 static sigjmp_buf g_jump;
 static volatile uint32_t g_fault[14]; /* trapno, err, eip, cs, eflags, eax..edi */
 
-static uint8_t *const data = (uint8_t *)DATA_BASE;
+static uint8_t *const data = (uint8_t *)(uintptr_t)DATA_BASE;
 static uint8_t base_image[DATA_SIZE];
 static uint8_t expected[DATA_SIZE];
 
@@ -56,30 +66,31 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 {
     (void)sig;
     (void)si;
+    /* The kernel enters the handler in 64-bit mode (CS and SS its own; DS and ES still the
+     * test's, which 64-bit code ignores) but leaves FS, whose base glibc needs. */
+    restore_fs(g_host_fsbase);
     /* The test may have set AC with POPF; the kernel keeps it for the handler, and glibc's
      * unaligned accesses must not raise #AC. */
-    __asm__ volatile("pushl $0x202; popfl" ::: "cc", "memory");
+    __asm__ volatile("pushq $0x202; popfq" ::: "cc", "memory");
     ucontext_t *uc = ctx;
     greg_t *g = uc->uc_mcontext.gregs;
-    g_fault[0] = g[REG_TRAPNO];
-    g_fault[1] = g[REG_ERR];
-    g_fault[2] = g[REG_EIP];
-    g_fault[3] = g[REG_CS];
-    g_fault[4] = g[REG_EFL];
-    g_fault[5] = g[REG_EAX];
-    g_fault[6] = g[REG_ECX];
-    g_fault[7] = g[REG_EDX];
-    g_fault[8] = g[REG_EBX];
-    g_fault[9] = g[REG_ESP];
-    g_fault[10] = g[REG_EBP];
-    g_fault[11] = g[REG_ESI];
-    g_fault[12] = g[REG_EDI];
-    /* The kernel gave the handler the user DS, ES and SS; FS is still the test's. */
-    __asm__ volatile("movw %0, %%fs" ::"m"(g_host_fs));
+    g_fault[0] = (uint32_t)g[REG_TRAPNO];
+    g_fault[1] = (uint32_t)g[REG_ERR];
+    g_fault[2] = (uint32_t)g[REG_RIP];
+    g_fault[3] = (uint16_t)g[REG_CSGSFS]; /* CS in bits 0-15 */
+    g_fault[4] = (uint32_t)g[REG_EFL];
+    g_fault[5] = (uint32_t)g[REG_RAX];
+    g_fault[6] = (uint32_t)g[REG_RCX];
+    g_fault[7] = (uint32_t)g[REG_RDX];
+    g_fault[8] = (uint32_t)g[REG_RBX];
+    g_fault[9] = (uint32_t)g[REG_RSP];
+    g_fault[10] = (uint32_t)g[REG_RBP];
+    g_fault[11] = (uint32_t)g[REG_RSI];
+    g_fault[12] = (uint32_t)g[REG_RDI];
     siglongjmp(g_jump, 1);
 }
 
-static void set_ldt(int entry, uint32_t base, uint32_t limit, int code, int big)
+static void set_ldt(int entry, uint32_t base, uint32_t limit, int code, int big, int pages)
 {
     struct user_desc d;
     memset(&d, 0, sizeof d);
@@ -89,7 +100,7 @@ static void set_ldt(int entry, uint32_t base, uint32_t limit, int code, int big)
     d.seg_32bit = big;
     d.contents = code ? MODIFY_LDT_CONTENTS_CODE : MODIFY_LDT_CONTENTS_DATA;
     d.read_exec_only = 0;
-    d.limit_in_pages = 0;
+    d.limit_in_pages = pages;
     d.seg_not_present = 0;
     d.useable = 0;
     if (syscall(SYS_modify_ldt, 0x11, &d, sizeof d) != 0) die("modify_ldt");
@@ -97,8 +108,8 @@ static void set_ldt(int entry, uint32_t base, uint32_t limit, int code, int big)
 
 static void map_fixed(uint32_t address, uint32_t size, int prot)
 {
-    void *p = mmap((void *)address, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-    if (p != (void *)address) die("mmap");
+    void *p = mmap((void *)(uintptr_t)address, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != (void *)(uintptr_t)address) die("mmap");
 }
 
 static void read_exact(void *buffer, size_t size)
@@ -114,8 +125,8 @@ static void write_u32(uint32_t v) { fwrite(&v, 4, 1, stdout); }
 /* Writes a jump from a stub at `at` (in the flat 32-bit CS) to `target`. */
 static void jmp32(uint32_t at, void (*target)(void))
 {
-    uint8_t *p = (uint8_t *)at;
-    int32_t rel = (int32_t)((uint32_t)target - (at + 5));
+    uint8_t *p = (uint8_t *)(uintptr_t)at;
+    int32_t rel = (int32_t)(low32("conformance_helper", (void *)target) - (at + 5));
     p[0] = 0xE9;
     memcpy(p + 1, &rel, 4);
 }
@@ -123,8 +134,8 @@ static void jmp32(uint32_t at, void (*target)(void))
 /* Writes a far jump (66 EA ptr16:32) from 16-bit code at CODE16_BASE + offset into the flat CS. */
 static void jmpfar16(uint32_t offset, void (*target)(void), uint16_t cs)
 {
-    uint8_t *p = (uint8_t *)(CODE16_BASE + offset);
-    uint32_t t = (uint32_t)target;
+    uint8_t *p = (uint8_t *)(uintptr_t)(CODE16_BASE + offset);
+    uint32_t t = low32("conformance_helper", (void *)target);
     p[0] = 0x66;
     p[1] = 0xEA;
     memcpy(p + 2, &t, 4);
@@ -136,22 +147,29 @@ int main(void)
     uint16_t cs, ds, fs, gs, ss;
     __asm__ volatile("movw %%cs, %0; movw %%ds, %1; movw %%fs, %2; movw %%gs, %3; movw %%ss, %4"
                      : "=r"(cs), "=r"(ds), "=r"(fs), "=r"(gs), "=r"(ss));
-    g_host_ds = ds;
-    g_host_ss = ss;
-    g_host_fs = fs;
+    (void)cs;
+    (void)ds;
+    g_flat_ds = ss;
+    if (syscall(SYS_arch_prctl, 0x1001 /* ARCH_GET_FS */, &g_host_fsbase) != 0) die("arch_prctl");
+    g_return64.offset = low32("conformance_helper", (void *)exit64);
+    g_return64.selector = cs;
+    low32("conformance_helper", g_in);
+    low32("conformance_helper", g_stack32_top);
 
     map_fixed(CODE32_BASE, CODE32_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC);
     map_fixed(DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE);
     map_fixed(CODE16_BASE, CODE16_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC);
-    memset((void *)CODE32_BASE, 0xF4, CODE32_SIZE);
-    memset((void *)CODE16_BASE, 0xF4, CODE16_SIZE);
-    set_ldt(0, DATA_BASE, DATA_SIZE - 1, 0, 1);
-    set_ldt(1, DATA_BASE, DATA_SIZE - 1, 0, 0);
-    set_ldt(2, CODE16_BASE, CODE16_SIZE - 1, 1, 0);
+    memset((void *)(uintptr_t)CODE32_BASE, 0xF4, CODE32_SIZE);
+    memset((void *)(uintptr_t)CODE16_BASE, 0xF4, CODE16_SIZE);
+    set_ldt(0, DATA_BASE, DATA_SIZE - 1, 0, 1, 0);
+    set_ldt(1, DATA_BASE, DATA_SIZE - 1, 0, 0, 0);
+    set_ldt(2, CODE16_BASE, CODE16_SIZE - 1, 1, 0, 0);
+    set_ldt(3, 0, 0xFFFFF, 1, 1, 1);
+    require_compat_mode("conformance_helper");
     jmp32(CODE32_EXIT_FALL, exit_fall);
     jmp32(CODE32_EXIT_TAKEN, exit_taken);
-    jmpfar16(CODE16_EXIT_FALL, exit_fall, cs);
-    jmpfar16(CODE16_EXIT_TAKEN, exit_taken, cs);
+    jmpfar16(CODE16_EXIT_FALL, exit_fall, SEL_CODE32);
+    jmpfar16(CODE16_EXIT_TAKEN, exit_taken, SEL_CODE32);
 
     /* Faults arrive with SS:ESP pointing into the test's segment: handle them on our own stack. */
     static uint8_t alt[1 << 16];
@@ -169,7 +187,7 @@ int main(void)
     static char outbuf[1 << 20];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     fwrite("RES1", 1, 4, stdout);
-    write_u32(cs);
+    write_u32(SEL_CODE32); /* the CS the 32-bit cases run in */
     write_u32(ds);
     write_u32(fs);
     write_u32(gs);
@@ -221,9 +239,9 @@ int main(void)
         } else {
             entry = CODE32_ENTRY;
             g_far_entry.offset = CODE32_ENTRY;
-            g_far_entry.selector = cs;
+            g_far_entry.selector = SEL_CODE32;
         }
-        memcpy((void *)entry, code, CODE_WINDOW);
+        memcpy((void *)(uintptr_t)entry, code, CODE_WINDOW);
         g_sel_data = SEL_DATA32;
         g_sel_ss = (mode & MODE_STACK16) ? SEL_DATA16 : SEL_DATA32;
         /* Only the arithmetic flags and DF come from the case; IF is always set at CPL 3. */
@@ -271,7 +289,7 @@ int main(void)
             memcpy(data + patch_off[p], base_image + patch_off[p], patch_len[p]);
             memcpy(expected + patch_off[p], base_image + patch_off[p], patch_len[p]);
         }
-        memset((void *)entry, 0xF4, CODE_WINDOW);
+        memset((void *)(uintptr_t)entry, 0xF4, CODE_WINDOW);
     }
     fflush(stdout);
     return 0;

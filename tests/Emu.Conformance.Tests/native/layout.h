@@ -24,10 +24,13 @@
 
 #define CODE_WINDOW     64u          /* bytes of code per case, padded with HLT (F4) */
 
-/* LDT entries: 0 = data (B=1), 1 = data (B=0, a 16-bit stack), 2 = 16-bit code. */
+/* LDT entries: 0 = data (B=1), 1 = data (B=0, a 16-bit stack), 2 = 16-bit code,
+ * 3 = flat 32-bit code (the helper is a 64-bit process; the cases run in compatibility mode
+ * through this segment, since the GDT's 32-bit user code segment may be absent). */
 #define SEL_DATA32      ((0u << 3) | 4u | 3u)
 #define SEL_DATA16      ((1u << 3) | 4u | 3u)
 #define SEL_CODE16      ((2u << 3) | 4u | 3u)
+#define SEL_CODE32      ((3u << 3) | 4u | 3u)
 
 #define MODE_CODE16     1u
 #define MODE_STACK16    2u

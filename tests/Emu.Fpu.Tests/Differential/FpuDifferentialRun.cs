@@ -172,6 +172,7 @@ public static class FpuDifferentialRun
 
     public static FpuRunSummary Run(IReadOnlyList<FpuForm> forms, FpuRunSettings s, Func<IExecutionEngine?> engine)
     {
+        FpuNativeHelper.RequireHost();
         var sw = Stopwatch.StartNew();
         var summary = new FpuRunSummary { Forms = forms.Count };
         byte[] image = Image(s.Seed);

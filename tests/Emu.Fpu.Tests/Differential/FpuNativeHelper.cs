@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Threading.Tasks;
+using Emu.Conformance.Tests;
 
 namespace Emu.Fpu.Tests.Differential;
 
@@ -12,15 +13,25 @@ public readonly record struct HostSelectors(ushort Cs, ushort Ds, ushort Fs, ush
 
 /// <summary>
 /// The native helper (native/fpu_helper.c, fpu_trampoline.S, and the integer suite's
-/// layout.h): compiled at test time with gcc -m32 into the output directory, rebuilt when a
-/// source is newer than the binary, and run once per batch of cases.
+/// layout.h and compat32.h): a 64-bit program that runs the cases in 32-bit compatibility
+/// mode, compiled at test time with gcc into the output directory, rebuilt when a source is
+/// newer than the binary, and run once per batch of cases.
 /// </summary>
 public static class FpuNativeHelper
 {
     private static readonly object BuildLock = new();
     private static string? built;
 
-    public const string MissingMultilib = "gcc -m32 not available: install gcc-multilib (the README's test command does)";
+    public const string MissingCompiler = "gcc not available: install gcc (the README's test command does)";
+
+    /// <summary>The helper's exit status when the machine cannot run 32-bit user code (compat32.h's EXIT_NO_COMPAT).</summary>
+    public const int ExitNoCompat = 3;
+
+    /// <summary>
+    /// Fails once, with the helper's one-paragraph explanation, when this machine cannot run
+    /// 32-bit code at all (rather than once per batch): call before running batches in parallel.
+    /// </summary>
+    public static void RequireHost() => RunBatch(new byte[Layout.DataSize], Array.Empty<FpuCase>());
 
     public static string EnsureBuilt()
     {
@@ -30,14 +41,17 @@ public static class FpuNativeHelper
             string src = Path.Combine(AppContext.BaseDirectory, "native");
             string outDir = Path.Combine(AppContext.BaseDirectory, "native-bin");
             string exe = Path.Combine(outDir, "fpu_helper");
-            string[] sources = Directory.GetFiles(src).Where(f => f.EndsWith(".c") || f.EndsWith(".S") || f.EndsWith(".h")).ToArray();
+            // Not x87_oracle64.c: that is FastPathHostTests' own program.
+            string[] sources = Directory.GetFiles(src).Where(f => Path.GetFileName(f).StartsWith("fpu_") && (f.EndsWith(".c") || f.EndsWith(".S"))
+                || f.EndsWith(".h")).ToArray();
             if (sources.Length == 0) throw new InvalidOperationException($"native helper sources not found in {src}");
             DateTime newest = sources.Max(File.GetLastWriteTimeUtc);
             if (!File.Exists(exe) || File.GetLastWriteTimeUtc(exe) < newest)
             {
                 Directory.CreateDirectory(outDir);
                 var psi = new ProcessStartInfo("gcc") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-                foreach (string a in new[] { "-m32", "-O2", "-fno-pie", "-no-pie", "-fno-stack-protector", "-Wall", "-o", exe + ".tmp" }) psi.ArgumentList.Add(a);
+                // -no-pie: the 32-bit code reaches the helper's code and data with 32-bit addresses.
+                foreach (string a in new[] { "-m64", "-O2", "-fno-pie", "-no-pie", "-fno-stack-protector", "-Wall", "-o", exe + ".tmp" }) psi.ArgumentList.Add(a);
                 foreach (string s in sources.Where(f => !f.EndsWith(".h"))) psi.ArgumentList.Add(s);
                 Process p;
                 try
@@ -46,14 +60,14 @@ public static class FpuNativeHelper
                 }
                 catch (System.ComponentModel.Win32Exception e)
                 {
-                    throw new InvalidOperationException($"gcc not found ({e.Message}): " + MissingMultilib);
+                    throw new InvalidOperationException($"gcc not found ({e.Message}): " + MissingCompiler);
                 }
                 using (p)
                 {
                     Task<string> err = p.StandardError.ReadToEndAsync();
                     p.StandardOutput.ReadToEnd();
                     p.WaitForExit();
-                    if (p.ExitCode != 0) throw new InvalidOperationException(MissingMultilib + "\n" + err.Result);
+                    if (p.ExitCode != 0) throw new InvalidOperationException("building fpu_helper failed\n" + err.Result);
                 }
                 File.Move(exe + ".tmp", exe, overwrite: true);
             }
@@ -96,6 +110,7 @@ public static class FpuNativeHelper
         }
         write.Wait();
         readOut.Wait();
+        if (p.ExitCode == ExitNoCompat) throw new InvalidOperationException(readErr.Result.Trim());
         byte[] output = stdout.ToArray();
         var r = new BinaryReader(new MemoryStream(output));
         if (output.Length < 20 || r.ReadUInt32() != 0x31535246u) throw new InvalidOperationException("fpu_helper: bad output header: " + readErr.Result);

@@ -1,6 +1,7 @@
-/* Runs x87 and MMX test cases natively, as a 32-bit process, and reports what they did,
- * the FPU state included. The integer suite's helper (Emu.Conformance.Tests/native) is
- * the model; the address space is the same (layout.h, shared with it).
+/* Runs x87 and MMX test cases natively, in 32-bit code, and reports what they did, the
+ * FPU state included. The integer suite's helper (Emu.Conformance.Tests/native) is the
+ * model; the address space is the same (layout.h, shared with it), and so is the way it
+ * runs 32-bit code from a 64-bit program (compat32.h).
  *
  * Input (stdin, little-endian), produced by the C# harness:
  *   "FPU1", u32 case count, DATA_SIZE bytes: the initial image of the data segment;
@@ -27,16 +28,19 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "compat32.h"
 #include "layout.h"
 
-/* Shared with fpu_trampoline.S. */
+/* Shared with fpu_trampoline.S (32-bit absolute addresses: linked -no-pie, below 2 GiB). */
 uint32_t g_in[9];
 uint32_t g_out[9];
 uint32_t g_exit_id;
-uint32_t g_host_esp;
+uint64_t g_host_rsp;
+uint64_t g_host_fsbase;
+uint64_t g_sel_code32 = SEL_CODE32;
 uint16_t g_sel_data, g_sel_ss;
-uint16_t g_host_ds, g_host_ss, g_host_fs;
-struct __attribute__((packed)) { uint32_t offset; uint16_t selector; } g_far_entry;
+uint16_t g_flat_ds; /* the 64-bit process's SS: a flat data segment in compatibility mode too */
+struct __attribute__((packed)) { uint32_t offset; uint16_t selector; } g_far_entry, g_return64;
 uint8_t g_fpu_in[108];
 uint8_t g_fs_out[108];
 uint8_t g_fx_out[512] __attribute__((aligned(16)));
@@ -44,13 +48,15 @@ uint8_t g_fx_out[512] __attribute__((aligned(16)));
 void run_case(void);
 void exit_fall(void);
 void exit_taken(void);
+void exit64(void);
+extern uint8_t g_stack32_top[];
 
 static sigjmp_buf g_jump;
 static volatile uint32_t g_fault[14]; /* trapno, err, eip, cs, eflags, eax..edi */
 static uint8_t g_fault_fs[108];
 static uint8_t g_fault_fx[512];
 
-static uint8_t *const data = (uint8_t *)DATA_BASE;
+static uint8_t *const data = (uint8_t *)(uintptr_t)DATA_BASE;
 static uint8_t base_image[DATA_SIZE];
 static uint8_t expected[DATA_SIZE];
 
@@ -60,42 +66,75 @@ static void die(const char *what)
     exit(2);
 }
 
+/* The FSAVE-format image a 32-bit signal frame carries, made from the FXSAVE image as the
+ * kernel makes it (convert_from_fxsr): full tag word from the abridged one and the
+ * registers, the pointer offsets from the (64-bit format) image, FCS the faulting CS with
+ * FOP 0, FDS the current DS. */
+static void fsave_from_fxsave(uint8_t *fs, const uint8_t *fx, uint32_t cs, uint32_t ds)
+{
+    uint16_t cw, sw;
+    memcpy(&cw, fx + 0, 2);
+    memcpy(&sw, fx + 2, 2);
+    uint32_t top = (sw >> 11) & 7, abridged = fx[4], tags = 0;
+    for (uint32_t i = 0; i < 8; i++) {
+        uint32_t tag = 3; /* empty */
+        if (abridged & (1u << i)) {
+            const uint8_t *st = fx + 32 + 16 * ((i - top) & 7);
+            uint64_t significand;
+            uint16_t exponent;
+            memcpy(&significand, st, 8);
+            memcpy(&exponent, st + 8, 2);
+            exponent &= 0x7FFF;
+            if (exponent == 0x7FFF) tag = 2;
+            else if (exponent == 0) tag = significand == 0 ? 1 : 2;
+            else tag = (significand >> 63) ? 0 : 2;
+        }
+        tags |= tag << (2 * i);
+    }
+    uint32_t env[7] = { cw | 0xFFFF0000u, sw | 0xFFFF0000u, tags | 0xFFFF0000u, 0, cs & 0xFFFF, 0, ds | 0xFFFF0000u };
+    memcpy(&env[3], fx + 8, 4);  /* FIP, low half of the 64-bit format's RIP */
+    memcpy(&env[5], fx + 16, 4); /* FDP */
+    memcpy(fs, env, 28);
+    for (int i = 0; i < 8; i++) memcpy(fs + 28 + 10 * i, fx + 32 + 16 * i, 10);
+}
+
 static void on_fault(int sig, siginfo_t *si, void *ctx)
 {
     (void)sig;
     (void)si;
-    __asm__ volatile("pushl $0x202; popfl" ::: "cc", "memory");
+    uint16_t ds;
+    __asm__ volatile("movw %%ds, %0" : "=r"(ds)); /* still the case's: 64-bit signal delivery keeps it */
+    /* The kernel enters the handler in 64-bit mode but leaves FS on the test segment. */
+    restore_fs(g_host_fsbase);
+    __asm__ volatile("pushq $0x202; popfq" ::: "cc", "memory");
     ucontext_t *uc = ctx;
     greg_t *g = uc->uc_mcontext.gregs;
-    g_fault[0] = g[REG_TRAPNO];
-    g_fault[1] = g[REG_ERR];
-    g_fault[2] = g[REG_EIP];
-    g_fault[3] = g[REG_CS];
-    g_fault[4] = g[REG_EFL];
-    g_fault[5] = g[REG_EAX];
-    g_fault[6] = g[REG_ECX];
-    g_fault[7] = g[REG_EDX];
-    g_fault[8] = g[REG_EBX];
-    g_fault[9] = g[REG_ESP];
-    g_fault[10] = g[REG_EBP];
-    g_fault[11] = g[REG_ESI];
-    g_fault[12] = g[REG_EDI];
-    /* The frame's FPU state: the FSAVE-format header the kernel derives, then (magic 0) the
-     * FXSAVE image the hardware stored. */
+    g_fault[0] = (uint32_t)g[REG_TRAPNO];
+    g_fault[1] = (uint32_t)g[REG_ERR];
+    g_fault[2] = (uint32_t)g[REG_RIP];
+    g_fault[3] = (uint16_t)g[REG_CSGSFS]; /* CS in bits 0-15 */
+    g_fault[4] = (uint32_t)g[REG_EFL];
+    g_fault[5] = (uint32_t)g[REG_RAX];
+    g_fault[6] = (uint32_t)g[REG_RCX];
+    g_fault[7] = (uint32_t)g[REG_RDX];
+    g_fault[8] = (uint32_t)g[REG_RBX];
+    g_fault[9] = (uint32_t)g[REG_RSP];
+    g_fault[10] = (uint32_t)g[REG_RBP];
+    g_fault[11] = (uint32_t)g[REG_RSI];
+    g_fault[12] = (uint32_t)g[REG_RDI];
+    /* The frame's FPU state: the FXSAVE image (64-bit format) the kernel stored; the FSAVE
+     * image is derived from it as the kernel does for a 32-bit frame. */
     const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
     memset(g_fault_fs, 0, sizeof g_fault_fs);
     memset(g_fault_fx, 0, sizeof g_fault_fx);
     if (fp != NULL) {
-        memcpy(g_fault_fs, fp, 108);
-        uint16_t magic;
-        memcpy(&magic, fp + 110, 2);
-        if (magic == 0) memcpy(g_fault_fx, fp + 112, 512);
+        memcpy(g_fault_fx, fp, 512);
+        fsave_from_fxsave(g_fault_fs, g_fault_fx, g_fault[3], ds);
     }
-    __asm__ volatile("movw %0, %%fs" ::"m"(g_host_fs));
     siglongjmp(g_jump, 1);
 }
 
-static void set_ldt(int entry, uint32_t base, uint32_t limit, int code, int big)
+static void set_ldt(int entry, uint32_t base, uint32_t limit, int code, int big, int pages)
 {
     struct user_desc d;
     memset(&d, 0, sizeof d);
@@ -104,13 +143,14 @@ static void set_ldt(int entry, uint32_t base, uint32_t limit, int code, int big)
     d.limit = limit;
     d.seg_32bit = big;
     d.contents = code ? MODIFY_LDT_CONTENTS_CODE : MODIFY_LDT_CONTENTS_DATA;
+    d.limit_in_pages = pages;
     if (syscall(SYS_modify_ldt, 0x11, &d, sizeof d) != 0) die("modify_ldt");
 }
 
 static void map_fixed(uint32_t address, uint32_t size, int prot)
 {
-    void *p = mmap((void *)address, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-    if (p != (void *)address) die("mmap");
+    void *p = mmap((void *)(uintptr_t)address, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != (void *)(uintptr_t)address) die("mmap");
 }
 
 static void read_exact(void *buffer, size_t size)
@@ -125,16 +165,16 @@ static void write_u32(uint32_t v) { fwrite(&v, 4, 1, stdout); }
 
 static void jmp32(uint32_t at, void (*target)(void))
 {
-    uint8_t *p = (uint8_t *)at;
-    int32_t rel = (int32_t)((uint32_t)target - (at + 5));
+    uint8_t *p = (uint8_t *)(uintptr_t)at;
+    int32_t rel = (int32_t)(low32("fpu_helper", (void *)target) - (at + 5));
     p[0] = 0xE9;
     memcpy(p + 1, &rel, 4);
 }
 
 static void jmpfar16(uint32_t offset, void (*target)(void), uint16_t cs)
 {
-    uint8_t *p = (uint8_t *)(CODE16_BASE + offset);
-    uint32_t t = (uint32_t)target;
+    uint8_t *p = (uint8_t *)(uintptr_t)(CODE16_BASE + offset);
+    uint32_t t = low32("fpu_helper", (void *)target);
     p[0] = 0x66;
     p[1] = 0xEA;
     memcpy(p + 2, &t, 4);
@@ -146,22 +186,27 @@ int main(void)
     uint16_t cs, ds, fs, gs, ss;
     __asm__ volatile("movw %%cs, %0; movw %%ds, %1; movw %%fs, %2; movw %%gs, %3; movw %%ss, %4"
                      : "=r"(cs), "=r"(ds), "=r"(fs), "=r"(gs), "=r"(ss));
-    g_host_ds = ds;
-    g_host_ss = ss;
-    g_host_fs = fs;
+    g_flat_ds = ss;
+    if (syscall(SYS_arch_prctl, 0x1001 /* ARCH_GET_FS */, &g_host_fsbase) != 0) die("arch_prctl");
+    g_return64.offset = low32("fpu_helper", (void *)exit64);
+    g_return64.selector = cs;
+    low32("fpu_helper", g_in);
+    low32("fpu_helper", g_stack32_top);
 
     map_fixed(CODE32_BASE, CODE32_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC);
     map_fixed(DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE);
     map_fixed(CODE16_BASE, CODE16_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC);
-    memset((void *)CODE32_BASE, 0xF4, CODE32_SIZE);
-    memset((void *)CODE16_BASE, 0xF4, CODE16_SIZE);
-    set_ldt(0, DATA_BASE, DATA_SIZE - 1, 0, 1);
-    set_ldt(1, DATA_BASE, DATA_SIZE - 1, 0, 0);
-    set_ldt(2, CODE16_BASE, CODE16_SIZE - 1, 1, 0);
+    memset((void *)(uintptr_t)CODE32_BASE, 0xF4, CODE32_SIZE);
+    memset((void *)(uintptr_t)CODE16_BASE, 0xF4, CODE16_SIZE);
+    set_ldt(0, DATA_BASE, DATA_SIZE - 1, 0, 1, 0);
+    set_ldt(1, DATA_BASE, DATA_SIZE - 1, 0, 0, 0);
+    set_ldt(2, CODE16_BASE, CODE16_SIZE - 1, 1, 0, 0);
+    set_ldt(3, 0, 0xFFFFF, 1, 1, 1);
+    require_compat_mode("fpu_helper");
     jmp32(CODE32_EXIT_FALL, exit_fall);
     jmp32(CODE32_EXIT_TAKEN, exit_taken);
-    jmpfar16(CODE16_EXIT_FALL, exit_fall, cs);
-    jmpfar16(CODE16_EXIT_TAKEN, exit_taken, cs);
+    jmpfar16(CODE16_EXIT_FALL, exit_fall, SEL_CODE32);
+    jmpfar16(CODE16_EXIT_TAKEN, exit_taken, SEL_CODE32);
 
     static uint8_t alt[1 << 16];
     stack_t st = { .ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0 };
@@ -178,7 +223,7 @@ int main(void)
     static char outbuf[1 << 20];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     fwrite("FRS1", 1, 4, stdout);
-    write_u32(cs);
+    write_u32(SEL_CODE32); /* the CS the 32-bit cases run in */
     write_u32(ds);
     write_u32(fs);
     write_u32(gs);
@@ -231,9 +276,9 @@ int main(void)
         } else {
             entry = CODE32_ENTRY;
             g_far_entry.offset = CODE32_ENTRY;
-            g_far_entry.selector = cs;
+            g_far_entry.selector = SEL_CODE32;
         }
-        memcpy((void *)entry, code, CODE_WINDOW);
+        memcpy((void *)(uintptr_t)entry, code, CODE_WINDOW);
         g_sel_data = SEL_DATA32;
         g_sel_ss = (mode & MODE_STACK16) ? SEL_DATA16 : SEL_DATA32;
         g_in[8] = (g_in[8] & 0xCD5u) | 0x202u;
@@ -284,7 +329,7 @@ int main(void)
             memcpy(data + patch_off[p], base_image + patch_off[p], patch_len[p]);
             memcpy(expected + patch_off[p], base_image + patch_off[p], patch_len[p]);
         }
-        memset((void *)entry, 0xF4, CODE_WINDOW);
+        memset((void *)(uintptr_t)entry, 0xF4, CODE_WINDOW);
     }
     fflush(stdout);
     return 0;

@@ -1,20 +1,47 @@
-/* Enter an x87/MMX test case and come back from it (32-bit, AT&T syntax).
+/* Enter an x87/MMX test case and come back from it (AT&T syntax). The helper is a 64-bit
+ * program; the case runs in 32-bit compatibility mode, which needs no IA32 support in the
+ * kernel.
  *
- * As the integer suite's trampoline, plus the FPU: run_case first loads the case's x87
- * state with FNINIT; FRSTOR (g_fpu_in, the 108-byte 32-bit protected-mode image), then the
- * segment registers, EFLAGS and general registers, and far-jumps to the case. The exits
- * save the general registers, then the FPU with FXSAVE (g_fx_out) and FNSAVE (g_fs_out),
- * which do not wait, so a pending unmasked exception is captured rather than raised. */
+ * As the integer suite's trampoline (Emu.Conformance.Tests/native/trampoline.S), plus the
+ * FPU: enter32 first loads the case's x87 state with FNINIT; FRSTOR (g_fpu_in, the 108-byte
+ * 32-bit protected-mode image, loaded in compatibility mode as a 32-bit process would). The
+ * exits save the general registers, then the FPU with FXSAVE (g_fx_out) and FNSAVE
+ * (g_fs_out), which do not wait, so a pending unmasked exception is captured rather than
+ * raised; then FNINIT and the default MXCSR (a case's FXRSTOR may have changed it) for C.
+ *
+ * run_case (64-bit) saves the callee-saved registers and RSP, moves to a small stack below
+ * 4 GiB and far-returns into enter32 through the LDT's flat 32-bit code segment (SEL_CODE32).
+ * enter32 (compatibility mode) loads the flat data selector of the 64-bit process (its SS,
+ * usable as a 32-bit data segment) in DS and ES, then as the 32-bit helper always did: the
+ * case's EFLAGS, segment registers and general registers, and a far jump to the case's entry
+ * (SEL_CODE32 or the LDT 16-bit code segment). The case's code ends in a jump to one of two
+ * exit stubs, which jump here to exit_fall / exit_taken: they restore the flat DS first
+ * (through a CS override, since DS is the test segment), save every register and EFLAGS
+ * without touching the test stack, and far-jump back to 64-bit mode (g_return64), where
+ * exit64 restores the host's RSP, DS, ES and FS (null selector, then the FS base glibc's
+ * thread pointer lives in, with arch_prctl) and returns to C. */
         .text
-
+        .code64
         .globl  run_case
         .type   run_case, @function
 run_case:
-        push    %ebp
-        push    %ebx
-        push    %esi
-        push    %edi
-        mov     %esp, g_host_esp
+        push    %rbp
+        push    %rbx
+        push    %r12
+        push    %r13
+        push    %r14
+        push    %r15
+        mov     %rsp, g_host_rsp(%rip)
+        mov     $g_stack32_top, %esp    /* a stack below 4 GiB for the far return and PUSHF */
+        pushq   g_sel_code32(%rip)
+        pushq   $enter32
+        lretq
+
+        .code32
+enter32:
+        movw    %cs:g_flat_ds, %ax      /* DS is null in a 64-bit process */
+        mov     %ax, %ds
+        mov     %ax, %es
         fninit
         frstor  g_fpu_in
         pushl   g_in+32                 /* EFLAGS: nothing below changes flags */
@@ -38,13 +65,13 @@ run_case:
 
         .globl  exit_fall
 exit_fall:
-        movw    %cs:g_host_ds, %ds
+        movw    %cs:g_flat_ds, %ds
         movl    $1, g_exit_id
         jmp     exit_common
 
         .globl  exit_taken
 exit_taken:
-        movw    %cs:g_host_ds, %ds
+        movw    %cs:g_flat_ds, %ds
         movl    $2, g_exit_id
 
 exit_common:
@@ -58,20 +85,57 @@ exit_common:
         mov     %edi, g_out+28
         fxsave  g_fx_out
         fnsave  g_fs_out
-        movw    g_host_ss, %ss
-        mov     g_host_esp, %esp
+        movw    g_flat_ds, %ss
+        mov     $g_stack32_top, %esp
         pushfl
         popl    g_out+32
-        movw    g_host_ds, %es
-        movw    g_host_fs, %fs
         pushl   $0x202                  /* DF and AC clear again for C */
         popfl
         fninit
-        pop     %edi
-        pop     %esi
-        pop     %ebx
-        pop     %ebp
+        ldmxcsr g_mxcsr_default
+        ljmp    *g_return64
+
+        .code64
+        .globl  exit64
+exit64:
+        mov     g_host_rsp(%rip), %rsp
+        xor     %eax, %eax
+        mov     %eax, %ds
+        mov     %eax, %es
+        call    host_fs
+        pop     %r15
+        pop     %r14
+        pop     %r13
+        pop     %r12
+        pop     %rbx
+        pop     %rbp
         ret
         .size   run_case, .-run_case
+
+/* Puts FS back as glibc set it up (null selector, base g_host_fsbase): the cases load FS
+ * with the test segment, whose base is not the thread pointer. Clobbers RAX, RCX, RDX,
+ * RSI, RDI, R11; touches neither memory through FS nor the red zone. */
+        .type   host_fs, @function
+host_fs:
+        xor     %eax, %eax
+        mov     %eax, %fs
+        mov     $158, %eax              /* SYS_arch_prctl */
+        mov     $0x1002, %edi           /* ARCH_SET_FS */
+        mov     g_host_fsbase(%rip), %rsi
+        syscall
+        ret
+        .size   host_fs, .-host_fs
+
+        .section .rodata
+        .balign 4
+g_mxcsr_default:
+        .long   0x1F80
+
+        .bss
+        .balign 16
+g_stack32:
+        .skip   256
+        .globl  g_stack32_top
+g_stack32_top:
 
         .section .note.GNU-stack,"",@progbits
