@@ -1,3 +1,4 @@
+using Xunit;
 using System;
 using System.Collections.Concurrent;
 using System.IO;
@@ -16,6 +17,23 @@ namespace Emu.Conformance.Tests;
 /// </summary>
 public class DifferentialTests
 {
+    /// <summary>
+    /// These tests need a host that runs 32-bit user code (the helper switches a 64-bit process
+    /// into compatibility mode). A machine where no process can (a PVM guest, whose CPU has no
+    /// 32-bit code segment) reports them as skipped with the helper's explanation, never as passed.
+    /// </summary>
+    private static void HostOrSkip()
+    {
+        try
+        {
+            NativeHelper.RequireHost();
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("cannot run 32-bit user code", StringComparison.Ordinal))
+        {
+            Skip.If(true, e.Message);
+        }
+    }
+
     private readonly ITestOutputHelper output;
 
     public DifferentialTests(ITestOutputHelper output) => this.output = output;
@@ -46,9 +64,10 @@ public class DifferentialTests
         output.WriteLine($"{FormCatalog.RequiredCodes().Count} codes, {forms.Count} forms");
     }
 
-    [Fact]
+    [SkippableFact]
     public void NativeHelperReportsWhatTheCodeDid()
     {
+        HostOrSkip();
         // ADD EAX, ECX; MOV [EBX], EAX in 32-bit code: the helper must report the sum in EAX and
         // in memory, so the suite is not comparing two empty results.
         var form = new Form(Code.Add_rm32_r32, 32, OperandForm.Register, 0, RepPrefixKind.None);
@@ -74,12 +93,17 @@ public class DifferentialTests
         Assert.NotEqual(0, host.Cs);
     }
 
-    [Fact]
-    public void InterpreterMatchesTheHost() => Check("interpreter", () => null);
+    [SkippableFact]
+    public void InterpreterMatchesTheHost()
+    {
+        HostOrSkip();
+        Check("interpreter", () => null);
+    }
 
-    [Fact]
+    [SkippableFact]
     public void TranslatorMatchesTheHost()
     {
+        HostOrSkip();
         var engines = new ConcurrentBag<TranslatorEngine>();
         RunSummary summary = Check("translator", () =>
         {

@@ -188,6 +188,9 @@ public sealed partial class Cpu
             }
             CurrentBlock = null;
             CurrentBlocks = null;
+            // No block runs here: an early-exit request still standing would make the next
+            // block leave after its first store.
+            BlockExit = BlockExitKind.None;
             // Stop addresses are checked here, between blocks: with one set, compiled code comes
             // back after every block. A stop asked meanwhile by another thread is not lost.
             ExitAt = stopAt.HasValue || stopAt2.HasValue ? 0 : end;
