@@ -41,6 +41,12 @@ public sealed class LockstepRunner : IDisposable
     private readonly Func<ulong>? primaryTsc;
     private readonly Queue<ulong> tscReads = new();
 
+    // External interrupts are inputs too: the shadow's INTR and NMI are what the primary's were
+    // when the step began, and its INTA cycles get the vectors the primary's controller gave.
+    private readonly InterruptLine? primaryLine;
+    private readonly InterruptLine shadowLine = new();
+    private readonly Queue<int> vectors = new();
+
     /// <summary>
     /// Starts checking <paramref name="primary"/>: copies its memory and state into a shadow
     /// machine, and from now on records its device accesses and tracks its stores.
@@ -73,6 +79,13 @@ public sealed class LockstepRunner : IDisposable
         };
         shadow.TscSource = () => tscReads.TryDequeue(out ulong v) ? v : 0;
         shadow.CopyStateFrom(primary);
+        if (primary.Line is { } line)
+        {
+            primaryLine = line;
+            line.Controller = new RecordingController(line.Controller, vectors);
+            shadowLine.Controller = new ReplayingController(vectors);
+            shadow.Line = shadowLine;
+        }
         replay.StopReached = () => shadow.StopAfterCurrentInstruction(StopReason.Requested);
         primary.Io.Log = recorded;
         primary.Physical.Log = recorded;
@@ -110,12 +123,17 @@ public sealed class LockstepRunner : IDisposable
         primary.Physical.ClearDirtyPages();
         shadowMemory.ClearDirtyPages();
 
+        bool intr = primaryLine?.Intr ?? false, nmi = primaryLine?.NmiPending ?? false;
+        vectors.Clear();
         StopReason p = primary.Run(1);
         long retired = primary.InstructionCount - before;
         replay.Load(recorded);
+        shadowLine.Intr = intr;
+        if (nmi && !shadowLine.NmiPending) shadowLine.RaiseNmi();
         // The same number of instructions; at least one, so a step whose first instruction
         // faults makes the shadow fault too.
         StopReason s = shadow.Run(Math.Max(retired, 1));
+        shadowLine.Intr = false;
         Steps++;
 
         found.Clear();
@@ -227,10 +245,43 @@ public sealed class LockstepRunner : IDisposable
     public void Dispose()
     {
         primary.TscSource = primaryTsc;
+        if (primaryLine?.Controller is RecordingController r) primaryLine.Controller = r.Inner;
         primary.Io.Log = null;
         primary.Physical.Log = null;
         primary.Physical.TrackWrites = false;
         shadowMmu.Dispose();
         shadowMemory.Dispose();
+    }
+
+    /// <summary>The primary's interrupt controller, noting each vector it hands out.</summary>
+    private sealed class RecordingController : IInterruptAcknowledge
+    {
+        private readonly IInterruptAcknowledge? inner;
+        private readonly Queue<int> vectors;
+
+        public IInterruptAcknowledge? Inner => inner;
+
+        public RecordingController(IInterruptAcknowledge? inner, Queue<int> vectors)
+        {
+            this.inner = inner;
+            this.vectors = vectors;
+        }
+
+        public int Acknowledge()
+        {
+            int v = inner?.Acknowledge() ?? 0;
+            vectors.Enqueue(v);
+            return v;
+        }
+    }
+
+    /// <summary>The shadow's controller: the primary's vectors, in order (a shadow that takes one more gets vector 0, and diverges).</summary>
+    private sealed class ReplayingController : IInterruptAcknowledge
+    {
+        private readonly Queue<int> vectors;
+
+        public ReplayingController(Queue<int> vectors) => this.vectors = vectors;
+
+        public int Acknowledge() => vectors.TryDequeue(out int v) ? v : 0;
     }
 }
