@@ -195,26 +195,27 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Ldind_U4);
     }
 
+    /// <summary>The CPU fields the flag locals and the count mirror, in the order of the locals.</summary>
+    private (System.Reflection.FieldInfo Field, LocalBuilder Local)[] FlagFields =>
+        new[] { (Members.FlagsOp, flagsOp), (Members.FlagsSrc1, flagsSrc1), (Members.FlagsSrc2, flagsSrc2),
+                (Members.FlagsRes, flagsRes), (Members.Eflags, eflags), (Members.InstructionCount, count) };
+
     private void LoadFlagFields()
     {
+        foreach ((System.Reflection.FieldInfo field, LocalBuilder local) in FlagFields)
+        {
+            LoadCpu();
+            Il.Emit(OpCodes.Ldfld, field);
+            Il.Emit(OpCodes.Stloc, local);
+        }
+    }
+
+    /// <summary>cpu.field = local.</summary>
+    private void StoreField(System.Reflection.FieldInfo field, LocalBuilder local)
+    {
         LoadCpu();
-        Il.Emit(OpCodes.Ldfld, Members.FlagsOp);
-        Il.Emit(OpCodes.Stloc, flagsOp);
-        LoadCpu();
-        Il.Emit(OpCodes.Ldfld, Members.FlagsSrc1);
-        Il.Emit(OpCodes.Stloc, flagsSrc1);
-        LoadCpu();
-        Il.Emit(OpCodes.Ldfld, Members.FlagsSrc2);
-        Il.Emit(OpCodes.Stloc, flagsSrc2);
-        LoadCpu();
-        Il.Emit(OpCodes.Ldfld, Members.FlagsRes);
-        Il.Emit(OpCodes.Stloc, flagsRes);
-        LoadCpu();
-        Il.Emit(OpCodes.Ldfld, Members.Eflags);
-        Il.Emit(OpCodes.Stloc, eflags);
-        LoadCpu();
-        Il.Emit(OpCodes.Ldfld, Members.InstructionCount);
-        Il.Emit(OpCodes.Stloc, count);
+        Il.Emit(OpCodes.Ldloc, local);
+        Il.Emit(OpCodes.Stfld, field);
     }
 
     /// <summary>Stores the locals named by <paramref name="mask"/> (see <see cref="Dirty"/>) into the CPU; does not change <see cref="Dirty"/>.</summary>
@@ -233,15 +234,9 @@ public sealed class EmitContext
             LoadCpu();
             PushFlagsOpForStore();
             Il.Emit(OpCodes.Stfld, Members.FlagsOp);
-            LoadCpu();
-            Il.Emit(OpCodes.Ldloc, flagsSrc1);
-            Il.Emit(OpCodes.Stfld, Members.FlagsSrc1);
-            LoadCpu();
-            Il.Emit(OpCodes.Ldloc, flagsSrc2);
-            Il.Emit(OpCodes.Stfld, Members.FlagsSrc2);
-            LoadCpu();
-            Il.Emit(OpCodes.Ldloc, flagsRes);
-            Il.Emit(OpCodes.Stfld, Members.FlagsRes);
+            StoreField(Members.FlagsSrc1, flagsSrc1);
+            StoreField(Members.FlagsSrc2, flagsSrc2);
+            StoreField(Members.FlagsRes, flagsRes);
         }
         if ((mask & (DirtyEflags | (PendingMask != 0 ? DirtyFlags : 0))) != 0)
         {
@@ -249,12 +244,7 @@ public sealed class EmitContext
             PushEflagsForStore();
             Il.Emit(OpCodes.Stfld, Members.Eflags);
         }
-        if ((mask & DirtyCount) != 0)
-        {
-            LoadCpu();
-            Il.Emit(OpCodes.Ldloc, count);
-            Il.Emit(OpCodes.Stfld, Members.InstructionCount);
-        }
+        if ((mask & DirtyCount) != 0) StoreField(Members.InstructionCount, count);
     }
 
     /// <summary>FlagsOp as the CPU must get it: with rotate flags pending, the merged (eager) state.</summary>

@@ -450,7 +450,10 @@ public sealed class FastShiftMultiply : IFastEmitter
     }
 }
 
-/// <summary>NOPs (their memory operand is never accessed), CBW, CWDE, CWD, CDQ and XCHG of two registers.</summary>
+/// <summary>
+/// NOPs: nothing to emit (their memory operand is never accessed). CBW..CDQ and XCHG stay
+/// generic, calling their one definition in <see cref="DataTransfer"/>.
+/// </summary>
 public sealed class FastMisc : IFastEmitter
 {
     internal static void Register(IFastEmitter?[] t)
@@ -458,54 +461,11 @@ public sealed class FastMisc : IFastEmitter
         var e = new FastMisc();
         for (int c = 0; c < t.Length; c++)
             if (InstructionTable.IsNop((Code)c) && InstructionTable.IsImplemented((Code)c)) t[c] = e;
-        foreach (Code c in new[] { Code.Cbw, Code.Cwde, Code.Cwd, Code.Cdq, Code.Xchg_rm8_r8, Code.Xchg_rm16_r16, Code.Xchg_rm32_r32,
-                     Code.Xchg_r16_AX, Code.Xchg_r32_EAX })
-            t[(int)c] = e;
     }
 
-    public bool CanEmit(ref Instruction i) => i.Mnemonic != Mnemonic.Xchg || i.Op0Kind == OpKind.Register && i.Op1Kind == OpKind.Register;
+    public bool CanEmit(ref Instruction i) => true;
 
     public void Emit(EmitContext ctx, ref Instruction i)
     {
-        ILGenerator il = ctx.Il;
-        switch (i.Code)
-        {
-            case Code.Cbw: // AX = sign-extended AL
-                ctx.LoadReg(Reg.EAX, 0);
-                il.Emit(OpCodes.Conv_I1);
-                ctx.StoreReg(Reg.EAX, 1);
-                return;
-            case Code.Cwde: // EAX = sign-extended AX
-                ctx.LoadReg(Reg.EAX, 1);
-                il.Emit(OpCodes.Conv_I2);
-                ctx.StoreReg(Reg.EAX, 2);
-                return;
-            case Code.Cwd: // DX = the sign of AX
-                ctx.LoadReg(Reg.EAX, 1);
-                il.Emit(OpCodes.Conv_I2);
-                ctx.Const(15);
-                il.Emit(OpCodes.Shr);
-                ctx.StoreReg(Reg.EDX, 1);
-                return;
-            case Code.Cdq: // EDX = the sign of EAX
-                ctx.LoadReg(Reg.EAX, 2);
-                ctx.Const(31);
-                il.Emit(OpCodes.Shr);
-                ctx.StoreReg(Reg.EDX, 2);
-                return;
-        }
-        if (i.Mnemonic == Mnemonic.Xchg)
-        {
-            int size = Shapes.SizeOfRegister(i.Op0Register);
-            int a = Cpu.RegNum(i.Op0Register), b = Cpu.RegNum(i.Op1Register);
-            LocalBuilder t = ctx.Temp(0);
-            ctx.LoadReg(a, size);
-            il.Emit(OpCodes.Stloc, t);
-            ctx.LoadReg(b, size);
-            ctx.StoreReg(a, size);
-            il.Emit(OpCodes.Ldloc, t);
-            ctx.StoreReg(b, size);
-        }
-        // NOP: nothing.
     }
 }
