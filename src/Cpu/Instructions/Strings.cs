@@ -65,6 +65,7 @@ public static unsafe class Strings
                 uint k = max > 1 ? MovsRun(c, size, srcSeg, a32, delta, max, out slow) : 0;
                 if (k != 0)
                 {
+                    slow = 0; // the next elements may form a run again
                     n -= k;
                     done += (int)k;
                     SetCount(c, a32, n);
@@ -108,6 +109,7 @@ public static unsafe class Strings
                 uint k = max > 1 ? StosRun(c, size, a32, delta, v, max, out slow) : 0;
                 if (k != 0)
                 {
+                    slow = 0; // the next elements may form a run again
                     n -= k;
                     done += (int)k;
                     SetCount(c, a32, n);
@@ -141,6 +143,7 @@ public static unsafe class Strings
                 uint k = max > 1 ? LodsRun(c, size, srcSeg, a32, delta, max, out slow) : 0;
                 if (k != 0)
                 {
+                    slow = 0; // the next elements may form a run again
                     n -= k;
                     done += (int)k;
                     SetCount(c, a32, n);
@@ -186,6 +189,7 @@ public static unsafe class Strings
                 uint k = max > 1 ? CmpsRun(c, size, srcSeg, a32, delta, rep == RepNE, max, out slow, out stopped) : 0;
                 if (k != 0)
                 {
+                    slow = 0; // the next elements may form a run again
                     n -= k;
                     done += (int)k;
                     SetCount(c, a32, n);
@@ -235,6 +239,7 @@ public static unsafe class Strings
                 uint k = max > 1 ? ScasRun(c, size, a32, delta, a, rep == RepNE, max, out slow, out stopped) : 0;
                 if (k != 0)
                 {
+                    slow = 0; // the next elements may form a run again
                     n -= k;
                     done += (int)k;
                     SetCount(c, a32, n);
