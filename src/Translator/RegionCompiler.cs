@@ -86,6 +86,7 @@ public static class RegionCompiler
         public readonly List<RegionLink> Links = new();
         private readonly Dictionary<uint, int> slotOf = new();
         private readonly int[] dirtyIn;
+        private readonly int[] entryGuess;
         private readonly uint linearPage;
 
         public Compilation(Region region, EmitContext ctx)
@@ -100,6 +101,7 @@ public static class RegionCompiler
             exitEip = il.DeclareLocal(typeof(uint));
             exitValue = il.DeclareLocal(typeof(int));
             dirtyIn = DirtyAnalysis.Run(region);
+            entryGuess = FlagGuess.Run(region);
             for (int i = 0; i < region.Blocks.Length; i++) allBlocks.Add(i);
             // Blocks a RET may come back to: those after a CALL in the region.
             foreach (Block b in region.Blocks)
@@ -175,6 +177,7 @@ public static class RegionCompiler
             ctx.BlockIndex = bi;
             ctx.Dirty = dirtyIn[bi];
             ctx.ForgetFlags();
+            ctx.GuessOp = entryGuess[bi];
 
             // Which block runs, for a fault's or a device's count of the instructions retired,
             // and for the block cache to tell a store into the running block.
@@ -210,6 +213,7 @@ public static class RegionCompiler
                 // task switch changes every register), else what Iced says it writes.
                 if (InstructionTable.IsSensitive(ins.Code)) ctx.ReloadAll();
                 else ctx.Reload(DirtyAnalysis.Writes(ref ins));
+                if (ins.RflagsModified != 0) ctx.GuessOp = FlagGuess.Of(ref ins);
             }
 
             // The block ended without a branch emitted here.
@@ -468,6 +472,69 @@ public static class RegionCompiler
             il.EmitCalli(OpCodes.Calli, System.Reflection.CallingConventions.Standard, typeof(void),
                 new[] { typeof(Cpu), typeof(Instruction).MakeByRefType() }, null);
         }
+    }
+}
+
+/// <summary>
+/// A guess, per block, of the lazy flag operation the flag locals hold when it starts: the
+/// operation of the last flag-setting instruction of its predecessors in the region, when they
+/// agree. Only a guess: the code tests it at run time (an entry from outside the region may
+/// bring any state), and a wrong one costs the general path.
+/// </summary>
+internal static class FlagGuess
+{
+    public static int[] Run(Region region)
+    {
+        Block[] blocks = region.Blocks;
+        var guess = new int[blocks.Length];
+        Array.Fill(guess, int.MinValue); // no predecessor seen yet
+        Span<uint> next = stackalloc uint[3];
+        for (int b = 0; b < blocks.Length; b++)
+        {
+            int exit = AtEnd(blocks[b]);
+            int k = RegionBuilder.Successors(blocks[b], next);
+            for (int s = 0; s < k; s++)
+            {
+                int j = region.IndexOf(next[s]);
+                if (j < 0) continue;
+                guess[j] = guess[j] == int.MinValue || guess[j] == exit ? exit : -1;
+            }
+        }
+        for (int j = 0; j < guess.Length; j++)
+            if (guess[j] == int.MinValue) guess[j] = -1;
+        return guess;
+    }
+
+    /// <summary>The operation of the block's last flag-setting instruction, or -1.</summary>
+    private static int AtEnd(Block b)
+    {
+        for (int n = b.Count - 1; n >= 0; n--)
+            if (b.Code[n].RflagsModified != 0) return Of(ref b.Code[n]);
+        return -1;
+    }
+
+    /// <summary>The lazy operation (kind | size) this instruction most likely leaves, or -1.</summary>
+    public static int Of(ref Instruction ins)
+    {
+        int kind = ins.Mnemonic switch
+        {
+            Mnemonic.Cmp or Mnemonic.Sub or Mnemonic.Neg or Mnemonic.Cmpsb or Mnemonic.Cmpsw or Mnemonic.Cmpsd
+                or Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd => LazyFlags.Sub,
+            Mnemonic.Add => LazyFlags.Add,
+            Mnemonic.And or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Test => LazyFlags.Logic,
+            Mnemonic.Inc => LazyFlags.Inc,
+            Mnemonic.Dec => LazyFlags.Dec,
+            _ => -1,
+        };
+        if (kind < 0) return -1;
+        int bytes = ins.Op0Kind == OpKind.Register ? ins.Op0Register.GetSize() : ins.MemorySize.GetSize();
+        return bytes switch
+        {
+            1 => kind | LazyFlags.Size8,
+            2 => kind | LazyFlags.Size16,
+            4 => kind | LazyFlags.Size32,
+            _ => -1,
+        };
     }
 }
 

@@ -76,6 +76,13 @@ public sealed class EmitContext
     /// </summary>
     internal uint PendingMask;
 
+    /// <summary>
+    /// The lazy flag operation the flag locals most likely hold at the start of the block, from
+    /// the flag-setting instructions that end its predecessors in the region; -1 when there is
+    /// no guess. Flag reads test the guess at run time and take the inline form when it holds.
+    /// </summary>
+    internal int GuessOp = -1;
+
     /// <summary>Nothing is known about the flag locals at translation time.</summary>
     internal void ForgetFlags()
     {
@@ -717,6 +724,29 @@ public sealed class EmitContext
         Dirty |= 1 << Reg.ESP;
     }
 
+    /// <summary>Writes local <paramref name="v"/> to the flat linear address on the stack (see <see cref="WriteFlat"/>).</summary>
+    public void WriteFlatAt(int size, LocalBuilder v)
+    {
+        Il.Emit(OpCodes.Stloc, linear);
+        WriteFlat(size, v);
+    }
+
+    /// <summary>
+    /// Pushes the step of a string instruction's index registers: +bytes, or -bytes when
+    /// EFLAGS.DF is set (bytes - ((EFLAGS &gt;&gt; (9 - size)) &amp; 2 bytes); DF is bit 10).
+    /// </summary>
+    public void StringDelta(int size)
+    {
+        int bytes = 1 << size;
+        Const(bytes);
+        Il.Emit(OpCodes.Ldloc, eflags);
+        Const(9 - size);
+        Il.Emit(OpCodes.Shr_Un);
+        Const(2 * bytes);
+        Il.Emit(OpCodes.And);
+        Il.Emit(OpCodes.Sub);
+    }
+
     /// <summary>Pushes the MMU (fast emitters: flat accesses go straight to its TLB).</summary>
     public void LoadMmu() => Il.Emit(OpCodes.Ldloc, mmu);
 
@@ -994,9 +1024,52 @@ public sealed class EmitContext
     {
         Materialize();
         if (KnownOp >= 0 && InlineCondition(cc)) return;
+        if (KnownOp < 0 && Guessed(op => CanInlineCondition(op, cc), () => InlineCondition(cc), () => ConditionCall(cc))) return;
+        ConditionCall(cc);
+    }
+
+    private void ConditionCall(int cc)
+    {
         Const(cc);
         PushFlagState();
         Call(Members.ConditionAny);
+    }
+
+    /// <summary>
+    /// When the flag operation is unknown here but guessed (<see cref="GuessOp"/>) and
+    /// <paramref name="inlinable"/> for it: flagsOp == guess ? the inline form : the general one.
+    /// </summary>
+    private bool Guessed(Func<int, bool> inlinable, Action inline, Action general)
+    {
+        int guess = GuessOp;
+        if (guess < 0 || !inlinable(guess)) return false;
+        Label slow = Il.DefineLabel(), done = Il.DefineLabel();
+        Il.Emit(OpCodes.Ldloc, flagsOp);
+        Const(guess);
+        Il.Emit(OpCodes.Bne_Un, slow);
+        KnownOp = guess;
+        inline();
+        KnownOp = -1;
+        Il.Emit(OpCodes.Br, done);
+        Il.MarkLabel(slow);
+        general();
+        Il.MarkLabel(done);
+        return true;
+    }
+
+    /// <summary>Whether <see cref="InlineCondition"/> has a form for condition <paramref name="cc"/> after operation <paramref name="op"/>.</summary>
+    private static bool CanInlineCondition(int op, int cc)
+    {
+        int kind = op & ~3;
+        if (kind == LazyFlags.Eager) return false;
+        return (kind, cc >> 1) switch
+        {
+            (LazyFlags.Sub, 1 or 3 or 6 or 7) => true,
+            (LazyFlags.Logic, 0 or 1 or 3 or 6 or 7) => true,
+            (_, 2 or 4) => true,
+            (LazyFlags.Add, 1) => (op & 3) == LazyFlags.Size32,
+            _ => false,
+        };
     }
 
     private bool InlineCondition(int cc)
@@ -1080,6 +1153,7 @@ public sealed class EmitContext
     public void CarryFlag()
     {
         Materialize();
+        if (KnownOp < 0 && Guessed(CanInlineCarry, CarryFlag, CarryCall)) return;
         int kind = KnownOp & ~3, size = KnownOp & 3;
         if (KnownOp >= 0)
         {
@@ -1106,9 +1180,22 @@ public sealed class EmitContext
                     return;
             }
         }
+        CarryCall();
+    }
+
+    private void CarryCall()
+    {
         PushFlagState();
         Call(Members.CarryAny);
     }
+
+    /// <summary>Whether <see cref="CarryFlag"/> has an inline form after operation <paramref name="op"/>.</summary>
+    private static bool CanInlineCarry(int op) => (op & ~3) switch
+    {
+        LazyFlags.Sub or LazyFlags.Logic or LazyFlags.Inc or LazyFlags.Dec => true,
+        LazyFlags.Add => (op & 3) == LazyFlags.Size32,
+        _ => false,
+    };
 
     /// <summary>EFLAGS.CF = CF of the current lazy state (INC and DEC keep CF there before going lazy).</summary>
     public void ParkCarry()

@@ -41,6 +41,7 @@ public static class FastEmitters
         FastStack.Register(t);
         FastShiftMultiply.Register(t);
         FastMisc.Register(t);
+        FastStrings.Register(t);
         return t;
     }
 }
@@ -467,5 +468,75 @@ public sealed class FastMisc : IFastEmitter
 
     public void Emit(EmitContext ctx, ref Instruction i)
     {
+    }
+}
+
+/// <summary>
+/// MOVS, STOS and LODS without a repeat prefix, with 32-bit addresses and flat segments (a
+/// C library's byte-copy loop): the same order of accesses as <see cref="Strings"/> (source
+/// read, then destination written, either may fault with nothing changed), then ESI/EDI step
+/// by the size, down when EFLAGS.DF is set.
+/// </summary>
+public sealed class FastStrings : IFastEmitter
+{
+    internal static void Register(IFastEmitter?[] t)
+    {
+        var e = new FastStrings();
+        foreach (Code c in new[] { Code.Movsb_m8_m8, Code.Movsw_m16_m16, Code.Movsd_m32_m32, Code.Stosb_m8_AL, Code.Stosw_m16_AX,
+                     Code.Stosd_m32_EAX, Code.Lodsb_AL_m8, Code.Lodsw_AX_m16, Code.Lodsd_EAX_m32 })
+            t[(int)c] = e;
+    }
+
+    public bool CanEmit(ref Instruction i)
+    {
+        if (i.HasRepPrefix || i.HasRepePrefix || i.HasRepnePrefix) return false;
+        bool source = i.Mnemonic is Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd;
+        bool destination = i.Mnemonic is not (Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd);
+        if (destination && i.Op0Kind != OpKind.MemoryESEDI) return false;
+        if (source && (i.Op1Kind != OpKind.MemorySegESI || i.MemorySegment is not (Iced.Intel.Register.DS or Iced.Intel.Register.ES or Iced.Intel.Register.SS)))
+            return false;
+        return true;
+    }
+
+    public void Emit(EmitContext ctx, ref Instruction i)
+    {
+        ILGenerator il = ctx.Il;
+        int size = EmitContext.SizeOfMemory(i.MemorySize);
+        LocalBuilder v = ctx.Temp(0), delta = ctx.Temp(1);
+        LocalBuilder esi = ctx.RegLocal(Reg.ESI), edi = ctx.RegLocal(Reg.EDI);
+        switch (i.Mnemonic)
+        {
+            case Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd:
+                il.Emit(OpCodes.Ldloc, esi);
+                ctx.ReadFlat(size);
+                il.Emit(OpCodes.Stloc, v);
+                il.Emit(OpCodes.Ldloc, edi);
+                ctx.WriteFlatAt(size, v);
+                break;
+            case Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd:
+                ctx.LoadReg(Reg.EAX, size);
+                il.Emit(OpCodes.Stloc, v);
+                il.Emit(OpCodes.Ldloc, edi);
+                ctx.WriteFlatAt(size, v);
+                break;
+            default: // LODS
+                il.Emit(OpCodes.Ldloc, esi);
+                ctx.ReadFlat(size);
+                ctx.StoreReg(Reg.EAX, size);
+                break;
+        }
+        ctx.StringDelta(size);
+        il.Emit(OpCodes.Stloc, delta);
+        if (i.Mnemonic is not (Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd)) Step(ctx, esi, delta, Reg.ESI);
+        if (i.Mnemonic is not (Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd)) Step(ctx, edi, delta, Reg.EDI);
+    }
+
+    private static void Step(EmitContext ctx, LocalBuilder index, LocalBuilder delta, int reg)
+    {
+        ctx.Il.Emit(OpCodes.Ldloc, index);
+        ctx.Il.Emit(OpCodes.Ldloc, delta);
+        ctx.Il.Emit(OpCodes.Add);
+        ctx.Il.Emit(OpCodes.Stloc, index);
+        ctx.MarkDirty(reg);
     }
 }
