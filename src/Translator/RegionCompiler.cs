@@ -183,6 +183,7 @@ public static class RegionCompiler
             // and for the block cache to tell a store into the running block.
             SetRegionBlock(bi);
 
+            bool[] deadFlags = FlagLiveness.DeadAfter(b);
             for (int n = 0; n < b.Count; n++)
             {
                 ref Instruction ins = ref code[n];
@@ -195,7 +196,9 @@ public static class RegionCompiler
                 {
                     // Fast code faults only on its slow paths, which synchronise the CPU themselves.
                     ctx.Generic = false;
+                    ctx.FlagsDead = deadFlags[n];
                     fast.Emit(ctx, ref ins);
+                    ctx.FlagsDead = false;
                     ctx.Generic = true;
                     if (MayWriteOrLeave.Is(ref ins)) EmitExitCheck(bi, n, null);
                     continue;
@@ -472,6 +475,54 @@ public static class RegionCompiler
             il.EmitCalli(OpCodes.Calli, System.Reflection.CallingConventions.Standard, typeof(void),
                 new[] { typeof(Cpu), typeof(Instruction).MakeByRefType() }, null);
         }
+    }
+}
+
+/// <summary>
+/// Which instructions of a block set flags that nothing can observe: a later instruction of
+/// the block sets all six arithmetic flags (without reading them, and unable to fault) before
+/// any instruction reads a flag, may fault (a fault must see the flags as they were), runs
+/// generically, or ends the block. Their fast emitters skip the flag work.
+/// </summary>
+internal static class FlagLiveness
+{
+    [ThreadStatic] private static InstructionInfoFactory? factory;
+
+    private const RflagsBits Arith = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.CF | RflagsBits.PF;
+
+    public static bool[] DeadAfter(Block b)
+    {
+        var dead = new bool[b.Count];
+        bool overwritten = false; // the flags are set again before anything can see them
+        for (int n = b.Count - 1; n >= 0; n--)
+        {
+            ref Instruction ins = ref b.Code[n];
+            if (ins.RflagsModified != 0) dead[n] = overwritten;
+            bool fast = FastEmitters.Of(ref ins) is not null && !(n == b.Count - 1 && b.EndsInBranch);
+            if (!fast || ins.RflagsRead != 0 || MayFault(ref ins)) overwritten = false;
+            else if (SetsAll(ref ins)) overwritten = true;
+        }
+        return dead;
+    }
+
+    /// <summary>Whether the instruction sets every arithmetic flag whatever its operands (no shift or rotate by CL, no rotate).</summary>
+    private static bool SetsAll(ref Instruction ins)
+    {
+        if (((ins.RflagsWritten | ins.RflagsCleared | ins.RflagsSet | ins.RflagsUndefined) & Arith) != Arith) return false;
+        return ins.Mnemonic switch
+        {
+            Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar =>
+                ins.Op1Kind == OpKind.Immediate8 && (ins.Immediate8 & 0x1F) != 0,
+            Mnemonic.Rol or Mnemonic.Ror or Mnemonic.Rcl or Mnemonic.Rcr or Mnemonic.Shld or Mnemonic.Shrd => false,
+            _ => true,
+        };
+    }
+
+    /// <summary>Whether the instruction accesses memory (the stack included): any access may fault.</summary>
+    private static bool MayFault(ref Instruction ins)
+    {
+        factory ??= new InstructionInfoFactory();
+        return factory.GetInfo(ins).GetUsedMemory().GetEnumerator().MoveNext();
     }
 }
 

@@ -83,6 +83,13 @@ public sealed class EmitContext
     /// </summary>
     internal int GuessOp = -1;
 
+    /// <summary>
+    /// Set while an instruction whose flags no one can see is emitted: a later instruction of
+    /// the block sets every arithmetic flag before any instruction reads them, faults or leaves
+    /// (see <c>FlagLiveness</c>). Its emitter then leaves the flag locals as they are.
+    /// </summary>
+    internal bool FlagsDead;
+
     /// <summary>Nothing is known about the flag locals at translation time.</summary>
     internal void ForgetFlags()
     {
@@ -297,6 +304,7 @@ public sealed class EmitContext
     /// </summary>
     public void StorePending(LocalBuilder bits, uint mask)
     {
+        if (FlagsDead) return;
         Il.Emit(OpCodes.Ldloc, bits);
         Const(mask & Flags.Arith);
         Il.Emit(OpCodes.And);
@@ -306,6 +314,7 @@ public sealed class EmitContext
     /// <summary>pendingBits = the current flags of <paramref name="mask"/> (a rotate by zero changes none).</summary>
     public void StorePendingFromCurrent(uint mask)
     {
+        if (FlagsDead) return;
         Const(KnownOp);
         Il.Emit(OpCodes.Ldloc, flagsSrc1);
         Il.Emit(OpCodes.Ldloc, flagsSrc2);
@@ -319,6 +328,7 @@ public sealed class EmitContext
 
     public void MarkPending(uint mask)
     {
+        if (FlagsDead) return;
         PendingMask = mask & Flags.Arith;
         Dirty |= DirtyFlags | DirtyEflags;
     }
@@ -925,6 +935,7 @@ public sealed class EmitContext
     /// </summary>
     public void SetLazy(int op, LocalBuilder src1, LocalBuilder src2, LocalBuilder res)
     {
+        if (FlagsDead) return;
         Const(op);
         Il.Emit(OpCodes.Stloc, flagsOp);
         Il.Emit(OpCodes.Ldloc, src1);
@@ -941,6 +952,7 @@ public sealed class EmitContext
     /// <summary>A logic operation's flags (CF = OF = 0): the semantics record zero operands.</summary>
     public void SetLazyLogic(int size, LocalBuilder res)
     {
+        if (FlagsDead) return;
         Const(LazyFlags.Logic | size);
         Il.Emit(OpCodes.Stloc, flagsOp);
         Const(0);
@@ -961,6 +973,7 @@ public sealed class EmitContext
     /// </summary>
     public void SetEagerFlags(LocalBuilder bits, uint mask, bool mayDefer = false)
     {
+        if (FlagsDead) return;
         if ((mask & Flags.Arith) != Flags.Arith && mayDefer && KnownOp >= 0 && PendingMask == 0)
         {
             // Rotates: keep the lazy state for the flags they leave, and theirs aside.
@@ -1000,6 +1013,7 @@ public sealed class EmitContext
     /// <summary>Forgets what the flag locals hold (after code where paths set them differently).</summary>
     public void FlagsUnknown()
     {
+        if (FlagsDead) return;
         Materialize();
         ForgetFlags();
     }
@@ -1200,6 +1214,7 @@ public sealed class EmitContext
     /// <summary>EFLAGS.CF = CF of the current lazy state (INC and DEC keep CF there before going lazy).</summary>
     public void ParkCarry()
     {
+        if (FlagsDead) return;
         Materialize();
         if ((KnownOp & ~3) is LazyFlags.Inc or LazyFlags.Dec) return; // CF is already parked in EFLAGS
         Il.Emit(OpCodes.Ldloc, eflags);

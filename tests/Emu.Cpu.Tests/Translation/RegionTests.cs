@@ -247,6 +247,70 @@ public class RegionTests
         Assert.True(engine.CompiledRegions > 0);
     }
 
+    [Fact]
+    public void FlagsNoOneSeesAreSkippedButAFaultStillSeesTheRightOnes()
+    {
+        // Per pass: a load (which faults on the last pass, in a not-present page), an INC whose
+        // flags the XOR after it overwrites (skipped in compiled code), INC and DEC at a block's
+        // start after a CMP in the block before (their CF guessed from it), a non-repeated
+        // MOVSB and LODSB, and ADC reading the carry. At the fault, every register and EFLAGS
+        // (the first SUB's flags, not the XOR's) must be the interpreter's.
+        const uint PageDirectory = 0x10_0000, PageTable = 0x10_1000, Missing = 0x9000;
+        static void Load(TestCpu t)
+        {
+            t.Write32(PageDirectory, PageTable | 3);
+            for (uint i = 0; i < 1024; i++) t.Write32(PageTable + i * 4, (i << 12) | 3);
+            t.Write32(PageTable + (Missing >> 12) * 4, 0);
+            t.Load(0x1000, a =>
+            {
+                var loop = a.CreateLabel();
+                var next = a.CreateLabel();
+                a.mov(esi, Missing - 200 * 16);
+                a.mov(edi, 0x20000);
+                a.mov(ebx, 0x7777);
+                a.mov(ecx, 1000);
+                a.Label(ref loop);
+                a.sub(ebx, 0x1234);
+                a.mov(edx, __dword_ptr[esi]);
+                a.inc(ebp);
+                a.xor(eax, edx);
+                a.add(esi, 8);
+                a.movsb();
+                a.lodsb();
+                a.adc(ebx, eax);
+                a.sub(ebx, ecx);
+                a.cmp(ecx, 500);
+                a.jb(next);
+                a.Label(ref next);
+                a.inc(eax);
+                a.adc(ebx, 3);
+                a.sub(ebx, ecx);
+                a.dec(ecx);
+                a.jnz(loop);
+                a.hlt();
+            });
+            t.Cpu.WriteCr3(PageDirectory);
+            t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
+        }
+        TranslatorEngine engine = new(Threshold, synchronous: true);
+        using var interpreted = TestCpu.Flat32();
+        Load(interpreted);
+        StopReason expected = interpreted.Run(0x1000);
+        using var compiled = TestCpu.Flat32(engine);
+        Load(compiled);
+        StopReason actual = compiled.Run(0x1000);
+        engine.Dispose();
+        Assert.NotEqual(StopReason.Halted, expected); // the load faulted
+        Assert.Equal(expected, actual);
+        Assert.Equal(interpreted.Cpu.Cr2, compiled.Cpu.Cr2);
+        Assert.Equal(Missing, compiled.Cpu.Cr2);
+        for (int r = 0; r < 8; r++) Assert.Equal(interpreted.Cpu.Gpr[r], compiled.Cpu.Gpr[r]);
+        Assert.Equal(interpreted.Cpu.Eip, compiled.Cpu.Eip);
+        Assert.Equal(interpreted.Cpu.GetEflags(), compiled.Cpu.GetEflags());
+        Assert.Equal(interpreted.Cpu.InstructionCount, compiled.Cpu.InstructionCount);
+        Assert.True(engine.CompiledRegions > 0);
+    }
+
     /// <summary>The offset of the immediate of the first "add eax, imm32" (05 00 00 00 00) in assembled code.</summary>
     private static int FindAddImm32(byte[] code)
     {
