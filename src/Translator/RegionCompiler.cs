@@ -180,8 +180,10 @@ public static class RegionCompiler
             ctx.GuessOp = entryGuess[bi];
 
             // Which block runs, for a fault's or a device's count of the instructions retired,
-            // and for the block cache to tell a store into the running block.
-            SetRegionBlock(bi);
+            // and for the block cache to tell a store into the running block. A flat region
+            // stores it only where the CPU can look: on slow paths (with the rest of the state)
+            // and before generic instructions.
+            if (!ctx.Flat) SetRegionBlock(bi);
 
             bool[] deadFlags = FlagLiveness.DeadAfter(b);
             for (int n = 0; n < b.Count; n++)
@@ -206,6 +208,7 @@ public static class RegionCompiler
 
                 // Generic: the CPU object holds the whole state around the instruction.
                 ctx.SpillAll();
+                if (ctx.Flat) SetRegionBlock(bi);
                 IInstructionEmitter? emitter = EmitterTable.For(ins.Code);
                 bool folded = emitter is not null && emitter.CanEmit(ref ins);
                 if (!folded || !FaultFree.Is(ref ins)) ctx.SetEip((uint)ins.IP);
