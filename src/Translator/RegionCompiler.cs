@@ -68,7 +68,6 @@ public static class RegionCompiler
         il.Emit(OpCodes.Ret);
 
         for (int b = 0; b < blocks.Length; b++) c.EmitBlock(b);
-        c.EmitExitStubs();
         c.EmitSharedExit();
         var constants = new RegionConstants(region);
         ctx.EmitSharedMisses(constants);
@@ -357,7 +356,7 @@ public static class RegionCompiler
                     ctx.Generic = false;
                     ctx.PushFlat32(v, sp);
                     ctx.Generic = true;
-                    if (!ctx.SharedExitCheck(bi, b.Count - 1, target)) EmitExitCheck(bi, b.Count - 1, target);
+                    EmitExitCheck(bi, b.Count - 1, target);
                     Retire(b.Count);
                     Edge(target);
                     return true;
@@ -398,40 +397,19 @@ public static class RegionCompiler
             il.Emit(OpCodes.Bge, leave);
         }
 
-        /// <summary>
-        /// Continues at <paramref name="eip"/>: inside the region when it is one of its blocks and
-        /// the budget allows, else through an exit slot, by the region's one exit stub for that
-        /// target (<see cref="EmitExitStubs"/>).
-        /// </summary>
+        /// <summary>Continues at <paramref name="eip"/>: inside the region when it is one of its blocks and the budget allows, else through an exit slot.</summary>
         private void Edge(uint eip)
         {
-            ctx.Materialize();
-            if (!exitStubs.TryGetValue(eip, out Label stub))
-            {
-                stub = il.DefineLabel();
-                exitStubs.Add(eip, stub);
-            }
             int j = region.IndexOf(eip);
-            if (j < 0)
+            if (j >= 0)
             {
-                il.Emit(OpCodes.Br, stub);
-                return;
+                Label leave = il.DefineLabel();
+                EmitBudgetCheck(leave);
+                BranchTo(j);
+                il.MarkLabel(leave);
             }
-            EmitBudgetCheck(stub);
-            BranchTo(j);
-        }
-
-        private readonly Dictionary<uint, Label> exitStubs = new();
-
-        /// <summary>Each target's exit: its EIP and exit slot, on to the shared exit, which stores every local.</summary>
-        public void EmitExitStubs()
-        {
-            foreach ((uint eip, Label stub) in exitStubs)
-            {
-                il.MarkLabel(stub);
-                ctx.Const(eip);
-                LeaveThrough(SlotFor(eip));
-            }
+            ctx.Const(eip);
+            LeaveThrough(SlotFor(eip));
         }
 
         /// <summary>An IL branch to block <paramref name="j"/>, storing first what that block does not expect to be dirty.</summary>

@@ -462,8 +462,7 @@ public sealed class EmitContext
     internal void Retire(int n)
     {
         Il.Emit(OpCodes.Ldloc, count);
-        Const(n);
-        Il.Emit(OpCodes.Conv_I8);
+        Il.Emit(OpCodes.Ldc_I8, (long)n);
         Il.Emit(OpCodes.Add);
         Il.Emit(OpCodes.Stloc, count);
         Dirty |= DirtyCount;
@@ -867,14 +866,14 @@ public sealed class EmitContext
     /// instruction <paramref name="n"/> of block <paramref name="bi"/>. False when it cannot be
     /// shared (rotate flags pending); the caller then emits a check of its own.
     /// </summary>
-    internal bool SharedExitCheck(int bi, int n, uint? eip = null)
+    internal bool SharedExitCheck(int bi, int n)
     {
         if (!Flat || PendingMask != 0) return false;
         MissPath p = leavePath ??= new MissPath { Entry = Il.DefineLabel() };
         Label go = Il.DefineLabel();
         int site = p.Returns.Count;
         p.Returns.Add(go);
-        p.Eips.Add(eip ?? (uint)Block.Code[n].IP); // a branch's target: LeaveEarly keeps EIP after a block's last branch
+        p.Eips.Add((uint)Block.Code[n].IP);
         p.Blocks.Add(bi);
         leaveIndexes.Add(n);
         Const(site);
