@@ -86,13 +86,6 @@ public sealed class RegionConstants
     public readonly Block[] Blocks;
     public readonly Instruction[][] Code;
 
-    /// <summary>Per shared miss path (kind * 3 + size) of the region: each site's EIP and block index, or null when unused.</summary>
-    public uint[][]? MissEips;
-    public int[][]? MissBlocks;
-
-    /// <summary>The shared early-exit path's sites (the last entry of the tables above): each one's instruction index in its block.</summary>
-    public int[]? LeaveIndexes;
-
     public RegionConstants(Region region)
     {
         Region = region;

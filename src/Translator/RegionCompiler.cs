@@ -69,13 +69,11 @@ public static class RegionCompiler
 
         for (int b = 0; b < blocks.Length; b++) c.EmitBlock(b);
         c.EmitSharedExit();
-        var constants = new RegionConstants(region);
-        ctx.EmitSharedMisses(constants);
 
         region.Links = c.Links.ToArray();
         if (Environment.GetEnvironmentVariable("EMU_REGION_IL") is not null)
             Console.Error.WriteLine($"IL {il.ILOffset} bytes for {region.Instructions} instructions in {blocks.Length} blocks, {c.Links.Count} exits");
-        return (Func<Cpu, int, int>)dm.CreateDelegate(typeof(Func<Cpu, int, int>), constants);
+        return (Func<Cpu, int, int>)dm.CreateDelegate(typeof(Func<Cpu, int, int>), new RegionConstants(region));
     }
 
     /// <summary>One region being compiled.</summary>
@@ -204,7 +202,7 @@ public static class RegionCompiler
                     fast.Emit(ctx, ref ins);
                     ctx.FlagsDead = false;
                     ctx.Generic = true;
-                    if (MayWriteOrLeave.Is(ref ins) && !ctx.SharedExitCheck(bi, n)) EmitExitCheck(bi, n, null);
+                    if (MayWriteOrLeave.Is(ref ins)) EmitExitCheck(bi, n, null);
                     continue;
                 }
 

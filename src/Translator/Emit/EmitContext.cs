@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Reflection;
 using System.Reflection.Emit;
 using Emu.Memory;
@@ -119,8 +118,6 @@ public sealed class EmitContext
         value = il.DeclareLocal(typeof(uint));
         pendingBits = il.DeclareLocal(typeof(uint));
         for (int t = 0; t < temps.Length; t++) temps[t] = il.DeclareLocal(typeof(uint));
-        missSite = il.DeclareLocal(typeof(int));
-        missValue = il.DeclareLocal(typeof(uint));
     }
 
     /// <summary>A uint local for an operand value.</summary>
@@ -777,15 +774,12 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Stloc, value);
         Il.Emit(OpCodes.Br, done);
         Il.MarkLabel(slow);
-        if (!ShareMiss(MissRead, size, done, null))
-        {
-            SyncSlow();
-            Il.Emit(OpCodes.Ldloc, mmu);
-            Il.Emit(OpCodes.Ldloc, linear);
-            Const(size);
-            Call(Members.ReadMiss);
-            Il.Emit(OpCodes.Stloc, value);
-        }
+        SyncSlow();
+        Il.Emit(OpCodes.Ldloc, mmu);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Const(size);
+        Call(Members.ReadMiss);
+        Il.Emit(OpCodes.Stloc, value);
         Il.MarkLabel(done);
         Il.Emit(OpCodes.Ldloc, value);
     }
@@ -799,178 +793,13 @@ public sealed class EmitContext
         Il.Emit(size switch { 0 => OpCodes.Stind_I1, 1 => OpCodes.Stind_I2, _ => OpCodes.Stind_I4 });
         Il.Emit(OpCodes.Br, done);
         Il.MarkLabel(slow);
-        if (!ShareMiss(MissWrite, size, done, v))
-        {
-            SyncSlow();
-            Il.Emit(OpCodes.Ldloc, mmu);
-            Il.Emit(OpCodes.Ldloc, linear);
-            Const(size);
-            Il.Emit(OpCodes.Ldloc, v);
-            Call(Members.WriteMiss);
-        }
+        SyncSlow();
+        Il.Emit(OpCodes.Ldloc, mmu);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Const(size);
+        Il.Emit(OpCodes.Ldloc, v);
+        Call(Members.WriteMiss);
         Il.MarkLabel(done);
-    }
-
-    // ---- shared miss paths ----
-    //
-    // A flat region has one miss path per kind of access and size, shared by all its accesses
-    // of that kind: an access that misses the TLB stores its site number and branches there;
-    // the path stores every local into the CPU (with the site's EIP and block, from tables in
-    // RegionConstants), calls the MMU, and switches back to the site. Misses are rare, and a
-    // path of its own per access would be most of the region's IL, which RyuJIT pays for.
-
-    private const int MissRead = 0, MissWrite = 1, MissReadForWrite = 2;
-
-    private sealed class MissPath
-    {
-        public Label Entry;
-        public readonly List<Label> Returns = new();
-        public readonly List<uint> Eips = new();
-        public readonly List<int> Blocks = new();
-    }
-
-    private readonly MissPath?[] missPaths = new MissPath?[9];
-    private MissPath? leavePath;
-    private readonly List<int> leaveIndexes = new();
-    private readonly LocalBuilder missSite, missValue;
-
-    /// <summary>
-    /// Branches from this access's miss to the shared path of its kind and size, which comes
-    /// back to <paramref name="done"/> (with the value read in <c>value</c>); false when the
-    /// access needs a path of its own: in generic code (the CPU object, not the locals, holds
-    /// the state then) or with rotate flags pending (the locals alone do not give EFLAGS).
-    /// </summary>
-    private bool ShareMiss(int kind, int size, Label done, LocalBuilder? written)
-    {
-        if (Generic || !Flat || PendingMask != 0) return false;
-        MissPath p = missPaths[kind * 3 + size] ??= new MissPath { Entry = Il.DefineLabel() };
-        int site = p.Returns.Count;
-        p.Returns.Add(done);
-        p.Eips.Add((uint)Block.Code[Index].IP);
-        p.Blocks.Add(BlockIndex);
-        if (written is not null)
-        {
-            Il.Emit(OpCodes.Ldloc, written);
-            Il.Emit(OpCodes.Stloc, missValue);
-        }
-        Const(site);
-        Il.Emit(OpCodes.Stloc, missSite);
-        Il.Emit(OpCodes.Br, p.Entry);
-        return true;
-    }
-
-    /// <summary>
-    /// After an instruction that may store (a fast one: the locals hold the state), leaves the
-    /// region when the store asked to (a store into the running block): if (cpu.BlockExit != 0)
-    /// the shared path stores every local and calls <see cref="Interpreter.LeaveEarly"/> for
-    /// instruction <paramref name="n"/> of block <paramref name="bi"/>. False when it cannot be
-    /// shared (rotate flags pending); the caller then emits a check of its own.
-    /// </summary>
-    internal bool SharedExitCheck(int bi, int n)
-    {
-        if (!Flat || PendingMask != 0) return false;
-        MissPath p = leavePath ??= new MissPath { Entry = Il.DefineLabel() };
-        Label go = Il.DefineLabel();
-        int site = p.Returns.Count;
-        p.Returns.Add(go);
-        p.Eips.Add((uint)Block.Code[n].IP);
-        p.Blocks.Add(bi);
-        leaveIndexes.Add(n);
-        Const(site);
-        Il.Emit(OpCodes.Stloc, missSite);
-        LoadCpu();
-        Il.Emit(OpCodes.Ldfld, Members.BlockExit);
-        Il.Emit(OpCodes.Brtrue, p.Entry);
-        Il.MarkLabel(go);
-        return true;
-    }
-
-    /// <summary>Pushes the site's entry of a table of <see cref="RegionConstants"/> (<paramref name="table"/>[<paramref name="k"/>][missSite]).</summary>
-    private void SiteEntry(FieldInfo table, int k, OpCode load)
-    {
-        Il.Emit(OpCodes.Ldarg_0);
-        Il.Emit(OpCodes.Ldfld, table);
-        Const(k);
-        Il.Emit(OpCodes.Ldelem_Ref);
-        Il.Emit(OpCodes.Ldloc, missSite);
-        Il.Emit(load);
-    }
-
-    /// <summary>Stores every local into the CPU, with EIP and the block from the site tables of path <paramref name="k"/>.</summary>
-    private void StoreStateAtSite(int k)
-    {
-        LoadCpu();
-        for (int r = 0; r < 8; r++) Il.Emit(OpCodes.Ldloc, regs[r]);
-        Il.Emit(OpCodes.Ldloc, flagsOp);
-        Il.Emit(OpCodes.Ldloc, flagsSrc1);
-        Il.Emit(OpCodes.Ldloc, flagsSrc2);
-        Il.Emit(OpCodes.Ldloc, flagsRes);
-        Il.Emit(OpCodes.Ldloc, eflags);
-        Il.Emit(OpCodes.Ldloc, count);
-        SiteEntry(Members.MissEips, k, OpCodes.Ldelem_U4);
-        SiteEntry(Members.MissBlocks, k, OpCodes.Ldelem_I4);
-        Call(Members.StoreState);
-    }
-
-    /// <summary>Emits the shared miss paths the region's accesses used, and gives their site tables to <paramref name="constants"/>.</summary>
-    internal void EmitSharedMisses(RegionConstants constants)
-    {
-        constants.MissEips = new uint[missPaths.Length + 1][];
-        constants.MissBlocks = new int[missPaths.Length + 1][];
-        if (leavePath is { } leave)
-        {
-            int k = missPaths.Length;
-            constants.MissEips[k] = leave.Eips.ToArray();
-            constants.MissBlocks[k] = leave.Blocks.ToArray();
-            constants.LeaveIndexes = leaveIndexes.ToArray();
-            Il.MarkLabel(leave.Entry);
-            StoreStateAtSite(k);
-            LoadCpu();
-            Il.Emit(OpCodes.Ldarg_0);
-            Il.Emit(OpCodes.Ldfld, typeof(RegionConstants).GetField(nameof(RegionConstants.Blocks))!);
-            SiteEntry(Members.MissBlocks, k, OpCodes.Ldelem_I4);
-            Il.Emit(OpCodes.Ldelem_Ref);
-            Il.Emit(OpCodes.Ldarg_0);
-            Il.Emit(OpCodes.Ldfld, typeof(RegionConstants).GetField(nameof(RegionConstants.LeaveIndexes))!);
-            Il.Emit(OpCodes.Ldloc, missSite);
-            Il.Emit(OpCodes.Ldelem_I4);
-            Call(Members.LeaveEarly);
-            Const(RegionExit.Dispatcher);
-            Il.Emit(OpCodes.Ret);
-        }
-        for (int k = 0; k < missPaths.Length; k++)
-        {
-            if (missPaths[k] is not { } p) continue;
-            int kind = k / 3, size = k % 3;
-            constants.MissEips[k] = p.Eips.ToArray();
-            constants.MissBlocks[k] = p.Blocks.ToArray();
-            Il.MarkLabel(p.Entry);
-            StoreStateAtSite(k);
-            Il.Emit(OpCodes.Ldloc, mmu);
-            Il.Emit(OpCodes.Ldloc, linear);
-            Const(size);
-            switch (kind)
-            {
-                case MissRead:
-                    Call(Members.ReadMiss);
-                    Il.Emit(OpCodes.Stloc, value);
-                    break;
-                case MissWrite:
-                    Il.Emit(OpCodes.Ldloc, missValue);
-                    Call(Members.WriteMiss);
-                    break;
-                default:
-                    Call(Members.ReadForWriteMiss);
-                    Il.Emit(OpCodes.Stloc, value);
-                    Const(0);
-                    Il.Emit(OpCodes.Conv_U);
-                    Il.Emit(OpCodes.Stloc, entry);
-                    break;
-            }
-            Il.Emit(OpCodes.Ldloc, missSite);
-            Il.Emit(OpCodes.Switch, p.Returns.ToArray());
-            Il.Emit(OpCodes.Br, p.Returns[0]); // not reached: every site number has its return
-        }
     }
 
     /// <summary>
@@ -1033,18 +862,15 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Stloc, value);
         Il.Emit(OpCodes.Br, done);
         Il.MarkLabel(slow);
-        if (!ShareMiss(MissReadForWrite, size, done, null))
-        {
-            SyncSlow();
-            Il.Emit(OpCodes.Ldloc, mmu);
-            Il.Emit(OpCodes.Ldloc, linear);
-            Const(size);
-            Call(Members.ReadForWriteMiss);
-            Il.Emit(OpCodes.Stloc, value);
-            Const(0);
-            Il.Emit(OpCodes.Conv_U);
-            Il.Emit(OpCodes.Stloc, entry);
-        }
+        SyncSlow();
+        Il.Emit(OpCodes.Ldloc, mmu);
+        Il.Emit(OpCodes.Ldloc, linear);
+        Const(size);
+        Call(Members.ReadForWriteMiss);
+        Il.Emit(OpCodes.Stloc, value);
+        Const(0);
+        Il.Emit(OpCodes.Conv_U);
+        Il.Emit(OpCodes.Stloc, entry);
         Il.MarkLabel(done);
         Il.Emit(OpCodes.Ldloc, value);
     }
@@ -1458,8 +1284,6 @@ internal static class Members
     public static readonly MethodInfo WriteTlb = typeof(Mmu).GetProperty(nameof(Mmu.WriteTlb))!.GetMethod!;
     public static readonly MethodInfo StoreState = typeof(StateStore).GetMethod(nameof(StateStore.Store))!;
     public static readonly MethodInfo ReadMiss = typeof(Mmu).GetMethod(nameof(Mmu.ReadMiss))!;
-    public static readonly FieldInfo MissEips = typeof(RegionConstants).GetField(nameof(RegionConstants.MissEips))!;
-    public static readonly FieldInfo MissBlocks = typeof(RegionConstants).GetField(nameof(RegionConstants.MissBlocks))!;
     public static readonly MethodInfo WriteMiss = typeof(Mmu).GetMethod(nameof(Mmu.WriteMiss))!;
     public static readonly MethodInfo ReadForWriteMiss = typeof(Mmu).GetMethod(nameof(Mmu.ReadForWriteMiss))!;
     public static readonly MethodInfo ProbeWrite = typeof(Mmu).GetMethod(nameof(Mmu.ProbeWrite), Pub, new[] { typeof(uint), typeof(int) })!;
