@@ -30,6 +30,10 @@ public sealed class BenchOptions
         HelpText = "Run each workload once (one round) on the interpreter, the translator and in lockstep, and check the results; no timing.")]
     public bool Check { get; set; }
 
+    [Option("compile-cost", Default = false,
+        HelpText = "Only the translation cost: every distinct block the workloads run, compiled alone as a region, timed; no runs.")]
+    public bool CompileCost { get; set; }
+
     [Option("no-qemu", Default = false,
         HelpText = "Leave QEMU out: our columns only.")]
     public bool NoQemu { get; set; }

@@ -25,6 +25,7 @@ public static class BenchVerb
         if (o.JitThreshold is < 1) return Fail(stderr, $"--jit-threshold {o.JitThreshold}: expected a number of block entries, at least 1");
         if (o.Check && o.Sweep is not null) return Fail(stderr, "--check and --sweep do not go together");
         if (o.NoQemu && o.Qemu is not null) return Fail(stderr, "--no-qemu and --qemu do not go together");
+        if (o.CompileCost && (o.Check || o.Sweep is not null)) return Fail(stderr, "--compile-cost goes alone, without --check or --sweep");
 
         var workloads = new List<Workload>();
         foreach (string name in Split(o.Workloads ?? string.Join(',', Workload.All.Select(w => w.Name))))
@@ -63,6 +64,11 @@ public static class BenchVerb
         try
         {
             if (o.Check) return Check(images, o.Rounds ?? 1, output);
+            if (o.CompileCost)
+            {
+                WriteCompileCost(images, output);
+                return ExitStatus.Success;
+            }
             if (o.Sweep is not null) return Sweep(images, thresholds, o, output);
             QemuRun? qemu = null;
             if (!o.NoQemu)
