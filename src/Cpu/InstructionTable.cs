@@ -20,6 +20,26 @@ public enum InstrFlags : ushort
     EndsBlock = 1 << 2,
     /// <summary>A NOP form: does nothing, never faults, never touches its memory operand.</summary>
     NoOperation = 1 << 3,
+
+    // The flags below are derived from Iced's metadata at start-up (see InstructionFacts), never registered.
+
+    /// <summary>Transfers control (Iced's <see cref="FlowControl"/> is not Next): it ends its block.</summary>
+    Branch = 1 << 4,
+    /// <summary>Accesses memory whatever its operands: the stack, a string operand, XLAT's table, a memory-only operand.</summary>
+    AccessesMemory = 1 << 5,
+    /// <summary>Writes memory whatever its operands: a push, a string store, a store to a memory-only operand.</summary>
+    WritesMemory = 1 << 6,
+    /// <summary>Reads or writes its explicit memory operand when it has one (not LEA, not a NOP).</summary>
+    AccessesOperandMemory = 1 << 7,
+    /// <summary>Writes its explicit memory operand when it has one.</summary>
+    WritesOperandMemory = 1 << 8,
+    /// <summary>
+    /// Cannot raise an exception unless it accesses memory: its operands are registers,
+    /// immediates or an address it only computes.
+    /// </summary>
+    FaultFreeWithoutMemory = 1 << 9,
+    /// <summary>A string instruction (operands addressed by ESI/EDI): a REP prefix repeats it and counts in ECX.</summary>
+    StringOperation = 1 << 10,
 }
 
 /// <summary>How an instruction's operands wrap its semantic operation, for engines that compose them generically.</summary>
@@ -38,9 +58,12 @@ public readonly record struct SemanticShape(ShapeKind Kind, Type? Operation, int
 
 /// <summary>
 /// The one table of instructions: for every <see cref="Code"/> the decoder can produce, the
-/// interpreter handler and the <see cref="InstrFlags"/>. Each instruction-group file
-/// registers its own entries; anything not registered raises #UD, as an instruction the
-/// CPU does not have.
+/// interpreter handler, the <see cref="InstrFlags"/>, the flags it reads and modifies and the
+/// general registers it writes. Each instruction-group file registers its handler and what
+/// only we know (sensitive, ends the block, a NOP); everything Iced knows is derived from
+/// its metadata once, at start-up (<see cref="InstructionFacts"/>). Anything not registered
+/// raises #UD, as an instruction the CPU does not have. Both engines and the translator's
+/// analyses read this table; no other list of opcodes holds these facts.
 /// </summary>
 public static unsafe class InstructionTable
 {
@@ -52,6 +75,18 @@ public static unsafe class InstructionTable
 
     /// <summary>For instructions registered through a generic shape: the shape, operation and operand size.</summary>
     public static readonly SemanticShape[] ShapeOf = new SemanticShape[CodeCount];
+
+    /// <summary>The flags the instruction may read (Iced's <see cref="Instruction.RflagsRead"/> of its general form).</summary>
+    public static readonly RflagsBits[] FlagsRead = new RflagsBits[CodeCount];
+
+    /// <summary>The flags it may write, set, clear or leave undefined (Iced's <see cref="Instruction.RflagsModified"/> of its general form).</summary>
+    public static readonly RflagsBits[] FlagsModified = new RflagsBits[CodeCount];
+
+    /// <summary>The general registers it writes other than through its register operands (bit n: the 32-bit register numbered n, EAX = 0).</summary>
+    public static readonly byte[] ImplicitRegistersWritten = new byte[CodeCount];
+
+    /// <summary>Which of its operands it writes (bit n: operand n), for the registers of a decoded form.</summary>
+    public static readonly byte[] OperandsWritten = new byte[CodeCount];
 
     static InstructionTable()
     {
@@ -74,6 +109,7 @@ public static unsafe class InstructionTable
         X87Transcendental.Register();
         X87Control.Register();
         Mmx.Register();
+        InstructionFacts.Derive();
     }
 
     /// <summary>Forces the static constructor (tests and tools that inspect the table first).</summary>
@@ -109,6 +145,11 @@ public static unsafe class InstructionTable
     public static bool IsSensitive(Code code) => (Info[(int)code] & InstrFlags.Sensitive) != 0;
 
     public static bool IsNop(Code code) => (Info[(int)code] & InstrFlags.NoOperation) != 0;
+
+    /// <summary>Whether a block ends after it: a branch, or a registered <see cref="InstrFlags.EndsBlock"/>.</summary>
+    public static bool EndsBlock(Code code) => (Info[(int)code] & (InstrFlags.Branch | InstrFlags.EndsBlock)) != 0;
+
+    public static bool Has(Code code, InstrFlags flag) => (Info[(int)code] & flag) != 0;
 
     /// <summary>An instruction the emulated CPU does not have (or an invalid encoding): #UD.</summary>
     public static void Undefined(Cpu c, ref Instruction i) => throw GuestFault.Create(ExceptionVectors.UD);

@@ -158,7 +158,7 @@ public static class RegionBuilder
         int n = 0;
         if (!b.EndsInBranch)
         {
-            if ((InstructionTable.Info[(int)last.Code] & InstrFlags.EndsBlock) == 0) into[n++] = b.NextEip;
+            if (!InstructionTable.Has(last.Code, InstrFlags.EndsBlock)) into[n++] = b.NextEip;
             return n;
         }
         if (InstructionTable.IsSensitive(last.Code)) return 0;

@@ -193,7 +193,7 @@ public static class RegionCompiler
                 bool last = n == b.Count - 1;
                 if (last && b.EndsInBranch && ctx.Flat && EmitFastBranch(bi, ref ins)) return;
 
-                IFastEmitter? fast = ctx.Flat ? FastEmitters.Of(ref ins) : null;
+                IFastEmitter? fast = ctx.Flat ? EmitterTable.Fast(ref ins) : null;
                 if (fast is not null)
                 {
                     // Fast code faults only on its slow paths, which synchronise the CPU themselves.
@@ -202,24 +202,24 @@ public static class RegionCompiler
                     fast.Emit(ctx, ref ins);
                     ctx.FlagsDead = false;
                     ctx.Generic = true;
-                    if (MayWriteOrLeave.Is(ref ins)) EmitExitCheck(bi, n, null);
+                    if (EmitterTable.MayWriteOrLeave(ref ins)) EmitExitCheck(bi, n, null);
                     continue;
                 }
 
                 // Generic: the CPU object holds the whole state around the instruction.
                 ctx.SpillAll();
                 if (ctx.Flat) SetRegionBlock(bi);
-                IInstructionEmitter? emitter = EmitterTable.For(ins.Code);
+                IInstructionEmitter? emitter = EmitterTable.Folded(ins.Code);
                 bool folded = emitter is not null && emitter.CanEmit(ref ins);
-                if (!folded || !FaultFree.Is(ref ins)) ctx.SetEip((uint)ins.IP);
+                if (!folded || !InstructionFacts.IsFaultFree(ref ins)) ctx.SetEip((uint)ins.IP);
                 if (folded) emitter!.Emit(ctx, ref ins);
                 else CallHandler(bi, n, ref ins);
-                if (!folded || MayWriteOrLeave.Is(ref ins)) EmitExitCheck(bi, n, null);
+                if (!folded || EmitterTable.MayWriteOrLeave(ref ins)) EmitExitCheck(bi, n, null);
                 // Reload what it may have changed: everything after a sensitive instruction (a
-                // task switch changes every register), else what Iced says it writes.
+                // task switch changes every register), else what the table says it writes.
                 if (InstructionTable.IsSensitive(ins.Code)) ctx.ReloadAll();
                 else ctx.Reload(DirtyAnalysis.Writes(ref ins));
-                if (ins.RflagsModified != 0) ctx.GuessOp = FlagGuess.Of(ref ins);
+                if (InstructionTable.FlagsModified[(int)ins.Code] != 0) ctx.GuessOp = FlagGuess.Of(ref ins);
             }
 
             // The block ended without a branch emitted here.
@@ -257,7 +257,7 @@ public static class RegionCompiler
                 Return(RegionExit.Dynamic);
                 return;
             }
-            if ((InstructionTable.Info[(int)end.Code] & InstrFlags.EndsBlock) != 0)
+            if (InstructionTable.Has(end.Code, InstrFlags.EndsBlock))
             {
                 // A sensitive instruction that can change how the code after it runs: back to the dispatcher.
                 ctx.SpillAll();
@@ -489,8 +489,6 @@ public static class RegionCompiler
 /// </summary>
 internal static class FlagLiveness
 {
-    [ThreadStatic] private static InstructionInfoFactory? factory;
-
     private const RflagsBits Arith = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.CF | RflagsBits.PF;
 
     public static bool[] DeadAfter(Block b)
@@ -500,9 +498,9 @@ internal static class FlagLiveness
         for (int n = b.Count - 1; n >= 0; n--)
         {
             ref Instruction ins = ref b.Code[n];
-            if (ins.RflagsModified != 0) dead[n] = overwritten;
-            bool fast = FastEmitters.Of(ref ins) is not null && !(n == b.Count - 1 && b.EndsInBranch);
-            if (!fast || ins.RflagsRead != 0 || MayFault(ref ins)) overwritten = false;
+            if (InstructionTable.FlagsModified[(int)ins.Code] != 0) dead[n] = overwritten;
+            bool fast = EmitterTable.Fast(ref ins) is not null && !(n == b.Count - 1 && b.EndsInBranch);
+            if (!fast || InstructionTable.FlagsRead[(int)ins.Code] != 0 || !InstructionFacts.IsFaultFree(ref ins)) overwritten = false;
             else if (SetsAll(ref ins)) overwritten = true;
         }
         return dead;
@@ -511,7 +509,7 @@ internal static class FlagLiveness
     /// <summary>Whether the instruction sets every arithmetic flag whatever its operands (no shift or rotate by CL, no rotate).</summary>
     private static bool SetsAll(ref Instruction ins)
     {
-        if (((ins.RflagsWritten | ins.RflagsCleared | ins.RflagsSet | ins.RflagsUndefined) & Arith) != Arith) return false;
+        if ((InstructionTable.FlagsModified[(int)ins.Code] & Arith) != Arith) return false;
         return ins.Mnemonic switch
         {
             Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar =>
@@ -519,13 +517,6 @@ internal static class FlagLiveness
             Mnemonic.Rol or Mnemonic.Ror or Mnemonic.Rcl or Mnemonic.Rcr or Mnemonic.Shld or Mnemonic.Shrd => false,
             _ => true,
         };
-    }
-
-    /// <summary>Whether the instruction accesses memory (the stack included): any access may fault.</summary>
-    private static bool MayFault(ref Instruction ins)
-    {
-        factory ??= new InstructionInfoFactory();
-        return factory.GetInfo(ins).GetUsedMemory().GetEnumerator().MoveNext();
     }
 }
 
@@ -563,7 +554,7 @@ internal static class FlagGuess
     private static int AtEnd(Block b)
     {
         for (int n = b.Count - 1; n >= 0; n--)
-            if (b.Code[n].RflagsModified != 0) return Of(ref b.Code[n]);
+            if (InstructionTable.FlagsModified[(int)b.Code[n].Code] != 0) return Of(ref b.Code[n]);
         return -1;
     }
 
@@ -600,8 +591,6 @@ internal static class FlagGuess
 /// </summary>
 internal static class DirtyAnalysis
 {
-    [ThreadStatic] private static InstructionInfoFactory? factory;
-
     public static int[] Run(Region region)
     {
         Block[] blocks = region.Blocks;
@@ -638,7 +627,7 @@ internal static class DirtyAnalysis
         for (int n = 0; n < b.Count; n++)
         {
             ref Instruction ins = ref b.Code[n];
-            IFastEmitter? fast = FastEmitters.Of(ref ins);
+            IFastEmitter? fast = EmitterTable.Fast(ref ins);
             bool fastBranch = n == b.Count - 1 && b.EndsInBranch && RegionCompiler.IsFastBranch(b, ref ins);
             if (fast is null && !fastBranch)
             {
@@ -651,20 +640,11 @@ internal static class DirtyAnalysis
         return (killed ? EmitContext.DirtyAll : 0, dirty | EmitContext.DirtyCount);
     }
 
-    /// <summary>The locals an instruction may change: the general registers Iced says it writes, and the flags when it modifies any.</summary>
+    /// <summary>The locals an instruction may change: the general registers it writes, and the flags when it modifies any.</summary>
     internal static int Writes(ref Instruction ins)
     {
-        factory ??= new InstructionInfoFactory();
-        InstructionInfo info = factory.GetInfo(ins);
-        int mask = 0;
-        foreach (UsedRegister u in info.GetUsedRegisters())
-        {
-            if (u.Access is not (OpAccess.Write or OpAccess.ReadWrite or OpAccess.CondWrite or OpAccess.ReadCondWrite)) continue;
-            Register r = u.Register;
-            if (r is >= Register.AL and <= Register.BH || r is >= Register.AX and <= Register.DI || r is >= Register.EAX and <= Register.EDI)
-                mask |= 1 << (r.GetFullRegister32() - Register.EAX);
-        }
-        if (ins.RflagsModified != 0) mask |= EmitContext.DirtyFlags | EmitContext.DirtyEflags;
+        int mask = InstructionFacts.RegistersWritten(ref ins);
+        if (InstructionTable.FlagsModified[(int)ins.Code] != 0) mask |= EmitContext.DirtyFlags | EmitContext.DirtyEflags;
         return mask;
     }
 }

@@ -173,9 +173,9 @@ public sealed unsafe class BlockCache
             next = (uint)ins.NextIP;
             if (!code32) next &= 0xFFFF;
             InstrFlags f = InstructionTable.Info[(int)ins.Code];
-            if (ins.FlowControl != FlowControl.Next || (f & InstrFlags.EndsBlock) != 0)
+            if ((f & (InstrFlags.Branch | InstrFlags.EndsBlock)) != 0)
             {
-                endsInBranch = ins.FlowControl != FlowControl.Next;
+                endsInBranch = (f & InstrFlags.Branch) != 0;
                 break;
             }
             if (reader.Remaining == 0) break;

@@ -21,7 +21,7 @@ namespace Emu.Translator.Emit;
 /// and written to the <see cref="Cpu"/> object, and the instruction's semantic methods run on
 /// it. Before one, the region stores the state it keeps in locals (<see cref="SpillAll"/>);
 /// after it, it loads it again (<see cref="ReloadAll"/>).</item>
-/// <item><b>Fast</b> (<see cref="FastEmitters"/>, only in regions whose segments are flat):
+/// <item><b>Fast</b> (<see cref="IFastEmitter"/>, <see cref="EmitterTable.Fast"/>, only in regions whose segments are flat):
 /// the general registers, the lazy-flag operands and EFLAGS live in IL locals, memory is
 /// reached through the MMU's TLB without segment checks, and flags are computed only into
 /// locals, where RyuJIT drops what nothing reads. Before an instruction that can fault the

@@ -18,34 +18,6 @@ public interface IFastEmitter
     void Emit(EmitContext ctx, ref Instruction i);
 }
 
-/// <summary>Which instructions have a fast form, by code; built once.</summary>
-public static class FastEmitters
-{
-    private static readonly IFastEmitter?[] ByCode = Build();
-
-    public static IFastEmitter? For(Code code) => ByCode[(int)code];
-
-    /// <summary>The fast emitter for this instruction, or null when it is emitted generically.</summary>
-    public static IFastEmitter? Of(ref Instruction i)
-    {
-        IFastEmitter? e = ByCode[(int)i.Code];
-        return e is not null && e.CanEmit(ref i) ? e : null;
-    }
-
-    private static IFastEmitter?[] Build()
-    {
-        InstructionTable.EnsureInitialized();
-        var t = new IFastEmitter?[InstructionTable.CodeCount];
-        FastAlu.Register(t);
-        FastDataTransfer.Register(t);
-        FastStack.Register(t);
-        FastShiftMultiply.Register(t);
-        FastMisc.Register(t);
-        FastStrings.Register(t);
-        return t;
-    }
-}
-
 /// <summary>
 /// ADD, ADC, SUB, SBB, CMP, AND, OR, XOR, TEST, INC, DEC, NEG, NOT on registers, immediates
 /// and flat memory: the same results and lazy flag records as <see cref="Arithmetic"/> and

@@ -80,7 +80,7 @@ public class FoldedInstructionTests
             or Mnemonic.Cmpsd or Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd;
         if (!isString && Array.Exists(prefixes, p => p is 0xF2 or 0xF3)) return;
         if (!InstructionTable.IsImplemented(ins.Code) || InstructionTable.IsSensitive(ins.Code)) return;
-        IInstructionEmitter? e = EmitterTable.For(ins.Code);
+        IInstructionEmitter? e = EmitterTable.Folded(ins.Code);
         if (e is null || !e.CanEmit(ref ins)) return;
         var o = new StringOutput();
         formatter.Format(ins, o);
