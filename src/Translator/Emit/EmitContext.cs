@@ -806,18 +806,20 @@ public sealed class EmitContext
     /// Looks up <see cref="Linear"/> in a TLB: on a hit (the whole access inside the page)
     /// pushes the host address; else branches to <paramref name="miss"/> with nothing pushed.
     /// </summary>
+    private const int TlbEntryShift = 4; // log2(Mmu.TlbEntrySize)
+
     private void TlbLookup(LocalBuilder tlb, int size, Label miss)
     {
-        // entry = tlb + ((linear >> 12) & (TlbEntries - 1)) * TlbEntrySize
+        System.Diagnostics.Debug.Assert(1 << TlbEntryShift == Mmu.TlbEntrySize);
+        // entry = tlb + ((linear >> 12) & (TlbEntries - 1)) * TlbEntrySize, as one shift and one
+        // mask: (linear >> (12 - 4)) & ((TlbEntries - 1) << 4).
         Il.Emit(OpCodes.Ldloc, tlb);
         Il.Emit(OpCodes.Ldloc, linear);
-        Const(PhysicalMemory.PageShift);
+        Const(PhysicalMemory.PageShift - TlbEntryShift);
         Il.Emit(OpCodes.Shr_Un);
-        Const(Mmu.TlbEntries - 1);
+        Const((Mmu.TlbEntries - 1) << TlbEntryShift);
         Il.Emit(OpCodes.And);
         Il.Emit(OpCodes.Conv_U);
-        Const(4); // log2(TlbEntrySize)
-        Il.Emit(OpCodes.Shl);
         Il.Emit(OpCodes.Add);
         Il.Emit(OpCodes.Stloc, entry);
         // if (entry->Tag != ((linear + bytes - 1) & ~PageMask)) miss. One compare checks both
