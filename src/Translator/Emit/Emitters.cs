@@ -47,10 +47,14 @@ public static class EmitterTable
 
     /// <summary>
     /// Whether compiled code must check for leaving the block after this instruction: it may
-    /// store to memory (a store into the running code is caught there), or it is a repeated
-    /// string instruction, which yields part way.
+    /// store to memory (a store into the running code is caught there), it is a repeated
+    /// string instruction, which yields part way, or it is an x87 instruction, which may
+    /// freeze on a pending error in MS-DOS compatibility mode (see <see cref="X87.PendingError"/>).
     /// </summary>
-    public static bool MayWriteOrLeave(ref Instruction i) => InstructionFacts.IsRepeated(ref i) || InstructionFacts.MayWriteMemory(ref i);
+    public static bool MayWriteOrLeave(ref Instruction i) =>
+        InstructionFacts.IsRepeated(ref i) || InstructionFacts.MayWriteMemory(ref i) || IsX87(i.Code);
+
+    private static bool IsX87(Code code) => Array.IndexOf(code.CpuidFeatures(), CpuidFeature.FPU) >= 0;
 
     private static IInstructionEmitter?[] BuildFolded()
     {
@@ -67,6 +71,7 @@ public static class EmitterTable
         ControlTransferEmitter.Register(t);
         FlagControlEmitter.Register(t);
         MiscEmitter.Register(t);
+        X87Emitter.Register(t);
         return t;
     }
 

@@ -57,6 +57,9 @@ public class FoldedInstructionTests
                 }
             }
         }
+        // x87 forms with a fixed second byte that the register numbering above does not reach.
+        foreach (byte second in new byte[] { 0xFA, 0xE1, 0xE0, 0xEE }) // FSQRT, FABS, FCHS, FLDZ
+            Add(forms, perForm, formatter, Array.Empty<byte>(), 0, 0xD9, new[] { second }, false);
         return forms;
     }
 
@@ -115,12 +118,13 @@ public class FoldedInstructionTests
                      Mnemonic.Cmpxchg, Mnemonic.Cmovl, Mnemonic.Bswap, Mnemonic.Cwde, Mnemonic.Xlatb, Mnemonic.Push, Mnemonic.Pop,
                      Mnemonic.Pushad, Mnemonic.Popa, Mnemonic.Enter, Mnemonic.Leave, Mnemonic.Movsb, Mnemonic.Stosd, Mnemonic.Lodsw,
                      Mnemonic.Cmpsb, Mnemonic.Scasd, Mnemonic.Clc, Mnemonic.Sahf, Mnemonic.Salc, Mnemonic.Nop,
+                     Mnemonic.Fadd, Mnemonic.Fsubrp, Mnemonic.Fidiv, Mnemonic.Fld, Mnemonic.Fstp, Mnemonic.Fxch, Mnemonic.Fsqrt, Mnemonic.Fabs, Mnemonic.Fchs, Mnemonic.Fldz,
                  })
             Assert.True(mnemonics.Contains(m), $"no generated form of {m}");
         Assert.InRange(Forms.Count, 500, 3000);
     }
 
-    private sealed record State(uint[] Gpr, uint Eflags, uint Eip, long Retired, StopReason Stop, FaultInfo? Fault, byte[] Memory);
+    private sealed record State(uint[] Gpr, uint Eflags, uint Eip, long Retired, StopReason Stop, FaultInfo? Fault, byte[] Memory, string Fpu);
 
     private const int Seeds = 3;
 
@@ -153,13 +157,25 @@ public class FoldedInstructionTests
         var fill = new byte[FilledEnd - Filled];
         rng.NextBytes(fill);
         t.WriteBytes(Filled, fill);
+        // The x87 stack: three ordinary values pushed on an initialised FPU (all exceptions masked).
+        c.Fpu.Init();
+        for (int k = 0; k < 3; k++)
+        {
+            c.Fpu.Top = (c.Fpu.Top - 1) & 7;
+            c.Fpu.R[c.Fpu.Top] = new Float80((ushort)((Float80.Bias - 3 + rng.Next(0, 7)) | (rng.Next(0, 2) << 15)),
+                (ulong)rng.NextInt64() | Float80.IntegerBit);
+            c.Fpu.Valid |= (byte)(1 << c.Fpu.Top);
+        }
         long before = c.InstructionCount;
         StopReason stop = t.Run(Code, 1_000_000);
         var gpr = new uint[8];
         for (int r = 0; r < 8; r++) gpr[r] = c.Gpr[r];
         var mem = new byte[FilledEnd - 0x1000]; // the code page too: a store may land there
         t.Physical.ReadBytes(0x1000, mem);
-        return new State(gpr, c.GetEflags(), c.Eip, c.InstructionCount - before, stop, c.LastFault, mem);
+        var fpu = new System.Text.StringBuilder();
+        fpu.Append($"sw {c.Fpu.Sw:X4} cw {c.Fpu.ControlWord:X4} valid {c.Fpu.Valid:X2} fop {c.Fpu.Fop:X3} fip {c.Fpu.Fip:X8} fdp {c.Fpu.Fdp:X8}");
+        for (int r = 0; r < 8; r++) fpu.Append($" r{r} {c.Fpu.R[r].SignExponent:X4}:{c.Fpu.R[r].Significand:X16}");
+        return new State(gpr, c.GetEflags(), c.Eip, c.InstructionCount - before, stop, c.LastFault, mem, fpu.ToString());
     }
 
     [Theory]
@@ -181,6 +197,7 @@ public class FoldedInstructionTests
             Assert.True(expected.Eflags == actual.Eflags, $"EFLAGS is {actual.Eflags:X8}, the interpreter's {expected.Eflags:X8} {at}");
             Assert.True(expected.Eip == actual.Eip, $"EIP is {actual.Eip:X8}, the interpreter's {expected.Eip:X8} {at}");
             Assert.True(expected.Retired == actual.Retired, $"retired {actual.Retired}, the interpreter {expected.Retired} {at}");
+            Assert.True(expected.Fpu == actual.Fpu, $"x87 state {actual.Fpu}, the interpreter's {expected.Fpu} {at}");
             int diff = 0;
             while (diff < expected.Memory.Length && expected.Memory[diff] == actual.Memory[diff]) diff++;
             if (diff == expected.Memory.Length) diff = -1;
