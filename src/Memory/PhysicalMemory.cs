@@ -39,6 +39,7 @@ public sealed unsafe class PhysicalMemory : IDisposable
     private readonly ushort[] readRegion = new ushort[PageCount];
     private readonly ushort[] writeRegion = new ushort[PageCount];
     private readonly byte[] codePages; // per RAM page: nonzero while decoded guest code lives there
+    private readonly void* ramBlock;   // the allocation Ram lies in (Ram is its first page boundary)
     private readonly List<IntPtr> romBlocks = new();
     private bool disposed;
 
@@ -100,8 +101,11 @@ public sealed unsafe class PhysicalMemory : IDisposable
         if (ramSize > 0xF000_0000u)
             throw new ArgumentException("RAM size must leave room below 4 GiB for ROM and devices", nameof(ramSize));
         RamSize = ramSize;
-        Ram = (byte*)NativeMemory.AlignedAlloc(ramSize, 4096);
-        NativeMemory.Clear(Ram, ramSize);
+        // Zeroed by the allocator: for a block this large the C library maps fresh pages, which
+        // the host zeroes when they are first touched, so start-up neither writes nor faults in
+        // the whole RAM. Aligned to a page by hand (the allocator only promises 16 bytes).
+        ramBlock = NativeMemory.AllocZeroed((nuint)ramSize + PageSize);
+        Ram = (byte*)(((nuint)ramBlock + PageMask) & ~(nuint)PageMask);
         codePages = new byte[ramSize >> PageShift];
         regions.Add(new Region { Kind = RegionKind.Unmapped, Name = "unmapped" });
         var ram = new Region { Kind = RegionKind.Ram, Start = 0, Size = ramSize, Host = Ram, Name = "RAM" };
@@ -492,7 +496,7 @@ public sealed unsafe class PhysicalMemory : IDisposable
     {
         if (disposed) return;
         disposed = true;
-        NativeMemory.AlignedFree(Ram);
+        NativeMemory.Free(ramBlock);
         foreach (IntPtr b in romBlocks) NativeMemory.AlignedFree((void*)b);
         romBlocks.Clear();
     }
