@@ -125,18 +125,45 @@ public static class RegionCompiler
         {
             Label leave = il.DefineLabel();
             EmitBudgetCheck(leave);
-            foreach (int j in candidates)
+            // A binary search over the candidates' EIPs (a switch's cases or a function's return
+            // points can be dozens), then each match's branch.
+            var sorted = new List<int>(candidates);
+            sorted.Sort((x, y) => region.Blocks[x].Eip.CompareTo(region.Blocks[y].Eip));
+            var found = new Label[sorted.Count];
+            for (int k = 0; k < found.Length; k++) found[k] = il.DefineLabel();
+            Search(target, sorted, found, 0, sorted.Count, leave);
+            for (int k = 0; k < found.Length; k++)
             {
-                Label skip = il.DefineLabel();
-                il.Emit(OpCodes.Ldloc, target);
-                ctx.Const(region.Blocks[j].Eip);
-                il.Emit(OpCodes.Bne_Un, skip);
-                BranchTo(j);
-                il.MarkLabel(skip);
+                il.MarkLabel(found[k]);
+                BranchTo(sorted[k]);
             }
             il.MarkLabel(leave);
             il.Emit(OpCodes.Ldloc, target);
             LeaveThrough(RegionExit.Dynamic);
+        }
+
+        /// <summary>Branches to found[k] when the target is the EIP of sorted[k] for some k in [lo, hi), else to <paramref name="none"/>.</summary>
+        private void Search(LocalBuilder target, List<int> sorted, Label[] found, int lo, int hi, Label none)
+        {
+            if (hi - lo <= 3)
+            {
+                for (int k = lo; k < hi; k++)
+                {
+                    il.Emit(OpCodes.Ldloc, target);
+                    ctx.Const(region.Blocks[sorted[k]].Eip);
+                    il.Emit(OpCodes.Beq, found[k]);
+                }
+                il.Emit(OpCodes.Br, none);
+                return;
+            }
+            int mid = (lo + hi) / 2;
+            Label upper = il.DefineLabel();
+            il.Emit(OpCodes.Ldloc, target);
+            ctx.Const(region.Blocks[sorted[mid]].Eip);
+            il.Emit(OpCodes.Bge_Un, upper);
+            Search(target, sorted, found, lo, mid, none);
+            il.MarkLabel(upper);
+            Search(target, sorted, found, mid, hi, none);
         }
 
         /// <summary>
