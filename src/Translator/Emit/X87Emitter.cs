@@ -142,13 +142,9 @@ public sealed class X87Emitter : IInstructionEmitter
                 ctx.CallSemantic(typeof(X87LoadStore), i.MemorySize.GetSize() == 4 ? nameof(X87LoadStore.FldM32) : nameof(X87LoadStore.FldM64));
                 break;
             case Form.LoadSti:
-            {
-                int s = X87.StIndex(i.Op0Register);
-                ctx.Const(s);
-                ctx.Const(fop | s);
+                StackOperand(ctx, X87.StIndex(i.Op0Register), null, fop);
                 ctx.CallSemantic(typeof(X87LoadStore), nameof(X87LoadStore.FldSt));
                 break;
-            }
             case Form.StoreMemory:
                 Address(ctx, ref i);
                 ctx.Const(i.Mnemonic == Mnemonic.Fstp);
@@ -156,22 +152,13 @@ public sealed class X87Emitter : IInstructionEmitter
                 ctx.CallSemantic(typeof(X87LoadStore), i.MemorySize.GetSize() == 4 ? nameof(X87LoadStore.FstM32) : nameof(X87LoadStore.FstM64));
                 break;
             case Form.StoreSti:
-            {
-                int d = X87.StIndex(i.Op0Register);
-                ctx.Const(d);
-                ctx.Const(i.Mnemonic == Mnemonic.Fstp);
-                ctx.Const(fop | d);
+                StackOperand(ctx, X87.StIndex(i.Op0Register), i.Mnemonic == Mnemonic.Fstp, fop);
                 ctx.CallSemantic(typeof(X87LoadStore), nameof(X87LoadStore.FstSt));
                 break;
-            }
             case Form.Exchange:
-            {
-                int s = X87.StIndex(i.Op1Register);
-                ctx.Const(s);
-                ctx.Const(fop | s);
+                StackOperand(ctx, X87.StIndex(i.Op1Register), null, fop);
                 ctx.CallSemantic(typeof(X87LoadStore), nameof(X87LoadStore.Fxch));
                 break;
-            }
             case Form.OneOperand:
                 ctx.Const(fop);
                 ctx.CallSemantic(typeof(X87Arithmetic), i.Mnemonic switch
@@ -189,6 +176,14 @@ public sealed class X87Emitter : IInstructionEmitter
             default:
                 throw new InvalidOperationException($"{code}: no x87 form");
         }
+    }
+
+    /// <summary>Pushes ST(<paramref name="st"/>)'s number, the pop flag when there is one, and the FOP with the register in its low bits.</summary>
+    private static void StackOperand(EmitContext ctx, int st, bool? pop, ushort fop)
+    {
+        ctx.Const(st);
+        if (pop is bool p) ctx.Const(p);
+        ctx.Const(fop | st);
     }
 
     /// <summary>
