@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using Iced.Intel;
 using static Emu.X86.OperandSize;
@@ -79,10 +80,23 @@ public static unsafe class DataTransfer
 
     private static void XlatH(Cpu c, ref Instruction i) => Xlat(c, Cpu.MemSeg(ref i), XlatAddressSize16(ref i));
 
-    public static void Cbw(Cpu c) => c.SetReg16(Reg.EAX, (ushort)(sbyte)c.Gpr[Reg.EAX]);
-    public static void Cwde(Cpu c) => c.Gpr[Reg.EAX] = (uint)(short)c.Gpr[Reg.EAX];
-    public static void Cwd(Cpu c) => c.SetReg16(Reg.EDX, (ushort)((short)c.Gpr[Reg.EAX] >> 15));
-    public static void Cdq(Cpu c) => c.Gpr[Reg.EDX] = (uint)((int)c.Gpr[Reg.EAX] >> 31);
+    public static void Cbw(Cpu c) => c.SetReg16(Reg.EAX, Cbw(c.Gpr[Reg.EAX]));
+    public static void Cwde(Cpu c) => c.Gpr[Reg.EAX] = Cwde(c.Gpr[Reg.EAX]);
+    public static void Cwd(Cpu c) => c.SetReg16(Reg.EDX, Cwd(c.Gpr[Reg.EAX]));
+    public static void Cdq(Cpu c) => c.Gpr[Reg.EDX] = Cdq(c.Gpr[Reg.EAX]);
+
+    // The values, from EAX: CBW's AX, CWDE's EAX, CWD's DX and CDQ's EDX (compiled code calls these on its locals).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Cbw(uint eax) => (ushort)(sbyte)eax;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Cwde(uint eax) => (uint)(short)eax;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Cwd(uint eax) => (ushort)((short)eax >> 15);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Cdq(uint eax) => (uint)((int)eax >> 31);
 
     private static void CbwH(Cpu c, ref Instruction i) => Cbw(c);
     private static void CwdeH(Cpu c, ref Instruction i) => Cwde(c);

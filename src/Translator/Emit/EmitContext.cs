@@ -1312,6 +1312,10 @@ internal static class Members
         typeof(Cpu).GetMethod(name, Pub, args) ?? throw new MissingMethodException(nameof(Cpu), name);
 
     /// <summary>The public static method <paramref name="name"/> of <paramref name="t"/>; of overloads, the one over a <see cref="Cpu"/>.</summary>
+    /// <summary>The public static method <paramref name="name"/> of <paramref name="t"/> over exactly these parameter types.</summary>
+    public static MethodInfo Static(Type t, string name, params Type[] args) =>
+        t.GetMethod(name, PubStatic, args) ?? throw new MissingMethodException(t.Name, name);
+
     public static MethodInfo Static(Type t, string name)
     {
         MethodInfo? found = null;

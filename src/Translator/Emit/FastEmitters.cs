@@ -190,6 +190,15 @@ public sealed class FastDataTransfer : IFastEmitter
             t[(int)c] = e;
             t[(int)c + 1] = e;
         }
+        foreach (Code c in new[] { Code.Cbw, Code.Cwde, Code.Cwd, Code.Cdq }) t[(int)c] = e;
+    }
+
+    /// <summary>CBW, CWDE, CWD, CDQ: DataTransfer's value of EAX's local, into AX, EAX, DX or EDX.</summary>
+    private static void SignExtendAccumulator(EmitContext ctx, Mnemonic m)
+    {
+        ctx.LoadReg(Reg.EAX, 2);
+        ctx.Call(Members.Static(typeof(DataTransfer), m.ToString(), typeof(uint)));
+        ctx.StoreReg(m is Mnemonic.Cbw or Mnemonic.Cwde ? Reg.EAX : Reg.EDX, m is Mnemonic.Cbw or Mnemonic.Cwd ? 1 : 2);
     }
 
     public bool CanEmit(ref Instruction i) => true;
@@ -200,6 +209,11 @@ public sealed class FastDataTransfer : IFastEmitter
         if (i.Mnemonic is Mnemonic.Mov or Mnemonic.Movzx or Mnemonic.Movsx or Mnemonic.Lea)
         {
             Mover.Emit(ctx, ref i);
+            return;
+        }
+        if (i.Mnemonic is Mnemonic.Cbw or Mnemonic.Cwde or Mnemonic.Cwd or Mnemonic.Cdq)
+        {
+            SignExtendAccumulator(ctx, i.Mnemonic);
             return;
         }
         int cc = (int)i.ConditionCode - 1;
