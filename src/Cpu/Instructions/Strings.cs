@@ -42,7 +42,11 @@ public static unsafe class Strings
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Delta(Cpu c, int size) => (c.Eflags & Flags.DF) != 0 ? -Bytes(size) : Bytes(size);
+    private static int Delta(Cpu c, int size) => Step(c.Eflags, size);
+
+    /// <summary>How far (E)SI and (E)DI move per element: the element's size, down when EFLAGS.DF is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Step(uint eflags, int size) => (eflags & Flags.DF) != 0 ? -Bytes(size) : Bytes(size);
 
     /// <summary>Yields in the middle of a long repeat: EIP stays on the instruction, which runs again.</summary>
     private static void Yield(Cpu c) => c.BlockExit = BlockExitKind.EipSet;
@@ -55,29 +59,8 @@ public static unsafe class Strings
             MovsOne(c, size, srcSeg, a32, delta);
             return;
         }
-        uint n = Count(c, a32), slow = 0;
-        for (int done = 0; n != 0;)
-        {
-            if (done == c.RepLimit) { Yield(c); return; }
-            if (slow == 0)
-            {
-                uint max = Math.Min(n, (uint)(c.RepLimit - done));
-                uint k = max > 1 ? MovsRun(c, size, srcSeg, a32, delta, max, out slow) : 0;
-                if (k != 0)
-                {
-                    slow = 0; // the next elements may form a run again
-                    n -= k;
-                    done += (int)k;
-                    SetCount(c, a32, n);
-                    continue;
-                }
-                if (slow == 0) slow = 1;
-            }
-            MovsOne(c, size, srcSeg, a32, delta);
-            SetCount(c, a32, --n);
-            done++;
-            slow--;
-        }
+        var op = new MovsOp { C = c, Size = size, SrcSeg = srcSeg, A32 = a32, Delta = delta };
+        Repeat(c, a32, ref op);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -99,30 +82,8 @@ public static unsafe class Strings
             Advance(c, Reg.EDI, a32, delta);
             return;
         }
-        uint n = Count(c, a32), slow = 0;
-        for (int done = 0; n != 0;)
-        {
-            if (done == c.RepLimit) { Yield(c); return; }
-            if (slow == 0)
-            {
-                uint max = Math.Min(n, (uint)(c.RepLimit - done));
-                uint k = max > 1 ? StosRun(c, size, a32, delta, v, max, out slow) : 0;
-                if (k != 0)
-                {
-                    slow = 0; // the next elements may form a run again
-                    n -= k;
-                    done += (int)k;
-                    SetCount(c, a32, n);
-                    continue;
-                }
-                if (slow == 0) slow = 1;
-            }
-            c.WriteMem(SegReg.ES, Index(c, Reg.EDI, a32), size, v);
-            Advance(c, Reg.EDI, a32, delta);
-            SetCount(c, a32, --n);
-            done++;
-            slow--;
-        }
+        var op = new StosOp { C = c, Size = size, A32 = a32, Delta = delta, Value = v };
+        Repeat(c, a32, ref op);
     }
 
     public static void Lods(Cpu c, int size, int srcSeg, bool a32, int rep)
@@ -133,29 +94,8 @@ public static unsafe class Strings
             LodsOne(c, size, srcSeg, a32, delta);
             return;
         }
-        uint n = Count(c, a32), slow = 0;
-        for (int done = 0; n != 0;)
-        {
-            if (done == c.RepLimit) { Yield(c); return; }
-            if (slow == 0)
-            {
-                uint max = Math.Min(n, (uint)(c.RepLimit - done));
-                uint k = max > 1 ? LodsRun(c, size, srcSeg, a32, delta, max, out slow) : 0;
-                if (k != 0)
-                {
-                    slow = 0; // the next elements may form a run again
-                    n -= k;
-                    done += (int)k;
-                    SetCount(c, a32, n);
-                    continue;
-                }
-                if (slow == 0) slow = 1;
-            }
-            LodsOne(c, size, srcSeg, a32, delta);
-            SetCount(c, a32, --n);
-            done++;
-            slow--;
-        }
+        var op = new LodsOp { C = c, Size = size, SrcSeg = srcSeg, A32 = a32, Delta = delta };
+        Repeat(c, a32, ref op);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -178,32 +118,8 @@ public static unsafe class Strings
             CmpsOne(c, size, srcSeg, a32, delta);
             return;
         }
-        uint n = Count(c, a32), slow = 0;
-        for (int done = 0; n != 0;)
-        {
-            if (done == c.RepLimit) { Yield(c); return; }
-            if (slow == 0)
-            {
-                uint max = Math.Min(n, (uint)(c.RepLimit - done));
-                bool stopped = false;
-                uint k = max > 1 ? CmpsRun(c, size, srcSeg, a32, delta, rep == RepNE, max, out slow, out stopped) : 0;
-                if (k != 0)
-                {
-                    slow = 0; // the next elements may form a run again
-                    n -= k;
-                    done += (int)k;
-                    SetCount(c, a32, n);
-                    if (stopped) return;
-                    continue;
-                }
-                if (slow == 0) slow = 1;
-            }
-            bool equal = CmpsOne(c, size, srcSeg, a32, delta);
-            SetCount(c, a32, --n);
-            if (equal != (rep == RepE)) return;
-            done++;
-            slow--;
-        }
+        var op = new CmpsOp { C = c, Size = size, SrcSeg = srcSeg, A32 = a32, Delta = delta, RepE = rep == RepE };
+        Repeat(c, a32, ref op);
     }
 
     /// <summary>One CMPS element; whether its operands were equal.</summary>
@@ -228,6 +144,43 @@ public static unsafe class Strings
             ScasOne(c, size, a32, delta, a);
             return;
         }
+        var op = new ScasOp { C = c, Size = size, A32 = a32, Delta = delta, Accumulator = a, RepE = rep == RepE };
+        Repeat(c, a32, ref op);
+    }
+
+    /// <summary>One SCAS element; whether it equalled the accumulator.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ScasOne(Cpu c, int size, bool a32, int delta, uint a)
+    {
+        uint b = c.ReadMem(SegReg.ES, Index(c, Reg.EDI, a32), size);
+        Arithmetic.Sub(c, a, b, size);
+        Advance(c, Reg.EDI, a32, delta);
+        return a == b;
+    }
+
+    // ---- the repeat loop, one for every string instruction with runs ----
+
+    /// <summary>One repeated string instruction's elements: as a run (see below), or one at a time.</summary>
+    private interface IRepeated
+    {
+        /// <summary>
+        /// Up to <paramref name="max"/> elements as one run; how many were done (0: none, then
+        /// <paramref name="slow"/> elements go one by one). <paramref name="stopped"/>: the last
+        /// of them ended the repeat (REPE/REPNE).
+        /// </summary>
+        uint Run(uint max, out uint slow, out bool stopped);
+
+        /// <summary>One element; false when it ends the repeat (REPE/REPNE).</summary>
+        bool One();
+    }
+
+    /// <summary>
+    /// The repeat: runs while they can be formed, single elements where they cannot, ECX (CX)
+    /// counting down after each, and a yield after <see cref="Cpu.RepLimit"/> elements.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Repeat<T>(Cpu c, bool a32, ref T op) where T : struct, IRepeated
+    {
         uint n = Count(c, a32), slow = 0;
         for (int done = 0; n != 0;)
         {
@@ -236,7 +189,7 @@ public static unsafe class Strings
             {
                 uint max = Math.Min(n, (uint)(c.RepLimit - done));
                 bool stopped = false;
-                uint k = max > 1 ? ScasRun(c, size, a32, delta, a, rep == RepNE, max, out slow, out stopped) : 0;
+                uint k = max > 1 ? op.Run(max, out slow, out stopped) : 0;
                 if (k != 0)
                 {
                     slow = 0; // the next elements may form a run again
@@ -248,22 +201,96 @@ public static unsafe class Strings
                 }
                 if (slow == 0) slow = 1;
             }
-            bool equal = ScasOne(c, size, a32, delta, a);
+            bool more = op.One();
             SetCount(c, a32, --n);
-            if (equal != (rep == RepE)) return;
+            if (!more) return;
             done++;
             slow--;
         }
     }
 
-    /// <summary>One SCAS element; whether it equalled the accumulator.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool ScasOne(Cpu c, int size, bool a32, int delta, uint a)
+    private struct MovsOp : IRepeated
     {
-        uint b = c.ReadMem(SegReg.ES, Index(c, Reg.EDI, a32), size);
-        Arithmetic.Sub(c, a, b, size);
-        Advance(c, Reg.EDI, a32, delta);
-        return a == b;
+        public Cpu C;
+        public int Size, SrcSeg, Delta;
+        public bool A32;
+
+        public uint Run(uint max, out uint slow, out bool stopped)
+        {
+            stopped = false;
+            return MovsRun(C, Size, SrcSeg, A32, Delta, max, out slow);
+        }
+
+        public bool One()
+        {
+            MovsOne(C, Size, SrcSeg, A32, Delta);
+            return true;
+        }
+    }
+
+    private struct StosOp : IRepeated
+    {
+        public Cpu C;
+        public int Size, Delta;
+        public bool A32;
+        public uint Value;
+
+        public uint Run(uint max, out uint slow, out bool stopped)
+        {
+            stopped = false;
+            return StosRun(C, Size, A32, Delta, Value, max, out slow);
+        }
+
+        public bool One()
+        {
+            C.WriteMem(SegReg.ES, Index(C, Reg.EDI, A32), Size, Value);
+            Advance(C, Reg.EDI, A32, Delta);
+            return true;
+        }
+    }
+
+    private struct LodsOp : IRepeated
+    {
+        public Cpu C;
+        public int Size, SrcSeg, Delta;
+        public bool A32;
+
+        public uint Run(uint max, out uint slow, out bool stopped)
+        {
+            stopped = false;
+            return LodsRun(C, Size, SrcSeg, A32, Delta, max, out slow);
+        }
+
+        public bool One()
+        {
+            LodsOne(C, Size, SrcSeg, A32, Delta);
+            return true;
+        }
+    }
+
+    private struct CmpsOp : IRepeated
+    {
+        public Cpu C;
+        public int Size, SrcSeg, Delta;
+        public bool A32, RepE;
+
+        public uint Run(uint max, out uint slow, out bool stopped) =>
+            CmpsRun(C, Size, SrcSeg, A32, Delta, !RepE, max, out slow, out stopped);
+
+        public bool One() => CmpsOne(C, Size, SrcSeg, A32, Delta) == RepE;
+    }
+
+    private struct ScasOp : IRepeated
+    {
+        public Cpu C;
+        public int Size, Delta;
+        public bool A32, RepE;
+        public uint Accumulator;
+
+        public uint Run(uint max, out uint slow, out bool stopped) =>
+            ScasRun(C, Size, A32, Delta, Accumulator, !RepE, max, out slow, out stopped);
+
+        public bool One() => ScasOne(C, Size, A32, Delta, Accumulator) == RepE;
     }
 
     // ---- runs: the elements of a repeated instruction that lie in one page, at once ----

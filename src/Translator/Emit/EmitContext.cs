@@ -741,20 +741,12 @@ public sealed class EmitContext
         WriteFlat(size, v);
     }
 
-    /// <summary>
-    /// Pushes the step of a string instruction's index registers: +bytes, or -bytes when
-    /// EFLAGS.DF is set (bytes - ((EFLAGS &gt;&gt; (9 - size)) &amp; 2 bytes); DF is bit 10).
-    /// </summary>
+    /// <summary>Pushes the step of a string instruction's index registers (<see cref="Strings.Step"/> of the EFLAGS local).</summary>
     public void StringDelta(int size)
     {
-        int bytes = 1 << size;
-        Const(bytes);
         Il.Emit(OpCodes.Ldloc, eflags);
-        Const(9 - size);
-        Il.Emit(OpCodes.Shr_Un);
-        Const(2 * bytes);
-        Il.Emit(OpCodes.And);
-        Il.Emit(OpCodes.Sub);
+        Const(size);
+        Call(Members.Static(typeof(Strings), nameof(Strings.Step), typeof(uint), typeof(int)));
     }
 
     /// <summary>Pushes the MMU (fast emitters: flat accesses go straight to its TLB).</summary>
@@ -770,15 +762,12 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Stloc, linear);
         Label slow = Il.DefineLabel(), done = Il.DefineLabel();
         TlbLookup(readTlb, size, slow);
-        Il.Emit(size switch { 0 => OpCodes.Ldind_U1, 1 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U4 });
+        LoadIndirect(size);
         Il.Emit(OpCodes.Stloc, value);
         Il.Emit(OpCodes.Br, done);
         Il.MarkLabel(slow);
         SyncSlow();
-        Il.Emit(OpCodes.Ldloc, mmu);
-        Il.Emit(OpCodes.Ldloc, linear);
-        Const(size);
-        Call(Members.ReadMiss);
+        CallMiss(Members.ReadMiss, size, null);
         Il.Emit(OpCodes.Stloc, value);
         Il.MarkLabel(done);
         Il.Emit(OpCodes.Ldloc, value);
@@ -790,17 +779,29 @@ public sealed class EmitContext
         Label slow = Il.DefineLabel(), done = Il.DefineLabel();
         TlbLookup(writeTlb, size, slow);
         Il.Emit(OpCodes.Ldloc, v);
-        Il.Emit(size switch { 0 => OpCodes.Stind_I1, 1 => OpCodes.Stind_I2, _ => OpCodes.Stind_I4 });
+        StoreIndirect(size);
         Il.Emit(OpCodes.Br, done);
         Il.MarkLabel(slow);
         SyncSlow();
+        CallMiss(Members.WriteMiss, size, v);
+        Il.MarkLabel(done);
+    }
+
+    /// <summary>Calls the MMU's miss entry <paramref name="miss"/> for <see cref="Linear"/> and <paramref name="size"/> (with the value to write, if any).</summary>
+    private void CallMiss(MethodInfo miss, int size, LocalBuilder? written)
+    {
         Il.Emit(OpCodes.Ldloc, mmu);
         Il.Emit(OpCodes.Ldloc, linear);
         Const(size);
-        Il.Emit(OpCodes.Ldloc, v);
-        Call(Members.WriteMiss);
-        Il.MarkLabel(done);
+        if (written is not null) Il.Emit(OpCodes.Ldloc, written);
+        Call(miss);
     }
+
+    /// <summary>Loads a value of <paramref name="size"/> (0 byte, 1 word, 2 doubleword) from the host address on the stack, zero-extended.</summary>
+    private void LoadIndirect(int size) => Il.Emit(size switch { 0 => OpCodes.Ldind_U1, 1 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U4 });
+
+    /// <summary>Stores a value of <paramref name="size"/> to the host address under it on the stack.</summary>
+    private void StoreIndirect(int size) => Il.Emit(size switch { 0 => OpCodes.Stind_I1, 1 => OpCodes.Stind_I2, _ => OpCodes.Stind_I4 });
 
     /// <summary>
     /// Looks up <see cref="Linear"/> in a TLB: on a hit (the whole access inside the page)
@@ -860,15 +861,12 @@ public sealed class EmitContext
         TlbLookup(writeTlb, size, slow);
         Il.Emit(OpCodes.Dup);
         Il.Emit(OpCodes.Stloc, entry);
-        Il.Emit(size switch { 0 => OpCodes.Ldind_U1, 1 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U4 });
+        LoadIndirect(size);
         Il.Emit(OpCodes.Stloc, value);
         Il.Emit(OpCodes.Br, done);
         Il.MarkLabel(slow);
         SyncSlow();
-        Il.Emit(OpCodes.Ldloc, mmu);
-        Il.Emit(OpCodes.Ldloc, linear);
-        Const(size);
-        Call(Members.ReadForWriteMiss);
+        CallMiss(Members.ReadForWriteMiss, size, null);
         Il.Emit(OpCodes.Stloc, value);
         Const(0);
         Il.Emit(OpCodes.Conv_U);
@@ -886,14 +884,10 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Brfalse, slow);
         Il.Emit(OpCodes.Ldloc, entry);
         Il.Emit(OpCodes.Ldloc, value);
-        Il.Emit(size switch { 0 => OpCodes.Stind_I1, 1 => OpCodes.Stind_I2, _ => OpCodes.Stind_I4 });
+        StoreIndirect(size);
         Il.Emit(OpCodes.Br, done);
         Il.MarkLabel(slow);
-        Il.Emit(OpCodes.Ldloc, mmu);
-        Il.Emit(OpCodes.Ldloc, linear);
-        Const(size);
-        Il.Emit(OpCodes.Ldloc, value);
-        Call(Members.WriteMiss);
+        CallMiss(Members.WriteMiss, size, value);
         Il.MarkLabel(done);
     }
 
