@@ -13,35 +13,43 @@ public static unsafe class Arithmetic
 {
     // ---- semantics ----
 
+    /// <summary>a + b + carry, at the operand size: the result of ADD, ADC and INC (compiled code calls it on its locals).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint AddResult(uint a, uint b, uint carry, int size) => (a + b + carry) & Mask(size);
+
+    /// <summary>a - b - borrow, at the operand size: the result of SUB, SBB, CMP, DEC and NEG.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint SubResult(uint a, uint b, uint borrow, int size) => (a - b - borrow) & Mask(size);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Add(Cpu c, uint a, uint b, int size)
     {
-        uint r = (a + b) & Mask(size);
-        c.SetLazy(LazyFlags.Add | size, a, b, r);
+        uint r = AddResult(a, b, 0, size);
+        c.SetLazy(AddOp.Lazy | size, a, b, r);
         return r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Adc(Cpu c, uint a, uint b, int size)
     {
-        uint r = (a + b + c.GetCF()) & Mask(size);
-        c.SetLazy(LazyFlags.Adc | size, a, b, r);
+        uint r = AddResult(a, b, c.GetCF(), size);
+        c.SetLazy(AdcOp.Lazy | size, a, b, r);
         return r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Sub(Cpu c, uint a, uint b, int size)
     {
-        uint r = (a - b) & Mask(size);
-        c.SetLazy(LazyFlags.Sub | size, a, b, r);
+        uint r = SubResult(a, b, 0, size);
+        c.SetLazy(SubOp.Lazy | size, a, b, r);
         return r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Sbb(Cpu c, uint a, uint b, int size)
     {
-        uint r = (a - b - c.GetCF()) & Mask(size);
-        c.SetLazy(LazyFlags.Sbb | size, a, b, r);
+        uint r = SubResult(a, b, c.GetCF(), size);
+        c.SetLazy(SbbOp.Lazy | size, a, b, r);
         return r;
     }
 
@@ -50,8 +58,8 @@ public static unsafe class Arithmetic
     {
         // INC keeps CF (Intel SDM Vol. 2, INC): park it in EFLAGS before going lazy.
         c.Eflags = (c.Eflags & ~Flags.CF) | c.GetCF();
-        uint r = (a + 1) & Mask(size);
-        c.SetLazy(LazyFlags.Inc | size, a, 1, r);
+        uint r = AddResult(a, 1, 0, size);
+        c.SetLazy(IncOp.Lazy | size, a, 1, r);
         return r;
     }
 
@@ -59,8 +67,8 @@ public static unsafe class Arithmetic
     public static uint Dec(Cpu c, uint a, int size)
     {
         c.Eflags = (c.Eflags & ~Flags.CF) | c.GetCF();
-        uint r = (a - 1) & Mask(size);
-        c.SetLazy(LazyFlags.Dec | size, a, 1, r);
+        uint r = SubResult(a, 1, 0, size);
+        c.SetLazy(DecOp.Lazy | size, a, 1, r);
         return r;
     }
 
@@ -235,14 +243,15 @@ public static unsafe class Arithmetic
 
     // ---- operation shapes ----
 
-    public struct AddOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Add(c, a, b, s); }
-    public struct AdcOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Adc(c, a, b, s); }
-    public struct SubOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Sub(c, a, b, s); }
-    public struct SbbOp : IBinaryOp { public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Sbb(c, a, b, s); }
-    public struct CmpOp : IBinaryOp { public static bool WritesResult => false; public static uint Apply(Cpu c, uint a, uint b, int s) => Sub(c, a, b, s); }
-    public struct IncOp : IUnaryOp { public static uint Apply(Cpu c, uint a, int s) => Inc(c, a, s); }
-    public struct DecOp : IUnaryOp { public static uint Apply(Cpu c, uint a, int s) => Dec(c, a, s); }
-    public struct NegOp : IUnaryOp { public static uint Apply(Cpu c, uint a, int s) => Neg(c, a, s); }
+    // Each operation with the lazy flag record it leaves (kind | size, with its operands and result).
+    public struct AddOp : IBinaryOp { public const int Lazy = LazyFlags.Add; public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Add(c, a, b, s); }
+    public struct AdcOp : IBinaryOp { public const int Lazy = LazyFlags.Adc; public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Adc(c, a, b, s); }
+    public struct SubOp : IBinaryOp { public const int Lazy = LazyFlags.Sub; public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Sub(c, a, b, s); }
+    public struct SbbOp : IBinaryOp { public const int Lazy = LazyFlags.Sbb; public static bool WritesResult => true; public static uint Apply(Cpu c, uint a, uint b, int s) => Sbb(c, a, b, s); }
+    public struct CmpOp : IBinaryOp { public const int Lazy = LazyFlags.Sub; public static bool WritesResult => false; public static uint Apply(Cpu c, uint a, uint b, int s) => Sub(c, a, b, s); }
+    public struct IncOp : IUnaryOp { public const int Lazy = LazyFlags.Inc; public static uint Apply(Cpu c, uint a, int s) => Inc(c, a, s); }
+    public struct DecOp : IUnaryOp { public const int Lazy = LazyFlags.Dec; public static uint Apply(Cpu c, uint a, int s) => Dec(c, a, s); }
+    public struct NegOp : IUnaryOp { public const int Lazy = LazyFlags.Sub; public static uint Apply(Cpu c, uint a, int s) => Neg(c, a, s); }
 
     // ---- interpreter handlers for the irregular forms ----
 

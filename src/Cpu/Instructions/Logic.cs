@@ -9,7 +9,7 @@ public static unsafe class Logic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint And(Cpu c, uint a, uint b, int size)
     {
-        uint r = a & b;
+        uint r = And(a, b);
         c.SetLazy(LazyFlags.Logic | size, 0, 0, r);
         return r;
     }
@@ -17,7 +17,7 @@ public static unsafe class Logic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Or(Cpu c, uint a, uint b, int size)
     {
-        uint r = a | b;
+        uint r = Or(a, b);
         c.SetLazy(LazyFlags.Logic | size, 0, 0, r);
         return r;
     }
@@ -25,10 +25,20 @@ public static unsafe class Logic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Xor(Cpu c, uint a, uint b, int size)
     {
-        uint r = a ^ b;
+        uint r = Xor(a, b);
         c.SetLazy(LazyFlags.Logic | size, 0, 0, r);
         return r;
     }
+
+    // The results (compiled code calls these on its locals); the flag record is Logic | size over the result, CF = OF = 0.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint And(uint a, uint b) => a & b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Or(uint a, uint b) => a | b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Xor(uint a, uint b) => a ^ b;
 
     /// <summary>NOT changes no flags.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -20,14 +20,23 @@ public interface IFastEmitter
 
 /// <summary>
 /// ADD, ADC, SUB, SBB, CMP, AND, OR, XOR, TEST, INC, DEC, NEG, NOT on registers, immediates
-/// and flat memory: the same results and lazy flag records as <see cref="Arithmetic"/> and
-/// <see cref="Logic"/>, computed into locals.
+/// and flat memory, into locals: the results from the operations' definitions in
+/// <see cref="Arithmetic"/> and <see cref="Logic"/> (AddResult, SubResult, And, Or, Xor, Not),
+/// and the lazy flag records their operation types name, as the interpreter sets them.
 /// </summary>
 public sealed class FastAlu : IFastEmitter
 {
     private enum Kind { Add, Adc, Sub, Sbb, Cmp, And, Or, Xor, Test, Inc, Dec, Neg, Not }
 
     private static readonly Kind?[] KindOf = new Kind?[InstructionTable.CodeCount];
+    private static readonly int[] LazyOf = new int[InstructionTable.CodeCount];
+
+    private static readonly System.Reflection.MethodInfo AddResult = Members.Static(typeof(Arithmetic), nameof(Arithmetic.AddResult), typeof(uint), typeof(uint), typeof(uint), typeof(int));
+    private static readonly System.Reflection.MethodInfo SubResult = Members.Static(typeof(Arithmetic), nameof(Arithmetic.SubResult), typeof(uint), typeof(uint), typeof(uint), typeof(int));
+    private static readonly System.Reflection.MethodInfo AndResult = Members.Static(typeof(Logic), nameof(Logic.And), typeof(uint), typeof(uint));
+    private static readonly System.Reflection.MethodInfo OrResult = Members.Static(typeof(Logic), nameof(Logic.Or), typeof(uint), typeof(uint));
+    private static readonly System.Reflection.MethodInfo XorResult = Members.Static(typeof(Logic), nameof(Logic.Xor), typeof(uint), typeof(uint));
+    private static readonly System.Reflection.MethodInfo NotResult = Members.Static(typeof(Logic), nameof(Logic.Not), typeof(uint), typeof(int));
 
     internal static void Register(IFastEmitter?[] t)
     {
@@ -53,6 +62,7 @@ public sealed class FastAlu : IFastEmitter
                 : null;
             if (k is null) continue;
             KindOf[c] = k;
+            LazyOf[c] = op.GetField("Lazy")?.GetRawConstantValue() is int l ? l : -1;
             t[c] = e;
         }
     }
@@ -93,7 +103,9 @@ public sealed class FastAlu : IFastEmitter
         }
         il.Emit(OpCodes.Stloc, a);
 
-        uint mask = OperandSize.Mask(size);
+        // The results come from the operations' own definitions in Arithmetic and Logic, the
+        // lazy records are the ones their operation types name (Lazy), as the interpreter sets them.
+        int lazy = LazyOf[(int)i.Code];
         switch (k)
         {
             case Kind.Add:
@@ -103,21 +115,12 @@ public sealed class FastAlu : IFastEmitter
             case Kind.Cmp:
                 il.Emit(OpCodes.Ldloc, a);
                 il.Emit(OpCodes.Ldloc, b);
-                il.Emit(k is Kind.Add or Kind.Adc ? OpCodes.Add : OpCodes.Sub);
-                if (k is Kind.Adc or Kind.Sbb)
-                {
-                    ctx.CarryFlag();
-                    il.Emit(k == Kind.Adc ? OpCodes.Add : OpCodes.Sub);
-                }
-                Mask(ctx, mask);
+                if (k is Kind.Adc or Kind.Sbb) ctx.CarryFlag();
+                else ctx.Const(0);
+                ctx.Const(size);
+                ctx.Call(k is Kind.Add or Kind.Adc ? AddResult : SubResult);
                 il.Emit(OpCodes.Stloc, r);
-                ctx.SetLazy(k switch
-                {
-                    Kind.Add => LazyFlags.Add,
-                    Kind.Adc => LazyFlags.Adc,
-                    Kind.Sbb => LazyFlags.Sbb,
-                    _ => LazyFlags.Sub,
-                } | size, a, b, r);
+                ctx.SetLazy(lazy | size, a, b, r);
                 break;
             case Kind.And:
             case Kind.Or:
@@ -125,7 +128,7 @@ public sealed class FastAlu : IFastEmitter
             case Kind.Test:
                 il.Emit(OpCodes.Ldloc, a);
                 il.Emit(OpCodes.Ldloc, b);
-                il.Emit(k switch { Kind.Or => OpCodes.Or, Kind.Xor => OpCodes.Xor, _ => OpCodes.And });
+                ctx.Call(k switch { Kind.Or => OrResult, Kind.Xor => XorResult, _ => AndResult });
                 il.Emit(OpCodes.Stloc, r);
                 ctx.SetLazyLogic(size, r);
                 break;
@@ -133,29 +136,31 @@ public sealed class FastAlu : IFastEmitter
             case Kind.Dec:
                 // INC and DEC keep CF (Intel SDM Vol. 2, INC/DEC): park it in EFLAGS first.
                 ctx.ParkCarry();
-                il.Emit(OpCodes.Ldloc, a);
-                ctx.Const(1);
-                il.Emit(k == Kind.Inc ? OpCodes.Add : OpCodes.Sub);
-                Mask(ctx, mask);
-                il.Emit(OpCodes.Stloc, r);
                 ctx.Const(1);
                 il.Emit(OpCodes.Stloc, one);
-                ctx.SetLazy((k == Kind.Inc ? LazyFlags.Inc : LazyFlags.Dec) | size, a, one, r);
+                il.Emit(OpCodes.Ldloc, a);
+                il.Emit(OpCodes.Ldloc, one);
+                ctx.Const(0);
+                ctx.Const(size);
+                ctx.Call(k == Kind.Inc ? AddResult : SubResult);
+                il.Emit(OpCodes.Stloc, r);
+                ctx.SetLazy(lazy | size, a, one, r);
                 break;
             case Kind.Neg:
                 ctx.Const(0);
                 il.Emit(OpCodes.Stloc, one);
                 il.Emit(OpCodes.Ldloc, one);
                 il.Emit(OpCodes.Ldloc, a);
-                il.Emit(OpCodes.Sub);
-                Mask(ctx, mask);
+                ctx.Const(0);
+                ctx.Const(size);
+                ctx.Call(SubResult);
                 il.Emit(OpCodes.Stloc, r);
-                ctx.SetLazy(LazyFlags.Sub | size, one, a, r);
+                ctx.SetLazy(lazy | size, one, a, r);
                 break;
             case Kind.Not:
                 il.Emit(OpCodes.Ldloc, a);
-                il.Emit(OpCodes.Not);
-                Mask(ctx, mask);
+                ctx.Const(size);
+                ctx.Call(NotResult);
                 il.Emit(OpCodes.Stloc, r);
                 break;
         }
@@ -167,12 +172,6 @@ public sealed class FastAlu : IFastEmitter
         else ctx.WriteLinear(size);
     }
 
-    private static void Mask(EmitContext ctx, uint mask)
-    {
-        if (mask == 0xFFFF_FFFFu) return;
-        ctx.Const(mask);
-        ctx.Il.Emit(OpCodes.And);
-    }
 }
 
 /// <summary>MOV, MOVZX, MOVSX and LEA (the <see cref="DataTransferEmitter"/> forms, which read and write operands through the context), SETcc and CMOVcc on the flag locals.</summary>
