@@ -29,6 +29,9 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     public const int DefaultThreshold = 500;
 
     private readonly BlockingCollection<Region>? queue;
+
+    /// <summary>Regions queued and not yet compiled (the one being compiled included): what <see cref="Drain"/> waits for.</summary>
+    private int queuedOrCompiling;
     private readonly ConcurrentQueue<Region> finished = new();
     private readonly Thread? worker;
     private readonly Dictionary<uint, List<Region>> byPage = new();
@@ -62,6 +65,13 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
 
     /// <summary>Blocks in the compiled regions (a block in two regions counts twice).</summary>
     public long CompiledBlocks => Interlocked.Read(ref compiledBlocks);
+
+    /// <summary>
+    /// Blocks in the regions formed so far (queued for compiling, or compiled at once), counted
+    /// on the emulation thread when each region forms: unlike <see cref="CompiledBlocks"/>, it
+    /// does not depend on how far the compile thread has got.
+    /// </summary>
+    public long FormedBlocks { get; private set; }
 
     /// <summary>Guest instructions in the compiled regions.</summary>
     public long CompiledInstructions => Interlocked.Read(ref compiledInstructions);
@@ -136,6 +146,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
         {
             Region region = RegionBuilder.Form(cpu, block);
             foreach (Block b in region.Blocks) b.CompileQueued = true;
+            FormedBlocks += region.Blocks.Length;
             if (Synchronous)
             {
                 CompileOne(region);
@@ -149,6 +160,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
             }
             else
             {
+                Interlocked.Increment(ref queuedOrCompiling);
                 queue!.Add(region);
             }
         }
@@ -225,15 +237,17 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     public void Drain()
     {
         if (queue is null) return;
-        while (queue.Count > 0) Thread.Sleep(1);
-        lock (queue) { }
+        // Not the queue's count: the compile thread takes a region out of the queue before it
+        // compiles it, and the wait must cover that one too.
+        while (Volatile.Read(ref queuedOrCompiling) > 0) Thread.Sleep(1);
     }
 
     private void CompileLoop()
     {
         foreach (Region r in queue!.GetConsumingEnumerable())
         {
-            lock (queue) CompileOne(r);
+            CompileOne(r);
+            Interlocked.Decrement(ref queuedOrCompiling);
         }
     }
 

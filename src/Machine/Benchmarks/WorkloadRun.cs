@@ -29,7 +29,7 @@ public sealed record WorkloadResult(long Instructions, TimeSpan Elapsed, long Co
 /// <param name="WarmupRounds">Rounds run before timing began.</param>
 /// <param name="Instructions">Guest instructions retired in the timed part.</param>
 /// <param name="Elapsed">Host time of the timed part.</param>
-/// <param name="CompiledWhileTimed">Blocks the translator compiled during the timed part (0 when everything was compiled before).</param>
+/// <param name="CompiledWhileTimed">Blocks of the regions the translator formed during the timed rounds, to the last round's mark (0 when everything was compiled before); the report after the last round is left out.</param>
 public sealed record SteadyPart(int WarmupRounds, long Instructions, TimeSpan Elapsed, long CompiledWhileTimed)
 {
     public double Mips => Instructions / Elapsed.TotalSeconds / 1e6;
@@ -89,17 +89,24 @@ public static class WorkloadRun
             using var board = new Board(RamMiB, output, engine);
             board.BootMultiboot(image, rounds is uint r ? $"rounds={r}" : "");
             var translator = engine as TranslatorEngine;
-            long compiledBefore = -1, compiledAtStart = 0, startInstructions = 0, startTimestamp = 0;
+            // Rounds are told apart by the blocks of the regions formed in them (counted as each
+            // forms, so not by how far the compile thread got); the code after the last round
+            // (the final report and the exit) is not part of the timed rounds' count.
+            long compiledBefore = -1, compiledAtStart = 0, compiledAtLastMark = 0, startInstructions = 0, startTimestamp = 0;
             int warmup = 0;
             var marks = new RoundMarks(board.Cpu, !steady || translator is null ? null : m =>
             {
-                if (warmup > 0) return;
+                if (warmup > 0)
+                {
+                    compiledAtLastMark = translator.FormedBlocks;
+                    return;
+                }
                 translator.Drain();
-                long compiled = translator.CompiledBlocks;
+                long compiled = translator.FormedBlocks;
                 if (m.Marks.Count >= MinWarmupRounds && compiled == compiledBefore)
                 {
                     warmup = m.Marks.Count;
-                    compiledAtStart = compiled;
+                    compiledAtStart = compiledAtLastMark = compiled;
                     startInstructions = board.Cpu.InstructionCount;
                     startTimestamp = Stopwatch.GetTimestamp(); // after the drain: waiting for the compiler is not timed
                 }
@@ -122,7 +129,7 @@ public static class WorkloadRun
             }
             SteadyPart? steadyPart = warmup == 0 ? null
                 : new SteadyPart(warmup, result.Instructions - startInstructions, Stopwatch.GetElapsedTime(startTimestamp, t1),
-                    translator!.CompiledBlocks - compiledAtStart);
+                    compiledAtLastMark - compiledAtStart);
             return new WorkloadResult(result.Instructions, elapsed, translator?.CompiledBlocks ?? 0, translator?.CompiledInstructions ?? 0,
                 translator?.CompileTime ?? TimeSpan.Zero, text, marks.Marks.Count, steadyPart);
         }
