@@ -2,28 +2,29 @@ using System.Collections.Generic;
 using System.Linq;
 using BenchmarkDotNet.Attributes;
 using Emu.Machine.Benchmarks;
-using Emu.X86;
+using Emu.Translator;
 
 namespace Emu.Bench;
 
 /// <summary>
-/// What translating costs: every distinct block the workloads run (one round each, collected on
-/// the interpreter), compiled to a DynamicMethod and JIT-compiled by RyuJIT. The columns give
-/// it per block and per guest instruction compiled.
+/// What translating costs: the regions the translator forms while it runs the workloads
+/// (compiling synchronously, so the same regions every time), each compiled again to a
+/// DynamicMethod and JIT-compiled by RyuJIT. The columns give it per region and per guest
+/// instruction compiled.
 /// </summary>
 [Config(typeof(CompileCostConfig))]
 public class CompileBenchmarks
 {
-    /// <summary>The blocks one invocation compiles (the columns read it).</summary>
-    internal static List<Block> Blocks = new();
+    /// <summary>The regions one invocation compiles (the columns read it).</summary>
+    internal static List<Region> Regions = new();
 
     [GlobalSetup]
     public void Setup()
     {
         string dir = Workload.DefaultDirectory();
-        Blocks = CompileCost.CollectBlocks(Workload.All.Select(w => (w, WorkloadRun.Load(dir, w))));
+        Regions = CompileCost.CollectRegions(Workload.All.Select(w => (w, WorkloadRun.Load(dir, w))));
     }
 
     [Benchmark]
-    public double CompileAllBlocks() => CompileCost.CompileAll(Blocks).TotalSeconds;
+    public double CompileAllRegions() => CompileCost.CompileAll(Regions).Total.TotalSeconds;
 }

@@ -100,7 +100,7 @@ public sealed class VersusQemuColumn : IColumn
         GuestMipsColumn.Mips(summary, workload, engine) / GuestMipsColumn.Mips(summary, workload, EngineBenchmarks.Qemu);
 }
 
-/// <summary>Cost of compiling, per block or per guest instruction, from the median time of compiling them all.</summary>
+/// <summary>Cost of compiling, per region or per guest instruction, from the median time of compiling them all.</summary>
 public sealed class CompileCostColumn : IColumn
 {
     private readonly bool perInstruction;
@@ -108,7 +108,7 @@ public sealed class CompileCostColumn : IColumn
     public CompileCostColumn(bool perInstruction) => this.perInstruction = perInstruction;
 
     public string Id => nameof(CompileCostColumn) + perInstruction;
-    public string ColumnName => perInstruction ? "us/guest instr" : "us/block";
+    public string ColumnName => perInstruction ? "us/guest instr" : "us/region";
     public bool AlwaysShow => true;
     public ColumnCategory Category => ColumnCategory.Custom;
     public int PriorityInCategory => perInstruction ? 1 : 0;
@@ -116,7 +116,7 @@ public sealed class CompileCostColumn : IColumn
     public UnitType UnitType => UnitType.Dimensionless;
     public string Legend => perInstruction
         ? "Microseconds of IL generation and RyuJIT per guest instruction compiled"
-        : "Microseconds of IL generation and RyuJIT per block compiled";
+        : "Microseconds of IL generation and RyuJIT per region compiled";
 
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     public bool IsAvailable(Summary summary) => true;
@@ -127,9 +127,9 @@ public sealed class CompileCostColumn : IColumn
     {
         if (summary[benchmarkCase]?.ResultStatistics is not { } stats) return "-";
         // The columns run in the host process, where the benchmark's static list was never
-        // filled: collect the same blocks (deterministic) to count them.
-        if (CompileBenchmarks.Blocks.Count == 0) new CompileBenchmarks().Setup();
-        double n = perInstruction ? CompileCost.CountInstructions(CompileBenchmarks.Blocks) : CompileBenchmarks.Blocks.Count;
+        // filled: collect the same regions (deterministic) to count them.
+        if (CompileBenchmarks.Regions.Count == 0) new CompileBenchmarks().Setup();
+        double n = perInstruction ? CompileCost.CountInstructions(CompileBenchmarks.Regions) : CompileBenchmarks.Regions.Count;
         return (stats.Median / 1e3 / n).ToString("F2", CultureInfo.InvariantCulture);
     }
 }

@@ -73,6 +73,12 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// </summary>
     public long FormedBlocks { get; private set; }
 
+    /// <summary>
+    /// Called on the emulation thread with each region as it forms, before it is compiled
+    /// (the compile-cost benchmark collects them to compile again).
+    /// </summary>
+    public Action<Region>? RegionFormed { get; set; }
+
     /// <summary>Guest instructions in the compiled regions.</summary>
     public long CompiledInstructions => Interlocked.Read(ref compiledInstructions);
 
@@ -147,6 +153,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
             Region region = RegionBuilder.Form(cpu, block);
             foreach (Block b in region.Blocks) b.CompileQueued = true;
             FormedBlocks += region.Blocks.Length;
+            RegionFormed?.Invoke(region);
             if (Synchronous)
             {
                 CompileOne(region);

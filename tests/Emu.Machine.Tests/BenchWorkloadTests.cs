@@ -1,4 +1,6 @@
+using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using Emu.Machine.Benchmarks;
 
 namespace Emu.Machine.Tests;
@@ -57,6 +59,21 @@ public sealed class BenchWorkloadTests : IClassFixture<FirmwareFixture>
         Assert.InRange(share, (6 - s.WarmupRounds - 0.5) / 6, (6 - s.WarmupRounds + 0.5) / 6);
         Assert.True(s.Elapsed < r.Elapsed);
         Assert.Equal(0, s.CompiledWhileTimed);
+    }
+
+    [Fact]
+    public void TheCompileCostHarnessCollectsTheSameRegionsEveryTimeAndCompilesThem()
+    {
+        Workload w = Workload.Find("pointers")!;
+        var images = new[] { (w, WorkloadRun.Load(Dir, w)) };
+        List<Emu.Translator.Region> first = CompileCost.CollectRegions(images);
+        List<Emu.Translator.Region> second = CompileCost.CollectRegions(images);
+        Assert.NotEmpty(first);
+        Assert.Equal(first.Select(r => r.ToString()), second.Select(r => r.ToString()));
+        Assert.True(CompileCost.CountInstructions(first) >= first.Count);
+        CompileCost.Cost cost = CompileCost.CompileAll(first);
+        Assert.True(cost.Il > System.TimeSpan.Zero && cost.Jit > System.TimeSpan.Zero);
+        Assert.All(first, r => Assert.NotEmpty(r.Links));
     }
 
     [Fact]

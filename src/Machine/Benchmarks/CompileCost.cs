@@ -8,58 +8,60 @@ using Emu.X86;
 namespace Emu.Machine.Benchmarks;
 
 /// <summary>
-/// What the translator's compiling costs: every distinct block the workloads run, compiled to a
-/// DynamicMethod and JIT-compiled by RyuJIT, per guest instruction.
+/// What the translator's compiling costs: the regions it forms while it runs the workloads,
+/// compiled again to DynamicMethods and JIT-compiled by RyuJIT, per guest instruction.
 /// </summary>
 public static class CompileCost
 {
-    /// <summary>Runs each workload once (one round, on the interpreter) and returns the blocks it ran that the translator would compile.</summary>
-    public static List<Block> CollectBlocks(IEnumerable<(Workload Workload, byte[] Image)> workloads)
+    /// <summary>
+    /// Runs each workload (its default rounds) on the translator compiling synchronously at the
+    /// default threshold, so the same regions form at the same points on every run, and returns
+    /// every region formed (a region that grows later is there once per form, as the translator
+    /// compiles it once per form).
+    /// </summary>
+    public static List<Region> CollectRegions(IEnumerable<(Workload Workload, byte[] Image)> workloads)
     {
-        var blocks = new List<Block>();
+        var regions = new List<Region>();
         foreach ((Workload w, byte[] image) in workloads)
         {
-            var collector = new BlockCollector();
+            using var engine = new TranslatorEngine(TranslatorEngine.DefaultThreshold, synchronous: true);
+            engine.RegionFormed = regions.Add;
             var output = new MemoryStream();
-            using var board = new Board(32, output, collector);
-            board.BootMultiboot(image, "rounds=1");
+            using var board = new Board(32, output, engine);
+            board.BootMultiboot(image, "");
             RunResult r = board.Run();
             if (r.ExitStatus != WorkloadRun.PassStatus)
-                throw new WorkloadFailedException($"workload {w.Name} ended with status {r.ExitStatus} while its blocks were collected");
-            blocks.AddRange(collector.Blocks);
+                throw new WorkloadFailedException($"workload {w.Name} ended with status {r.ExitStatus} while its regions were collected");
         }
-        return blocks;
+        return regions;
     }
 
-    /// <summary>Compiles every block (IL, then RyuJIT through a call that returns at once) and returns the time it took.</summary>
-    public static TimeSpan CompileAll(IReadOnlyList<Block> blocks)
+    /// <summary>The time of one compile of every region: building the IL, and RyuJIT (through a call that returns at once).</summary>
+    public readonly record struct Cost(TimeSpan Il, TimeSpan Jit)
     {
-        long t0 = Stopwatch.GetTimestamp();
-        foreach (Block b in blocks)
-        {
-            Action<Cpu> code = BlockCompiler.Compile(b);
-            code(null!); // a null CPU returns at once: this call only makes RyuJIT compile the method
-        }
-        return Stopwatch.GetElapsedTime(t0);
+        public TimeSpan Total => Il + Jit;
     }
 
-    public static long CountInstructions(IReadOnlyList<Block> blocks)
+    /// <summary>Compiles every region once and returns the time it took, IL and RyuJIT apart.</summary>
+    public static Cost CompileAll(IReadOnlyList<Region> regions)
+    {
+        long il = 0, jit = 0;
+        foreach (Region r in regions)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Func<Cpu, int, int> code = RegionCompiler.Compile(r);
+            long t1 = Stopwatch.GetTimestamp();
+            code(null!, 0); // a null CPU returns at once: this call only makes RyuJIT compile the method
+            jit += Stopwatch.GetTimestamp() - t1;
+            il += t1 - t0;
+        }
+        return new Cost(Stopwatch.GetElapsedTime(0, il), Stopwatch.GetElapsedTime(0, jit));
+    }
+
+    public static long CountInstructions(IReadOnlyList<Region> regions)
     {
         long n = 0;
-        foreach (Block b in blocks) n += b.Count;
+        foreach (Region r in regions) n += r.Instructions;
         return n;
-    }
-
-    /// <summary>Runs blocks on the interpreter and remembers each distinct cacheable block.</summary>
-    private sealed class BlockCollector : IExecutionEngine
-    {
-        private readonly HashSet<Block> seen = new(ReferenceEqualityComparer.Instance);
-        public readonly List<Block> Blocks = new();
-
-        public void Execute(Cpu cpu, Block block)
-        {
-            if (block.Cacheable && seen.Add(block)) Blocks.Add(block);
-            Interpreter.Execute(cpu, block);
-        }
     }
 }

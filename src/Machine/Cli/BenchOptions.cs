@@ -31,7 +31,7 @@ public sealed class BenchOptions
     public bool Check { get; set; }
 
     [Option("compile-cost", Default = false,
-        HelpText = "Only the translation cost: every distinct block the workloads run, compiled alone as a region, timed; no runs.")]
+        HelpText = "Only the translation cost: the regions the translator forms in the workloads' runs (compiling synchronously), compiled again and timed.")]
     public bool CompileCost { get; set; }
 
     [Option("no-qemu", Default = false,
