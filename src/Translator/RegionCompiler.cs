@@ -69,6 +69,7 @@ public static class RegionCompiler
 
         for (int b = 0; b < blocks.Length; b++) c.EmitBlock(b);
         c.EmitSharedExit();
+        ctx.EmitSlowPaths(RegionExit.Dispatcher);
 
         region.Links = c.Links.ToArray();
         if (Environment.GetEnvironmentVariable("EMU_REGION_IL") is not null)
@@ -223,13 +224,16 @@ public static class RegionCompiler
                 IFastEmitter? fast = ctx.Flat ? EmitterTable.Fast(ref ins) : null;
                 if (fast is not null)
                 {
-                    // Fast code faults only on its slow paths, which synchronise the CPU themselves.
+                    // Fast code faults only on its slow paths, which synchronise the CPU themselves
+                    // (an inline access's slow path hands the whole instruction to the interpreter
+                    // and leaves, so a store into the running code leaves there too).
                     ctx.Generic = false;
                     ctx.FlagsDead = deadFlags[n];
+                    ctx.WroteThroughCpu = false;
                     fast.Emit(ctx, ref ins);
                     ctx.FlagsDead = false;
                     ctx.Generic = true;
-                    if (EmitterTable.MayWriteOrLeave(ref ins)) EmitExitCheck(bi, n, null);
+                    if (ctx.WroteThroughCpu || InstructionFacts.IsRepeated(ref ins)) EmitExitCheck(bi, n, null);
                     continue;
                 }
 
@@ -366,7 +370,6 @@ public static class RegionCompiler
                     il.Emit(OpCodes.Stloc, v);
                     ctx.PushFlat32(v, sp);
                     ctx.Generic = true;
-                    EmitExitCheck(bi, b.Count - 1, null, to);
                     Retire(b.Count);
                     DispatchDynamic(to, allBlocks);
                     return true;
@@ -381,7 +384,6 @@ public static class RegionCompiler
                     ctx.Generic = false;
                     ctx.PushFlat32(v, sp);
                     ctx.Generic = true;
-                    EmitExitCheck(bi, b.Count - 1, target);
                     Retire(b.Count);
                     Edge(target);
                     return true;

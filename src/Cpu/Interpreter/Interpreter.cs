@@ -40,18 +40,26 @@ public static unsafe class Interpreter
     }
 
     /// <summary>Runs only the first instruction of <paramref name="b"/> (single-stepping), leaving EIP at the next one.</summary>
-    public static void ExecuteFirst(Cpu c, Block b)
+    public static void ExecuteFirst(Cpu c, Block b) => ExecuteAt(c, b, 0);
+
+    /// <summary>
+    /// Runs instruction <paramref name="index"/> of <paramref name="b"/> alone, the instructions
+    /// before it having run (elsewhere) but not yet counted: counts them and it as retired and
+    /// leaves EIP at the next instruction to run. Compiled code hands an instruction over to
+    /// this when its inline path cannot finish it (a TLB miss).
+    /// </summary>
+    public static void ExecuteAt(Cpu c, Block b, int index)
     {
-        ref Instruction ins = ref b.Code[0];
+        ref Instruction ins = ref b.Code[index];
         c.Eip = (uint)ins.IP;
-        b.Handlers[0](c, ref ins);
+        b.Handlers[index](c, ref ins);
         if (c.BlockExit != BlockExitKind.None)
         {
-            LeaveEarly(c, b, 0);
+            LeaveEarly(c, b, index);
             return;
         }
-        c.InstructionCount++;
-        if (b.Count > 1 || !b.EndsInBranch) c.Eip = (uint)ins.NextIP & (b.Code32 ? 0xFFFF_FFFFu : 0xFFFFu);
+        c.InstructionCount += index + 1;
+        if (index < b.Count - 1 || !b.EndsInBranch) c.Eip = (uint)ins.NextIP & (b.Code32 ? 0xFFFF_FFFFu : 0xFFFFu);
     }
 
     /// <summary>

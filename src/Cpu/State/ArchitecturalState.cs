@@ -34,6 +34,7 @@ public sealed partial class Cpu
         nameof(CurrentBlock), nameof(BlockExit), nameof(StopAtLinear), nameof(StopRequested), nameof(StopReason),
         nameof(LastFault), nameof(LastLimitation), nameof(ShutdownCause), nameof(StopAtLinear2), nameof(StopOnException),
         nameof(Line), nameof(RepLimit), nameof(FpuErrorPins), nameof(CurrentBlocks), nameof(RegionBlock), nameof(ExitAt),
+        nameof(exactBudget), nameof(stopAfterFault), nameof(FaultsTaken), nameof(InstructionCountAtFault),
     };
 
     /// <summary>

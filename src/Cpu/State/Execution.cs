@@ -58,6 +58,43 @@ public sealed partial class Cpu
     /// <summary>Makes compiled code leave at its next block boundary (any thread).</summary>
     public void Poke() => Volatile.Write(ref ExitAt, 0);
 
+    /// <summary>On the interpreter, a run's budget ends exactly, not at the end of the block it ends in (see <see cref="Follow"/>).</summary>
+    private bool exactBudget;
+
+    /// <summary>After delivering an exception, the run stops (see <see cref="Follow"/>).</summary>
+    private bool stopAfterFault;
+
+    /// <summary>Exceptions the runs have taken (delivered, or stopped at), and <see cref="InstructionCount"/> at the last one.</summary>
+    public long FaultsTaken, InstructionCountAtFault;
+
+    /// <summary>
+    /// Runs this CPU (on the interpreter) exactly as far as another CPU's step went: the
+    /// <paramref name="retired"/> instructions it retired, even when that step ended part way
+    /// through a block (compiled code hands an instruction whose access missed the TLB to the
+    /// interpreter and leaves after it), and then, when the step ended by taking an exception
+    /// (<paramref name="endsInFault"/>: nothing retired after it), into the same instruction
+    /// and its exception, and no further. The lockstep's shadow follows the engine under test so.
+    /// </summary>
+    public StopReason Follow(long retired, bool endsInFault)
+    {
+        exactBudget = true;
+        try
+        {
+            long faults = FaultsTaken;
+            StopReason r = Run(Math.Max(retired, 1));
+            // Already there when the exception came with the last instruction (INT n retires).
+            bool tookIt = FaultsTaken != faults && InstructionCountAtFault == InstructionCount;
+            if (!endsInFault || tookIt || retired == 0 || r != StopReason.BudgetExhausted) return r;
+            stopAfterFault = true;
+            return Run(1);
+        }
+        finally
+        {
+            exactBudget = false;
+            stopAfterFault = false;
+        }
+    }
+
     /// <summary>When set, the run stops as soon as CS.base + EIP equals this linear address.</summary>
     public uint? StopAtLinear;
 
@@ -114,6 +151,8 @@ public sealed partial class Cpu
             {
                 RepLimit = Strings.RepChunk;
                 RetirePartialBlock();
+                FaultsTaken++;
+                InstructionCountAtFault = InstructionCount;
                 CurrentBlock = null;
                 CurrentBlocks = null;
                 BlockExit = BlockExitKind.None;
@@ -138,6 +177,7 @@ public sealed partial class Cpu
                         return StopReason;
                     }
                 }
+                if (stopAfterFault) return StopReason = StopReason.BudgetExhausted;
             }
             catch (EmulatorLimitationException e)
             {
@@ -197,8 +237,9 @@ public sealed partial class Cpu
             if (StopRequested) ExitAt = 0;
             Block b = Blocks.Get();
             CurrentBlock = b;
-            if (engine is null) Interpreter.Execute(this, b);
-            else engine.Execute(this, b);
+            if (engine is not null) engine.Execute(this, b);
+            else if (exactBudget && end - InstructionCount < b.Count) Interpreter.ExecuteFirst(this, b);
+            else Interpreter.Execute(this, b);
         }
     }
 

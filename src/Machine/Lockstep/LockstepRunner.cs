@@ -22,8 +22,9 @@ namespace Emu.Machine.Lockstep;
 /// (<see cref="PhysicalMemory.TrackWrites"/> keeps every store off the MMU's fast path so
 /// none is missed), byte for byte.</item>
 /// </list>
-/// A step is <c>Run(1)</c> on the primary: exactly one block, or a chain of them if the engine
-/// chains; the shadow then runs as many instructions as the primary retired.
+/// A step is <c>Run(1)</c> on the primary: one block, a chain of them if the engine chains, or
+/// part of one (compiled code leaves after an instruction whose access missed the TLB); the
+/// shadow then runs exactly as far (<see cref="Cpu.Follow"/>).
 /// </summary>
 public sealed class LockstepRunner : IDisposable
 {
@@ -125,14 +126,16 @@ public sealed class LockstepRunner : IDisposable
 
         bool intr = primaryLine?.Intr ?? false, nmi = primaryLine?.NmiPending ?? false;
         vectors.Clear();
+        long faults = primary.FaultsTaken;
         StopReason p = primary.Run(1);
         long retired = primary.InstructionCount - before;
+        bool endsInFault = primary.FaultsTaken != faults && primary.InstructionCountAtFault == primary.InstructionCount;
         replay.Load(recorded);
         shadowLine.Intr = intr;
         if (nmi && !shadowLine.NmiPending) shadowLine.RaiseNmi();
-        // The same number of instructions; at least one, so a step whose first instruction
-        // faults makes the shadow fault too.
-        StopReason s = shadow.Run(Math.Max(retired, 1));
+        // The same instructions, even when the step ended part way through a block, and the
+        // same exception when one ended it.
+        StopReason s = shadow.Follow(retired, endsInFault);
         shadowLine.Intr = false;
         Steps++;
 

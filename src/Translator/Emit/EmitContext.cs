@@ -24,9 +24,12 @@ namespace Emu.Translator.Emit;
 /// <item><b>Fast</b> (<see cref="IFastEmitter"/>, <see cref="EmitterTable.Fast"/>, only in regions whose segments are flat):
 /// the general registers, the lazy-flag operands and EFLAGS live in IL locals, memory is
 /// reached through the MMU's TLB without segment checks, and flags are computed only into
-/// locals, where RyuJIT drops what nothing reads. Before an instruction that can fault the
-/// region stores the locals that differ from the CPU (<see cref="SyncForFault"/>), so a fault
-/// leaves exactly the interpreter's state.</item>
+/// locals, where RyuJIT drops what nothing reads. An inline access that misses the TLB (or
+/// reaches a device, or runs into the next page) goes to a slow path that stores the locals,
+/// which still hold the state before the instruction, hands the whole instruction to the
+/// interpreter and leaves the region (<see cref="SlowPath"/>), so a fault leaves exactly the
+/// interpreter's state and nothing joins the inline path after an access. An operand through
+/// a segment that is not flat calls the CPU after storing the locals (<see cref="SyncSlow"/>).</item>
 /// </list>
 /// </remarks>
 public sealed class EmitContext
@@ -383,8 +386,8 @@ public sealed class EmitContext
     }
 
     /// <summary>
-    /// On a slow path of the instruction being emitted (a TLB miss, a segment that is not
-    /// flat), before what may fault or reach a device: the CPU gets the state the locals
+    /// Before a fast instruction's operand goes through the CPU (a segment that is not flat),
+    /// which may fault or reach a device: the CPU gets the state the locals
     /// hold, the instruction's EIP and the running block. The fast path is left as it is
     /// (<see cref="Dirty"/> does not change).
     /// </summary>
@@ -714,6 +717,7 @@ public sealed class EmitContext
         Const(size);
         Il.Emit(OpCodes.Ldloc, scratchB);
         Call(Members.WriteMem);
+        WroteThroughCpu = true;
     }
 
     /// <summary>
@@ -753,49 +757,82 @@ public sealed class EmitContext
     public void LoadMmu() => Il.Emit(OpCodes.Ldloc, mmu);
 
     /// <summary>
-    /// Reads <paramref name="size"/> at the linear address on the stack and pushes the value:
-    /// the TLB looked up inline; a miss (or an access running into the next page) synchronises
-    /// the CPU and takes the MMU's own path, which may fault.
+    /// Reads <paramref name="size"/> at the linear address on the stack (nothing else may be
+    /// under it: the slow path leaves the method) and pushes the value: the TLB looked up
+    /// inline; a miss, or an access running into the next page, takes the instruction's slow
+    /// path (<see cref="SlowPath"/>).
     /// </summary>
     public void ReadFlat(int size)
     {
         Il.Emit(OpCodes.Stloc, linear);
-        Label slow = Il.DefineLabel(), done = Il.DefineLabel();
-        TlbLookup(readTlb, size, slow);
+        TlbLookup(readTlb, size, SlowPath());
         LoadIndirect(size);
-        Il.Emit(OpCodes.Stloc, value);
-        Il.Emit(OpCodes.Br, done);
-        Il.MarkLabel(slow);
-        SyncSlow();
-        CallMiss(Members.ReadMiss, size, null);
-        Il.Emit(OpCodes.Stloc, value);
-        Il.MarkLabel(done);
-        Il.Emit(OpCodes.Ldloc, value);
     }
 
     /// <summary>Writes local <paramref name="v"/> (of the given size) to the linear address in <see cref="Linear"/>, like <see cref="ReadFlat"/>.</summary>
     public void WriteFlat(int size, LocalBuilder v)
     {
-        Label slow = Il.DefineLabel(), done = Il.DefineLabel();
-        TlbLookup(writeTlb, size, slow);
+        TlbLookup(writeTlb, size, SlowPath());
         Il.Emit(OpCodes.Ldloc, v);
         StoreIndirect(size);
-        Il.Emit(OpCodes.Br, done);
-        Il.MarkLabel(slow);
-        SyncSlow();
-        CallMiss(Members.WriteMiss, size, v);
-        Il.MarkLabel(done);
     }
 
-    /// <summary>Calls the MMU's miss entry <paramref name="miss"/> for <see cref="Linear"/> and <paramref name="size"/> (with the value to write, if any).</summary>
-    private void CallMiss(MethodInfo miss, int size, LocalBuilder? written)
+    /// <summary>A slow path of the instruction being emitted and the state before it, emitted after the region's blocks.</summary>
+    private readonly record struct PendingSlowPath(Label Label, int KnownOp, uint PendingMask, int BlockIndex, int Index);
+
+    private readonly System.Collections.Generic.List<PendingSlowPath> slowPaths = new();
+
+    /// <summary>
+    /// A label for the slow path of an inline access of the (fast) instruction being emitted:
+    /// there, with the IL stack empty and the locals still holding the state before the
+    /// instruction, the region stores them and hands the whole instruction to the interpreter
+    /// (<see cref="StateStore.StoreAndRun"/>), then leaves. Nothing joins the inline path after
+    /// the access. The paths are emitted after the region's blocks (<see cref="EmitSlowPaths"/>).
+    /// </summary>
+    private Label SlowPath()
     {
-        Il.Emit(OpCodes.Ldloc, mmu);
-        Il.Emit(OpCodes.Ldloc, linear);
-        Const(size);
-        if (written is not null) Il.Emit(OpCodes.Ldloc, written);
-        Call(miss);
+        System.Diagnostics.Debug.Assert(!Generic && Flat);
+        Label l = Il.DefineLabel();
+        slowPaths.Add(new PendingSlowPath(l, KnownOp, PendingMask, BlockIndex, Index));
+        return l;
     }
+
+    /// <summary>Emits the slow paths the blocks asked for (see <see cref="SlowPath"/>), each returning to the dispatcher.</summary>
+    internal void EmitSlowPaths(int dispatcherExit)
+    {
+        foreach (PendingSlowPath p in slowPaths)
+        {
+            Il.MarkLabel(p.Label);
+            // The store-back as the instruction's own point saw it (pending rotate flags merged as there).
+            int knownOp = KnownOp;
+            uint pendingMask = PendingMask;
+            KnownOp = p.KnownOp;
+            PendingMask = p.PendingMask;
+            LoadCpu();
+            for (int r = 0; r < 8; r++) Il.Emit(OpCodes.Ldloc, regs[r]);
+            PushFlagsOpForStore();
+            Il.Emit(OpCodes.Ldloc, flagsSrc1);
+            Il.Emit(OpCodes.Ldloc, flagsSrc2);
+            Il.Emit(OpCodes.Ldloc, flagsRes);
+            PushEflagsForStore();
+            Il.Emit(OpCodes.Ldloc, count);
+            Const(p.BlockIndex);
+            Const(p.Index);
+            Call(Members.StoreAndRun);
+            Const(dispatcherExit);
+            Il.Emit(OpCodes.Ret);
+            KnownOp = knownOp;
+            PendingMask = pendingMask;
+        }
+        slowPaths.Clear();
+    }
+
+    /// <summary>
+    /// Set when the instruction being emitted wrote memory through the CPU (a segment that is
+    /// not flat), which can hit the running code: the region checks for leaving after it. Flat
+    /// stores need no check: one into code always takes the slow path, which leaves anyway.
+    /// </summary>
+    internal bool WroteThroughCpu;
 
     /// <summary>Loads a value of <paramref name="size"/> (0 byte, 1 word, 2 doubleword) from the host address on the stack, zero-extended.</summary>
     private void LoadIndirect(int size) => Il.Emit(size switch { 0 => OpCodes.Ldind_U1, 1 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U4 });
@@ -850,45 +887,26 @@ public sealed class EmitContext
 
     /// <summary>
     /// Read-modify-write of a flat operand: computes its linear address into <see cref="Linear"/>,
-    /// looks it up once in the write TLB, and pushes its value. On a miss the CPU is synchronised
-    /// and the MMU checks the write (a fault changes nothing) and reads. <see cref="RmwWrite"/> stores the result.
+    /// looks it up once in the write TLB, and pushes its value; a miss takes the instruction's
+    /// slow path (<see cref="SlowPath"/>). <see cref="RmwWrite"/> stores the result.
     /// </summary>
     public void RmwRead(ref Instruction i, int size)
     {
         EffectiveAddress(ref i);
         Il.Emit(OpCodes.Stloc, linear);
-        Label slow = Il.DefineLabel(), done = Il.DefineLabel();
-        TlbLookup(writeTlb, size, slow);
+        TlbLookup(writeTlb, size, SlowPath());
         Il.Emit(OpCodes.Dup);
         Il.Emit(OpCodes.Stloc, entry);
         LoadIndirect(size);
-        Il.Emit(OpCodes.Stloc, value);
-        Il.Emit(OpCodes.Br, done);
-        Il.MarkLabel(slow);
-        SyncSlow();
-        CallMiss(Members.ReadForWriteMiss, size, null);
-        Il.Emit(OpCodes.Stloc, value);
-        Const(0);
-        Il.Emit(OpCodes.Conv_U);
-        Il.Emit(OpCodes.Stloc, entry);
-        Il.MarkLabel(done);
-        Il.Emit(OpCodes.Ldloc, value);
     }
 
-    /// <summary>Stores the value on top of the stack into the operand <see cref="RmwRead"/> read.</summary>
+    /// <summary>Stores the value on top of the stack into the operand <see cref="RmwRead"/> read (through the host address its lookup found).</summary>
     public void RmwWrite(int size)
     {
         Il.Emit(OpCodes.Stloc, value);
-        Label slow = Il.DefineLabel(), done = Il.DefineLabel();
-        Il.Emit(OpCodes.Ldloc, entry);
-        Il.Emit(OpCodes.Brfalse, slow);
         Il.Emit(OpCodes.Ldloc, entry);
         Il.Emit(OpCodes.Ldloc, value);
         StoreIndirect(size);
-        Il.Emit(OpCodes.Br, done);
-        Il.MarkLabel(slow);
-        CallMiss(Members.WriteMiss, size, value);
-        Il.MarkLabel(done);
     }
 
     /// <summary>Computes the write-checked linear address of a read-modify-write memory operand into <see cref="Linear"/> (generic emitters).</summary>
@@ -921,6 +939,7 @@ public sealed class EmitContext
         Const(size);
         Il.Emit(OpCodes.Ldloc, scratchB);
         Call(Members.WriteLinear);
+        WroteThroughCpu = true;
     }
 
     // ---- lazy flags in locals (fast emitters) ----
@@ -1279,9 +1298,7 @@ internal static class Members
     public static readonly MethodInfo ReadTlb = typeof(Mmu).GetProperty(nameof(Mmu.ReadTlb))!.GetMethod!;
     public static readonly MethodInfo WriteTlb = typeof(Mmu).GetProperty(nameof(Mmu.WriteTlb))!.GetMethod!;
     public static readonly MethodInfo StoreState = typeof(StateStore).GetMethod(nameof(StateStore.Store))!;
-    public static readonly MethodInfo ReadMiss = typeof(Mmu).GetMethod(nameof(Mmu.ReadMiss))!;
-    public static readonly MethodInfo WriteMiss = typeof(Mmu).GetMethod(nameof(Mmu.WriteMiss))!;
-    public static readonly MethodInfo ReadForWriteMiss = typeof(Mmu).GetMethod(nameof(Mmu.ReadForWriteMiss))!;
+    public static readonly MethodInfo StoreAndRun = typeof(StateStore).GetMethod(nameof(StateStore.StoreAndRun))!;
     public static readonly MethodInfo ProbeWrite = typeof(Mmu).GetMethod(nameof(Mmu.ProbeWrite), Pub, new[] { typeof(uint), typeof(int) })!;
     private static readonly MethodInfo[] MmuReads =
     {

@@ -1,4 +1,5 @@
 using Emu.Cpu.Tests.Support;
+using Emu.TestSupport;
 using Emu.X86;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
@@ -318,7 +319,10 @@ public class SelfModifyingCodeTests
             a.loop(top);
         });
         Assert.Equal(0, t.Cpu.Blocks.Invalidated);
-        Assert.Equal(3, t.Cpu.Blocks.Decoded);
+        // Compiled, the store into the code page always misses the TLB (code pages never enter
+        // its write side): the interpreter runs it and the region leaves after it, so the rest
+        // of the loop's block is decoded once more, as a block of its own.
+        Assert.Equal(engine == Engines.Translator ? 4 : 3, t.Cpu.Blocks.Decoded);
         Assert.Equal(1u, t.Read32(At + 0x800));
     }
 
