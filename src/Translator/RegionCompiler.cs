@@ -99,6 +99,8 @@ public static class RegionCompiler
             for (int i = 0; i < BlockLabels.Length; i++) BlockLabels[i] = il.DefineLabel();
             linearPage = (region.CsBase + region.Blocks[0].Eip) & ~Emu.Memory.PhysicalMemory.PageMask;
             sharedExit = il.DefineLabel();
+            earlyExit = il.DefineLabel();
+            earlyExitAt = il.DeclareLocal(typeof(int));
             exitEip = il.DeclareLocal(typeof(uint));
             exitValue = il.DeclareLocal(typeof(int));
             dirtyIn = DirtyAnalysis.Run(region);
@@ -182,19 +184,44 @@ public static class RegionCompiler
             sharedExitUsed = true;
         }
 
-        /// <summary>The shared exit (see <see cref="LeaveThrough"/>), after the last block.</summary>
+        /// <summary>
+        /// The shared exits, after the last block: the one of <see cref="LeaveThrough"/>, and the
+        /// early exit of <see cref="EmitExitCheck"/> (block index << 16 | instruction index in
+        /// <c>earlyExitAt</c>).
+        /// </summary>
         public void EmitSharedExit()
         {
-            if (!sharedExitUsed) return;
-            il.MarkLabel(sharedExit);
-            ctx.StoreEverything(exitEip);
-            il.Emit(OpCodes.Ldloc, exitValue);
-            il.Emit(OpCodes.Ret);
+            if (sharedExitUsed)
+            {
+                il.MarkLabel(sharedExit);
+                ctx.StoreEverything(exitEip);
+                il.Emit(OpCodes.Ldloc, exitValue);
+                il.Emit(OpCodes.Ret);
+            }
+            if (earlyExitUsed)
+            {
+                il.MarkLabel(earlyExit);
+                ctx.LoadCpu();
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, typeof(RegionConstants).GetField(nameof(RegionConstants.Blocks))!);
+                il.Emit(OpCodes.Ldloc, earlyExitAt);
+                ctx.Const(16);
+                il.Emit(OpCodes.Shr_Un);
+                il.Emit(OpCodes.Ldelem_Ref);
+                il.Emit(OpCodes.Ldloc, earlyExitAt);
+                ctx.Const(0xFFFF);
+                il.Emit(OpCodes.And);
+                ctx.Call(Members.LeaveEarly);
+                Return(RegionExit.Dispatcher);
+            }
         }
 
-        private readonly Label sharedExit;
-        private readonly LocalBuilder exitEip, exitValue;
-        private bool sharedExitUsed;
+        private readonly Label sharedExit, earlyExit;
+        private readonly LocalBuilder exitEip, exitValue, earlyExitAt;
+        private bool sharedExitUsed, earlyExitUsed;
+
+        /// <summary>Whether the running block's index has been stored in the CPU in the block being emitted (it stays until the next block).</summary>
+        private bool regionBlockStored;
 
         public void EmitBlock(int bi)
         {
@@ -211,6 +238,7 @@ public static class RegionCompiler
             // and for the block cache to tell a store into the running block. A flat region
             // stores it only where the CPU can look: on slow paths (with the rest of the state)
             // and before generic instructions.
+            regionBlockStored = !ctx.Flat;
             if (!ctx.Flat) SetRegionBlock(bi);
 
             bool[] deadFlags = FlagLiveness.DeadAfter(b);
@@ -233,19 +261,23 @@ public static class RegionCompiler
                     fast.Emit(ctx, ref ins);
                     ctx.FlagsDead = false;
                     ctx.Generic = true;
-                    if (ctx.WroteThroughCpu || InstructionFacts.IsRepeated(ref ins)) EmitExitCheck(bi, n, null);
+                    if (ctx.WroteThroughCpu || InstructionFacts.IsRepeated(ref ins)) EmitExitCheck(bi, n);
                     continue;
                 }
 
                 // Generic: the CPU object holds the whole state around the instruction.
                 ctx.SpillAll();
-                if (ctx.Flat) SetRegionBlock(bi);
+                if (!regionBlockStored)
+                {
+                    SetRegionBlock(bi);
+                    regionBlockStored = true;
+                }
                 IInstructionEmitter? emitter = EmitterTable.Folded(ins.Code);
                 bool folded = emitter is not null && emitter.CanEmit(ref ins);
                 if (!folded || !InstructionFacts.IsFaultFree(ref ins)) ctx.SetEip((uint)ins.IP);
                 if (folded) emitter!.Emit(ctx, ref ins);
                 else CallHandler(bi, n, ref ins);
-                if (!folded || EmitterTable.MayWriteOrLeave(ref ins)) EmitExitCheck(bi, n, null);
+                if (!folded || EmitterTable.MayWriteOrLeave(ref ins)) EmitExitCheck(bi, n);
                 // Reload what it may have changed: everything after a sensitive instruction (a
                 // task switch changes every register), else what the table says it writes.
                 if (InstructionTable.IsSensitive(ins.Code)) ctx.ReloadAll();
@@ -465,22 +497,27 @@ public static class RegionCompiler
 
         /// <summary>
         /// if (cpu.BlockExit != 0) { store the locals; Interpreter.LeaveEarly(cpu, block, n); return Dispatcher; }
-        /// A store into the region's own code, or a repeated string instruction yielding, leaves here.
+        /// A store into the region's own code, or a repeated string instruction yielding, leaves
+        /// here. When the CPU holds the whole state already (after a generic instruction), the
+        /// leave goes through the region's one early exit (<see cref="EmitSharedExit"/>), which
+        /// has no locals to store.
         /// </summary>
-        private void EmitExitCheck(int bi, int n, uint? eipFirst, LocalBuilder? eipLocal = null)
+        private void EmitExitCheck(int bi, int n)
         {
             Label go = il.DefineLabel();
             ctx.LoadCpu();
             il.Emit(OpCodes.Ldfld, Members.BlockExit);
             il.Emit(OpCodes.Brfalse, go);
-            ctx.Spill(ctx.Dirty);
-            if (eipFirst is uint e) ctx.SetEip(e);
-            if (eipLocal is not null)
+            if (ctx.Dirty == 0)
             {
-                ctx.LoadCpu();
-                il.Emit(OpCodes.Ldloc, eipLocal);
-                il.Emit(OpCodes.Stfld, Members.Eip);
+                ctx.Const(bi << 16 | n);
+                il.Emit(OpCodes.Stloc, earlyExitAt);
+                il.Emit(OpCodes.Br, earlyExit);
+                earlyExitUsed = true;
+                il.MarkLabel(go);
+                return;
             }
+            ctx.Spill(ctx.Dirty);
             ctx.LoadCpu();
             il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldfld, typeof(RegionConstants).GetField(nameof(RegionConstants.Blocks))!);
