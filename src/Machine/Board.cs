@@ -393,6 +393,9 @@ public sealed class Board : IDisposable
     /// </summary>
     private const long SliceInstructions = 1 << 20;
 
+    /// <summary>An idle guest's timer nearer than this is waited for by running on (a host sleep would overshoot it).</summary>
+    private const long IdleSpinNs = 20_000;
+
     /// <summary>The host's nanoseconds per guest instruction, measured (real-time clock only), to size slices.</summary>
     private double hostNsPerInstruction = 5;
 
@@ -479,7 +482,11 @@ public sealed class Board : IDisposable
         }
         long wait = deadline == Scheduler.Never ? -1 : Math.Max(0, deadline - Clock.Now);
         if (wait == -1) wake.WaitOne();
-        else if (wait > 20_000) wake.WaitOne(TimeSpan.FromTicks(wait / 100));
+        // Whole milliseconds on the event, which host input ends early; WaitOne cannot time
+        // less (a shorter timeout is 0, and the guest's idle loop would spin a host core), so
+        // the rest, the next time round, with a precise sleep.
+        else if (wait >= 1_000_000) wake.WaitOne(TimeSpan.FromMilliseconds(wait / 1_000_000));
+        else if (wait > IdleSpinNs) HostSleep.Sleep(wait);
         return true;
     }
 

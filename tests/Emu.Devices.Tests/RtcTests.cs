@@ -90,6 +90,34 @@ public class RtcTests
     }
 
     [Fact]
+    public void WithoutPieThePeriodicFlagStillRisesButNoTimerRuns()
+    {
+        Write(0x0A, 0x26);     // 1024 Hz
+        Write(0x0B, 0x02);     // PIE clear
+        Read(0x0C);
+        // No periodic timer: the next deadline is the once-a-second update.
+        Assert.True(scheduler.NextDeadline >= 900_000_000, $"a timer is armed for {scheduler.NextDeadline} ns");
+        AdvanceTo(100_000);    // within the first period (976.5 us): no edge yet
+        Assert.Equal(0u, Read(0x0C) & 0x40);
+        AdvanceTo(2_000_000);  // two edges later
+        Assert.Equal(0x40u, Read(0x0C) & 0xC0); // PF, but no IRQF: PIE is clear
+        Assert.Equal(0u, Read(0x0C) & 0x40);    // reading C cleared it
+        Assert.Equal(0, irq.Rises);
+        // Setting PIE starts the interrupts at the rate (each acknowledged by reading C).
+        Write(0x0B, 0x42);
+        for (int ms = 3; ms <= 12; ms++)
+        {
+            AdvanceTo(ms * 1_000_000L);
+            Read(0x0C);
+        }
+        Assert.InRange(irq.Rises, 9, 11);
+        // Clearing it stops the timer again.
+        Write(0x0B, 0x02);
+        Read(0x0C);
+        Assert.True(scheduler.NextDeadline >= 900_000_000);
+    }
+
+    [Fact]
     public void UpdateInProgressShowsJustBeforeEachSecond()
     {
         AdvanceTo(500_000_000);

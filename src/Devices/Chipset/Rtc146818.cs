@@ -32,6 +32,13 @@ public sealed class Rtc146818 : IPortDevice
     private long baseNs;
     private long frozenSeconds = -1; // while register B.SET holds the clock
 
+    /// <summary>
+    /// While B.PIE is clear no timer runs for the periodic rate (an idle guest would wake 1024
+    /// times a second for nothing): C.PF is worked out when C is read, from the periodic edges
+    /// (multiples of the period on the clock) since this moment.
+    /// </summary>
+    private long pfSince;
+
     /// <param name="scheduler">The board's scheduler (and its clock).</param>
     /// <param name="irq">Where IRQ 8 goes.</param>
     /// <param name="start">The wall-clock time at virtual time zero.</param>
@@ -106,6 +113,7 @@ public sealed class Rtc146818 : IPortDevice
             }
             case RegC:
             {
+                FoldLazyPf();
                 byte v = cmos[RegC];
                 cmos[RegC] = 0;
                 irq.SetIrq(Irq, false);
@@ -133,11 +141,13 @@ public sealed class Rtc146818 : IPortDevice
                 SetTimeField(index, v);
                 break;
             case RegA:
+                FoldLazyPf();
                 cmos[RegA] = (byte)(v & 0x7F);
                 ArmPeriodic();
                 break;
             case RegB:
             {
+                FoldLazyPf();
                 bool wasSet = (cmos[RegB] & BSet) != 0;
                 if ((v & BSet) != 0 && !wasSet) frozenSeconds = SecondsNow;
                 if ((v & BSet) == 0 && wasSet)
@@ -216,10 +226,22 @@ public sealed class Rtc146818 : IPortDevice
         return Second / hz;
     }
 
+    /// <summary>With B.PIE clear, sets C.PF when a periodic edge has passed since <see cref="pfSince"/> (no interrupt: PIE is clear).</summary>
+    private void FoldLazyPf()
+    {
+        long now = clock.Now;
+        if ((cmos[RegB] & BPie) == 0)
+        {
+            long period = PeriodicNs();
+            if (period != 0 && now / period > pfSince / period) cmos[RegC] |= CPf;
+        }
+        pfSince = now;
+    }
+
     private void ArmPeriodic()
     {
         long period = PeriodicNs();
-        if (period == 0)
+        if (period == 0 || (cmos[RegB] & BPie) == 0)
         {
             scheduler.Disarm(periodicTimer);
             return;
@@ -232,7 +254,7 @@ public sealed class Rtc146818 : IPortDevice
     {
         Raise(CPf);
         long period = PeriodicNs();
-        if (period != 0) scheduler.Arm(periodicTimer, due + period);
+        if (period != 0 && (cmos[RegB] & BPie) != 0) scheduler.Arm(periodicTimer, due + period);
     }
 
     private void ArmUpdate()
