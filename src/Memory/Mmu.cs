@@ -43,6 +43,12 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>The write TLB for the current privilege: pages holding code, ROM and MMIO are never in it.</summary>
     public nint WriteTlb => (nint)writeTlb;
 
+    /// <summary>
+    /// <see cref="WriteTlb"/> is always <see cref="ReadTlb"/> plus this many bytes, so compiled
+    /// code reaches both from one base (one register fewer in its loops).
+    /// </summary>
+    public const int WriteTlbOffset = TlbEntries * TlbEntrySize;
+
     /// <summary>A read of 1 &lt;&lt; size bytes (size 0, 1, 2), not inlined: compiled code calls it when its own TLB lookup misses.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public uint ReadMiss(uint linear, int size) => size == 2 ? Read32(linear) : size == 1 ? Read16(linear) : Read8(linear);
@@ -130,7 +136,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     {
         uncached = alignmentCheck && user;
         readTlb = uncached ? tlbBlock + 4 * TlbEntries : user ? tlbBlock + 2 * TlbEntries : tlbBlock;
-        writeTlb = readTlb + TlbEntries;
+        writeTlb = readTlb + TlbEntries; // WriteTlbOffset bytes on
     }
 
     private void CheckAlignment(uint linear, int size)

@@ -290,6 +290,23 @@ public unsafe class MmuTests
         }
     }
 
+    /// <summary>Compiled code reaches the write TLB from the read TLB's base (one register for both).</summary>
+    [Fact]
+    public void TheWriteTlbLiesAFixedDistanceAfterTheReadTlbAtEveryPrivilege()
+    {
+        using var r = new Rig();
+        var seen = new System.Collections.Generic.HashSet<nint>();
+        foreach (bool user in new[] { false, true })
+            foreach (bool ac in new[] { false, true })
+            {
+                r.Mmu.UserMode = user;
+                r.Mmu.AlignmentCheck = ac;
+                Assert.Equal(r.Mmu.ReadTlb + Mmu.WriteTlbOffset, r.Mmu.WriteTlb);
+                seen.Add(r.Mmu.ReadTlb);
+            }
+        Assert.Equal(3, seen.Count); // supervisor, user, user with alignment checks
+    }
+
     [Fact]
     public void UserAndSupervisorTranslationsAreCachedSeparately()
     {

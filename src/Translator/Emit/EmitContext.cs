@@ -54,7 +54,7 @@ public sealed class EmitContext
 
     // ---- the state a flat region keeps in locals ----
     private readonly LocalBuilder[] regs = new LocalBuilder[8];
-    private readonly LocalBuilder flagsOp, flagsSrc1, flagsSrc2, flagsRes, eflags, mmu, count, readTlb, writeTlb, entry, value, pendingBits;
+    private readonly LocalBuilder flagsOp, flagsSrc1, flagsSrc2, flagsRes, eflags, mmu, count, tlb, entry, value, pendingBits;
     private readonly LocalBuilder[] temps = new LocalBuilder[4];
 
     /// <summary>Bits 0-7: registers whose local differs from the CPU; <see cref="DirtyFlags"/>: the lazy flags; <see cref="DirtyEflags"/>: EFLAGS.</summary>
@@ -115,8 +115,7 @@ public sealed class EmitContext
         eflags = il.DeclareLocal(typeof(uint));
         mmu = il.DeclareLocal(typeof(Mmu));
         count = il.DeclareLocal(typeof(long));
-        readTlb = il.DeclareLocal(typeof(nint));
-        writeTlb = il.DeclareLocal(typeof(nint));
+        tlb = il.DeclareLocal(typeof(nint));
         entry = il.DeclareLocal(typeof(nint));
         value = il.DeclareLocal(typeof(uint));
         pendingBits = il.DeclareLocal(typeof(uint));
@@ -184,12 +183,10 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Dup);
         Il.Emit(OpCodes.Stloc, mmu);
         // The TLBs a privilege level uses change only with CPL or alignment checking, which
-        // only instructions that end a block change: constant while the region runs.
-        Il.Emit(OpCodes.Dup);
+        // only instructions that end a block change: constant while the region runs. The
+        // write TLB lies Mmu.WriteTlbOffset bytes after the read TLB: one base for both.
         Call(Members.ReadTlb);
-        Il.Emit(OpCodes.Stloc, readTlb);
-        Call(Members.WriteTlb);
-        Il.Emit(OpCodes.Stloc, writeTlb);
+        Il.Emit(OpCodes.Stloc, tlb);
         Dirty = 0;
         ForgetFlags();
     }
@@ -765,14 +762,14 @@ public sealed class EmitContext
     public void ReadFlat(int size)
     {
         Il.Emit(OpCodes.Stloc, linear);
-        TlbLookup(readTlb, size, SlowPath());
+        TlbLookup(write: false, size, SlowPath());
         LoadIndirect(size);
     }
 
     /// <summary>Writes local <paramref name="v"/> (of the given size) to the linear address in <see cref="Linear"/>, like <see cref="ReadFlat"/>.</summary>
     public void WriteFlat(int size, LocalBuilder v)
     {
-        TlbLookup(writeTlb, size, SlowPath());
+        TlbLookup(write: true, size, SlowPath());
         Il.Emit(OpCodes.Ldloc, v);
         StoreIndirect(size);
     }
@@ -846,11 +843,13 @@ public sealed class EmitContext
     /// </summary>
     private const int TlbEntryShift = 4; // log2(Mmu.TlbEntrySize)
 
-    private void TlbLookup(LocalBuilder tlb, int size, Label miss)
+    private void TlbLookup(bool write, int size, Label miss)
     {
         System.Diagnostics.Debug.Assert(1 << TlbEntryShift == Mmu.TlbEntrySize);
         // entry = tlb + ((linear >> 12) & (TlbEntries - 1)) * TlbEntrySize, as one shift and one
-        // mask: (linear >> (12 - 4)) & ((TlbEntries - 1) << 4).
+        // mask: (linear >> (12 - 4)) & ((TlbEntries - 1) << 4); the write TLB's entry is
+        // Mmu.WriteTlbOffset further, a displacement of the loads below.
+        int side = write ? Mmu.WriteTlbOffset : 0;
         Il.Emit(OpCodes.Ldloc, tlb);
         Il.Emit(OpCodes.Ldloc, linear);
         Const(PhysicalMemory.PageShift - TlbEntryShift);
@@ -865,6 +864,11 @@ public sealed class EmitContext
         // its tag can equal the last byte's page only when that is linear's page too (the
         // next page's entry sits at the next index).
         Il.Emit(OpCodes.Ldloc, entry);
+        if (side != 0)
+        {
+            Const(side);
+            Il.Emit(OpCodes.Add);
+        }
         Il.Emit(OpCodes.Ldind_U4);
         Il.Emit(OpCodes.Ldloc, linear);
         if (size > 0)
@@ -877,7 +881,7 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Bne_Un, miss);
         // host = entry->Addend + linear
         Il.Emit(OpCodes.Ldloc, entry);
-        Const(Mmu.TlbAddendOffset);
+        Const(side + Mmu.TlbAddendOffset);
         Il.Emit(OpCodes.Add);
         Il.Emit(OpCodes.Ldind_I);
         Il.Emit(OpCodes.Ldloc, linear);
@@ -894,7 +898,7 @@ public sealed class EmitContext
     {
         EffectiveAddress(ref i);
         Il.Emit(OpCodes.Stloc, linear);
-        TlbLookup(writeTlb, size, SlowPath());
+        TlbLookup(write: true, size, SlowPath());
         Il.Emit(OpCodes.Dup);
         Il.Emit(OpCodes.Stloc, entry);
         LoadIndirect(size);
@@ -1296,7 +1300,6 @@ internal static class Members
     public static readonly MethodInfo ArithOf = Static(typeof(FlagMath), nameof(FlagMath.ArithOf));
 
     public static readonly MethodInfo ReadTlb = typeof(Mmu).GetProperty(nameof(Mmu.ReadTlb))!.GetMethod!;
-    public static readonly MethodInfo WriteTlb = typeof(Mmu).GetProperty(nameof(Mmu.WriteTlb))!.GetMethod!;
     public static readonly MethodInfo StoreState = typeof(StateStore).GetMethod(nameof(StateStore.Store))!;
     public static readonly MethodInfo StoreAndRun = typeof(StateStore).GetMethod(nameof(StateStore.StoreAndRun))!;
     public static readonly MethodInfo ProbeWrite = typeof(Mmu).GetMethod(nameof(Mmu.ProbeWrite), Pub, new[] { typeof(uint), typeof(int) })!;
