@@ -346,6 +346,19 @@ public sealed class EmitContext
         Dirty |= DirtyFlags | DirtyEflags;
     }
 
+    /// <summary>Pushes the CPU and the locals as <see cref="StateStore"/>'s calls take them: the registers, the lazy flags and EFLAGS (pending rotate flags merged), the count.</summary>
+    private void PushStateForStore()
+    {
+        LoadCpu();
+        for (int r = 0; r < 8; r++) Il.Emit(OpCodes.Ldloc, regs[r]);
+        PushFlagsOpForStore();
+        Il.Emit(OpCodes.Ldloc, flagsSrc1);
+        Il.Emit(OpCodes.Ldloc, flagsSrc2);
+        Il.Emit(OpCodes.Ldloc, flagsRes);
+        PushEflagsForStore();
+        Il.Emit(OpCodes.Ldloc, count);
+    }
+
     /// <summary>Stores every local that differs from the CPU: the CPU then holds the whole state.</summary>
     public void SpillAll()
     {
@@ -408,14 +421,7 @@ public sealed class EmitContext
         if (System.Numerics.BitOperations.PopCount((uint)Dirty) > 3)
         {
             // One call storing everything (clean locals equal the CPU's fields anyway).
-            LoadCpu();
-            for (int r = 0; r < 8; r++) Il.Emit(OpCodes.Ldloc, regs[r]);
-            PushFlagsOpForStore();
-            Il.Emit(OpCodes.Ldloc, flagsSrc1);
-            Il.Emit(OpCodes.Ldloc, flagsSrc2);
-            Il.Emit(OpCodes.Ldloc, flagsRes);
-            PushEflagsForStore();
-            Il.Emit(OpCodes.Ldloc, count);
+            PushStateForStore();
             Const(eip);
             Const(BlockIndex);
             Call(Members.StoreState);
@@ -805,14 +811,7 @@ public sealed class EmitContext
             uint pendingMask = PendingMask;
             KnownOp = p.KnownOp;
             PendingMask = p.PendingMask;
-            LoadCpu();
-            for (int r = 0; r < 8; r++) Il.Emit(OpCodes.Ldloc, regs[r]);
-            PushFlagsOpForStore();
-            Il.Emit(OpCodes.Ldloc, flagsSrc1);
-            Il.Emit(OpCodes.Ldloc, flagsSrc2);
-            Il.Emit(OpCodes.Ldloc, flagsRes);
-            PushEflagsForStore();
-            Il.Emit(OpCodes.Ldloc, count);
+            PushStateForStore();
             Const(p.BlockIndex);
             Const(p.Index);
             Call(Members.StoreAndRun);

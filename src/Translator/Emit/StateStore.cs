@@ -14,22 +14,8 @@ public static class StateStore
     public static void Store(Cpu c, uint eax, uint ecx, uint edx, uint ebx, uint esp, uint ebp, uint esi, uint edi,
         int flagsOp, uint src1, uint src2, uint res, uint eflags, long count, uint eip, int block)
     {
-        c.Gpr[Reg.EAX] = eax;
-        c.Gpr[Reg.ECX] = ecx;
-        c.Gpr[Reg.EDX] = edx;
-        c.Gpr[Reg.EBX] = ebx;
-        c.Gpr[Reg.ESP] = esp;
-        c.Gpr[Reg.EBP] = ebp;
-        c.Gpr[Reg.ESI] = esi;
-        c.Gpr[Reg.EDI] = edi;
-        c.FlagsOp = flagsOp;
-        c.FlagsSrc1 = src1;
-        c.FlagsSrc2 = src2;
-        c.FlagsRes = res;
-        c.Eflags = eflags;
-        c.InstructionCount = count;
+        StoreLocals(c, eax, ecx, edx, ebx, esp, ebp, esi, edi, flagsOp, src1, src2, res, eflags, count, block);
         c.Eip = eip;
-        c.RegionBlock = block;
     }
 
     /// <summary>
@@ -44,6 +30,15 @@ public static class StateStore
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void StoreAndRun(Cpu c, uint eax, uint ecx, uint edx, uint ebx, uint esp, uint ebp, uint esi, uint edi,
         int flagsOp, uint src1, uint src2, uint res, uint eflags, long count, int block, int index)
+    {
+        StoreLocals(c, eax, ecx, edx, ebx, esp, ebp, esi, edi, flagsOp, src1, src2, res, eflags, count, block);
+        Interpreter.ExecuteAt(c, c.CurrentBlocks![block], index);
+    }
+
+    /// <summary>The general registers, the lazy flags, EFLAGS, the count and the running block, as a region's locals hold them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreLocals(Cpu c, uint eax, uint ecx, uint edx, uint ebx, uint esp, uint ebp, uint esi, uint edi,
+        int flagsOp, uint src1, uint src2, uint res, uint eflags, long count, int block)
     {
         c.Gpr[Reg.EAX] = eax;
         c.Gpr[Reg.ECX] = ecx;
@@ -60,6 +55,5 @@ public static class StateStore
         c.Eflags = eflags;
         c.InstructionCount = count;
         c.RegionBlock = block;
-        Interpreter.ExecuteAt(c, c.CurrentBlocks![block], index);
     }
 }
