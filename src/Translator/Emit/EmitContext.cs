@@ -54,7 +54,7 @@ public sealed class EmitContext
 
     // ---- the state a flat region keeps in locals ----
     private readonly LocalBuilder[] regs = new LocalBuilder[8];
-    private readonly LocalBuilder flagsOp, flagsSrc1, flagsSrc2, flagsRes, eflags, mmu, count, tlb, entry, value, pendingBits;
+    private readonly LocalBuilder flagsOp, flagsSrc1, flagsSrc2, flagsRes, eflags, count, tlb, entry, value, pendingBits;
     private readonly LocalBuilder[] temps = new LocalBuilder[4];
 
     /// <summary>Bits 0-7: registers whose local differs from the CPU; <see cref="DirtyFlags"/>: the lazy flags; <see cref="DirtyEflags"/>: EFLAGS.</summary>
@@ -113,7 +113,6 @@ public sealed class EmitContext
         flagsSrc2 = il.DeclareLocal(typeof(uint));
         flagsRes = il.DeclareLocal(typeof(uint));
         eflags = il.DeclareLocal(typeof(uint));
-        mmu = il.DeclareLocal(typeof(Mmu));
         count = il.DeclareLocal(typeof(long));
         tlb = il.DeclareLocal(typeof(nint));
         entry = il.DeclareLocal(typeof(nint));
@@ -180,8 +179,6 @@ public sealed class EmitContext
         LoadFlagFields();
         LoadCpu();
         Il.Emit(OpCodes.Ldfld, Members.MmuField);
-        Il.Emit(OpCodes.Dup);
-        Il.Emit(OpCodes.Stloc, mmu);
         // The TLBs a privilege level uses change only with CPL or alignment checking, which
         // only instructions that end a block change: constant while the region runs. The
         // write TLB lies Mmu.WriteTlbOffset bytes after the read TLB: one base for both.
@@ -755,9 +752,6 @@ public sealed class EmitContext
         Const(size);
         Call(Members.Static(typeof(Strings), nameof(Strings.Step), typeof(uint), typeof(int)));
     }
-
-    /// <summary>Pushes the MMU (fast emitters: flat accesses go straight to its TLB).</summary>
-    public void LoadMmu() => Il.Emit(OpCodes.Ldloc, mmu);
 
     /// <summary>
     /// Reads <paramref name="size"/> at the linear address on the stack (nothing else may be
