@@ -659,6 +659,23 @@ public sealed class EmitContext
     /// <summary>Calls static method <paramref name="name"/> of <paramref name="group"/> (an instruction group in src/Cpu).</summary>
     public void CallSemantic(Type group, string name) => Call(Members.Static(group, name));
 
+    /// <summary>
+    /// Calls static method <paramref name="name"/> of <paramref name="group"/> through its
+    /// entry point, so that RyuJIT cannot inline it: for semantic methods that are large
+    /// once their own callees are inlined (x87), where inlining costs compile time and saves
+    /// little next to the work they do.
+    /// </summary>
+    public void CallSemanticNotInlined(Type group, string name)
+    {
+        MethodInfo m = Members.Static(group, name);
+        Il.Emit(OpCodes.Ldc_I8, (long)m.MethodHandle.GetFunctionPointer());
+        Il.Emit(OpCodes.Conv_I);
+        var parameters = m.GetParameters();
+        var types = new Type[parameters.Length];
+        for (int k = 0; k < types.Length; k++) types[k] = parameters[k].ParameterType;
+        Il.EmitCalli(OpCodes.Calli, System.Reflection.CallingConventions.Standard, m.ReturnType, types, null);
+    }
+
     /// <summary>The size (0 byte, 1 word, 2 doubleword) of operand <paramref name="n"/>, a register or memory.</summary>
     public static int OperandSizeOf(ref Instruction i, int n) =>
         i.GetOpKind(n) == OpKind.Register ? Shapes.SizeOfRegister(i.GetOpRegister(n)) : SizeOfMemory(i.MemorySize);

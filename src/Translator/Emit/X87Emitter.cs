@@ -111,7 +111,7 @@ public sealed class X87Emitter : IInstructionEmitter
                 string name = IsInteger(code)
                     ? (bytes == 2 ? nameof(X87Arithmetic.ArithmeticI16) : nameof(X87Arithmetic.ArithmeticI32))
                     : (bytes == 4 ? nameof(X87Arithmetic.ArithmeticM32) : nameof(X87Arithmetic.ArithmeticM64));
-                ctx.CallSemantic(typeof(X87Arithmetic), name);
+                ctx.CallSemanticNotInlined(typeof(X87Arithmetic), name);
                 break;
             }
             case Form.ArithmeticSt0Sti:
@@ -122,7 +122,7 @@ public sealed class X87Emitter : IInstructionEmitter
                 ctx.Const(s);
                 ctx.Const(false);
                 ctx.Const(fop | s);
-                ctx.CallSemantic(typeof(X87Arithmetic), nameof(X87Arithmetic.ArithmeticSt));
+                ctx.CallSemanticNotInlined(typeof(X87Arithmetic), nameof(X87Arithmetic.ArithmeticSt));
                 break;
             }
             case Form.ArithmeticStiSt0:
@@ -133,35 +133,35 @@ public sealed class X87Emitter : IInstructionEmitter
                 ctx.Const(0);
                 ctx.Const(i.Mnemonic is Mnemonic.Faddp or Mnemonic.Fmulp or Mnemonic.Fsubp or Mnemonic.Fsubrp or Mnemonic.Fdivp or Mnemonic.Fdivrp);
                 ctx.Const(fop | d);
-                ctx.CallSemantic(typeof(X87Arithmetic), nameof(X87Arithmetic.ArithmeticSt));
+                ctx.CallSemanticNotInlined(typeof(X87Arithmetic), nameof(X87Arithmetic.ArithmeticSt));
                 break;
             }
             case Form.LoadMemory:
                 Address(ctx, ref i);
                 ctx.Const(X87.MemoryFop(ref i));
-                ctx.CallSemantic(typeof(X87LoadStore), i.MemorySize.GetSize() == 4 ? nameof(X87LoadStore.FldM32) : nameof(X87LoadStore.FldM64));
+                ctx.CallSemanticNotInlined(typeof(X87LoadStore), i.MemorySize.GetSize() == 4 ? nameof(X87LoadStore.FldM32) : nameof(X87LoadStore.FldM64));
                 break;
             case Form.LoadSti:
                 StackOperand(ctx, X87.StIndex(i.Op0Register), null, fop);
-                ctx.CallSemantic(typeof(X87LoadStore), nameof(X87LoadStore.FldSt));
+                ctx.CallSemanticNotInlined(typeof(X87LoadStore), nameof(X87LoadStore.FldSt));
                 break;
             case Form.StoreMemory:
                 Address(ctx, ref i);
                 ctx.Const(i.Mnemonic == Mnemonic.Fstp);
                 ctx.Const(X87.MemoryFop(ref i));
-                ctx.CallSemantic(typeof(X87LoadStore), i.MemorySize.GetSize() == 4 ? nameof(X87LoadStore.FstM32) : nameof(X87LoadStore.FstM64));
+                ctx.CallSemanticNotInlined(typeof(X87LoadStore), i.MemorySize.GetSize() == 4 ? nameof(X87LoadStore.FstM32) : nameof(X87LoadStore.FstM64));
                 break;
             case Form.StoreSti:
                 StackOperand(ctx, X87.StIndex(i.Op0Register), i.Mnemonic == Mnemonic.Fstp, fop);
-                ctx.CallSemantic(typeof(X87LoadStore), nameof(X87LoadStore.FstSt));
+                ctx.CallSemanticNotInlined(typeof(X87LoadStore), nameof(X87LoadStore.FstSt));
                 break;
             case Form.Exchange:
                 StackOperand(ctx, X87.StIndex(i.Op1Register), null, fop);
-                ctx.CallSemantic(typeof(X87LoadStore), nameof(X87LoadStore.Fxch));
+                ctx.CallSemanticNotInlined(typeof(X87LoadStore), nameof(X87LoadStore.Fxch));
                 break;
             case Form.OneOperand:
                 ctx.Const(fop);
-                ctx.CallSemantic(typeof(X87Arithmetic), i.Mnemonic switch
+                ctx.CallSemanticNotInlined(typeof(X87Arithmetic), i.Mnemonic switch
                 {
                     Mnemonic.Fsqrt => nameof(X87Arithmetic.Fsqrt),
                     Mnemonic.Fabs => nameof(X87Arithmetic.Fabs),
@@ -171,7 +171,7 @@ public sealed class X87Emitter : IInstructionEmitter
             case Form.Constant:
                 ctx.Const(i.Mnemonic == Mnemonic.Fldz ? X87LoadStore.ConstZero : X87LoadStore.ConstOne);
                 ctx.Const(fop);
-                ctx.CallSemantic(typeof(X87LoadStore), nameof(X87LoadStore.LoadConstant));
+                ctx.CallSemanticNotInlined(typeof(X87LoadStore), nameof(X87LoadStore.LoadConstant));
                 break;
             default:
                 throw new InvalidOperationException($"{code}: no x87 form");
