@@ -78,12 +78,18 @@ public static unsafe class Strings
         uint v = c.GetReg(Reg.EAX, size);
         if (rep == NoRep)
         {
-            c.WriteMem(SegReg.ES, Index(c, Reg.EDI, a32), size, v);
-            Advance(c, Reg.EDI, a32, delta);
+            StosOne(c, size, a32, delta, v);
             return;
         }
         var op = new StosOp { C = c, Size = size, A32 = a32, Delta = delta, Value = v };
         Repeat(c, a32, ref op);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StosOne(Cpu c, int size, bool a32, int delta, uint v)
+    {
+        c.WriteMem(SegReg.ES, Index(c, Reg.EDI, a32), size, v);
+        Advance(c, Reg.EDI, a32, delta);
     }
 
     public static void Lods(Cpu c, int size, int srcSeg, bool a32, int rep)
@@ -243,8 +249,7 @@ public static unsafe class Strings
 
         public bool One()
         {
-            C.WriteMem(SegReg.ES, Index(C, Reg.EDI, A32), Size, Value);
-            Advance(C, Reg.EDI, A32, Delta);
+            StosOne(C, Size, A32, Delta, Value);
             return true;
         }
     }
