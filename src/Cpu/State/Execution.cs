@@ -68,6 +68,12 @@ public sealed partial class Cpu
     public long FaultsTaken, InstructionCountAtFault;
 
     /// <summary>
+    /// Whether the run since <see cref="FaultsTaken"/> was <paramref name="faultsBefore"/> ended
+    /// by taking an exception: one was taken, and nothing retired after the last.
+    /// </summary>
+    public bool EndedInFault(long faultsBefore) => FaultsTaken != faultsBefore && InstructionCountAtFault == InstructionCount;
+
+    /// <summary>
     /// Runs this CPU (on the interpreter) exactly as far as another CPU's step went: the
     /// <paramref name="retired"/> instructions it retired, even when that step ended part way
     /// through a block (compiled code hands an instruction whose access missed the TLB to the
@@ -83,8 +89,7 @@ public sealed partial class Cpu
             long faults = FaultsTaken;
             StopReason r = Run(Math.Max(retired, 1));
             // Already there when the exception came with the last instruction (INT n retires).
-            bool tookIt = FaultsTaken != faults && InstructionCountAtFault == InstructionCount;
-            if (!endsInFault || tookIt || retired == 0 || r != StopReason.BudgetExhausted) return r;
+            if (!endsInFault || EndedInFault(faults) || retired == 0 || r != StopReason.BudgetExhausted) return r;
             stopAfterFault = true;
             return Run(1);
         }

@@ -129,7 +129,7 @@ public sealed class LockstepRunner : IDisposable
         long faults = primary.FaultsTaken;
         StopReason p = primary.Run(1);
         long retired = primary.InstructionCount - before;
-        bool endsInFault = primary.FaultsTaken != faults && primary.InstructionCountAtFault == primary.InstructionCount;
+        bool endsInFault = primary.EndedInFault(faults);
         replay.Load(recorded);
         shadowLine.Intr = intr;
         if (nmi && !shadowLine.NmiPending) shadowLine.RaiseNmi();

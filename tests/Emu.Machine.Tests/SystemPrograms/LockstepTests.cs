@@ -46,7 +46,7 @@ public sealed class LockstepTests : IClassFixture<SystemProgramFixture>
             Assert.True(step < 2_000_000, $"{program} did not end");
             long before = b.InstructionCount, faults = b.FaultsTaken;
             StopReason rb = b.Run(1);
-            StopReason ra = a.Follow(b.InstructionCount - before, b.FaultsTaken != faults && b.InstructionCountAtFault == b.InstructionCount);
+            StopReason ra = a.Follow(b.InstructionCount - before, b.EndedInFault(faults));
             string sa = State(a), sb = State(b);
             if (ra != rb || sa != sb)
                 Assert.Fail($"{program}: the engines differ after block {step}:\n  interpreter {ra} {sa}\n  translator  {rb} {sb}\n" +
