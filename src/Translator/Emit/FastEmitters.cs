@@ -223,16 +223,22 @@ public sealed class FastDataTransfer : IFastEmitter
             return;
         }
         // CMOVcc: the source is read (and may fault) whatever the condition; the destination changes only if it holds.
+        // Branch-free, as the guest asked: dst ^= (src ^ dst) & -cond. A compiler emits CMOVcc where the
+        // condition is data-dependent, and RyuJIT does not turn a branch in a loop into a CMOV of its own.
         int size = Shapes.SizeOfRegister(i.Op0Register);
+        int reg = Cpu.RegNum(i.Op0Register);
         LocalBuilder v = ctx.Temp(0);
         ctx.ReadOperand(ref i, 1, size);
         il.Emit(OpCodes.Stloc, v);
-        System.Reflection.Emit.Label skip = il.DefineLabel();
         ctx.Condition(cc);
-        il.Emit(OpCodes.Brfalse, skip);
+        il.Emit(OpCodes.Neg);
         il.Emit(OpCodes.Ldloc, v);
-        ctx.StoreReg(Cpu.RegNum(i.Op0Register), size);
-        il.MarkLabel(skip);
+        ctx.LoadReg(reg, size);
+        il.Emit(OpCodes.Xor);
+        il.Emit(OpCodes.And);
+        ctx.LoadReg(reg, size);
+        il.Emit(OpCodes.Xor);
+        ctx.StoreReg(reg, size);
     }
 }
 
