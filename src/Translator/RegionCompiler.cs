@@ -233,6 +233,8 @@ public static class RegionCompiler
             ctx.Dirty = dirtyIn[bi];
             ctx.ForgetFlags();
             ctx.GuessOp = entryGuess[bi];
+            ctx.CaptureLowByte = ctx.ForwardLowByte = -1;
+            int forwardUntil = -1;
 
             // Which block runs, for a fault's or a device's count of the instructions retired,
             // and for the block cache to tell a store into the running block. A flat region
@@ -258,7 +260,18 @@ public static class RegionCompiler
                     ctx.Generic = false;
                     ctx.FlagsDead = deadFlags[n];
                     ctx.WroteThroughCpu = false;
+                    // Low-byte forwarding: between the capturing instruction and its MOVZX/MOVSX.
+                    if (n > forwardUntil) ctx.ForwardLowByte = -1;
+                    int until = LowByteForwarding.Reader(b, n);
+                    ctx.CaptureLowByte = until > n ? Cpu.RegNum(ins.Op0Register) : -1;
+                    ctx.LowByteCaptured = false;
                     fast.Emit(ctx, ref ins);
+                    if (ctx.LowByteCaptured)
+                    {
+                        ctx.ForwardLowByte = ctx.CaptureLowByte;
+                        forwardUntil = until;
+                    }
+                    ctx.CaptureLowByte = -1;
                     ctx.FlagsDead = false;
                     ctx.Generic = true;
                     if (ctx.WroteThroughCpu || InstructionFacts.IsRepeated(ref ins)) EmitExitCheck(bi, n);
@@ -266,6 +279,7 @@ public static class RegionCompiler
                 }
 
                 // Generic: the CPU object holds the whole state around the instruction.
+                ctx.ForwardLowByte = -1;
                 ctx.SpillAll();
                 if (!regionBlockStored)
                 {

@@ -50,6 +50,20 @@ public sealed class EmitContext
 
     private readonly LocalBuilder scratchA;
     private readonly LocalBuilder scratchB;
+
+    /// <summary>
+    /// Low-byte forwarding (the region compiler sets these for one pair of instructions): while
+    /// <see cref="CaptureLowByte"/> names a register 0-3, a store of its low byte also keeps the
+    /// byte in a local; while <see cref="ForwardLowByte"/> names it, a read of its low byte takes
+    /// that local instead of extracting it from the merged register. An 8-bit operation followed
+    /// by MOVZX of its result (what compilers emit for byte arithmetic) then costs no merge.
+    /// </summary>
+    internal int CaptureLowByte = -1, ForwardLowByte = -1;
+
+    /// <summary>Whether the byte of <see cref="CaptureLowByte"/> was stored (and kept) by the instruction just emitted.</summary>
+    internal bool LowByteCaptured;
+
+    private readonly LocalBuilder lowByte;
     private readonly LocalBuilder linear;
 
     // ---- the state a flat region keeps in locals ----
@@ -106,6 +120,7 @@ public sealed class EmitContext
         Flat = flat;
         scratchA = il.DeclareLocal(typeof(uint));
         scratchB = il.DeclareLocal(typeof(uint));
+        lowByte = il.DeclareLocal(typeof(uint));
         linear = il.DeclareLocal(typeof(uint));
         for (int r = 0; r < 8; r++) regs[r] = il.DeclareLocal(typeof(uint));
         flagsOp = il.DeclareLocal(typeof(int));
@@ -509,6 +524,11 @@ public sealed class EmitContext
                 Il.Emit(OpCodes.Conv_U2);
                 break;
             default:
+                if (r == ForwardLowByte)
+                {
+                    Il.Emit(OpCodes.Ldloc, lowByte);
+                    return;
+                }
                 if (r < 4)
                 {
                     Il.Emit(OpCodes.Ldloc, regs[r]);
@@ -567,6 +587,13 @@ public sealed class EmitContext
             {
                 int full = r & 3;
                 bool high = r >= 4;
+                if (r == CaptureLowByte)
+                {
+                    Il.Emit(OpCodes.Ldloc, scratchB);
+                    Il.Emit(OpCodes.Conv_U1);
+                    Il.Emit(OpCodes.Stloc, lowByte);
+                    LowByteCaptured = true;
+                }
                 Il.Emit(OpCodes.Ldloc, regs[full]);
                 Const(high ? 0xFFFF_00FFu : 0xFFFF_FF00u);
                 Il.Emit(OpCodes.And);

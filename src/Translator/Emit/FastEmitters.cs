@@ -531,3 +531,33 @@ public sealed class FastStrings : IFastEmitter
         ctx.MarkDirty(reg);
     }
 }
+
+/// <summary>
+/// Low-byte forwarding (<see cref="EmitContext.CaptureLowByte"/>): an 8-bit ADD, ADC, SUB,
+/// SBB, AND, OR, XOR or MOV into AL, CL, DL or BL, whose fast form stores the register
+/// unconditionally, and a later MOVZX or MOVSX from that register in the same block, with only
+/// fast instructions that leave the whole register alone in between.
+/// </summary>
+internal static class LowByteForwarding
+{
+    private const int Window = 4;
+
+    /// <summary>The index of the instruction of <paramref name="b"/> that reads the low byte instruction <paramref name="n"/> writes, or -1.</summary>
+    public static int Reader(Block b, int n)
+    {
+        ref Instruction first = ref b.Code[n];
+        if (first.Op0Kind != OpKind.Register || first.Op0Register is not (Register.AL or Register.CL or Register.DL or Register.BL)) return -1;
+        if (first.Mnemonic is not (Mnemonic.Add or Mnemonic.Adc or Mnemonic.Sub or Mnemonic.Sbb
+            or Mnemonic.And or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Mov)) return -1;
+        int full = 1 << Cpu.RegNum(first.Op0Register);
+        int end = Math.Min(b.Count - 1, n + Window);
+        for (int m = n + 1; m <= end; m++)
+        {
+            ref Instruction next = ref b.Code[m];
+            if (next.Mnemonic is Mnemonic.Movzx or Mnemonic.Movsx && next.Op1Kind == OpKind.Register && next.Op1Register == first.Op0Register)
+                return EmitterTable.Fast(ref next) is null ? -1 : m;
+            if (EmitterTable.Fast(ref next) is null || (DirtyAnalysis.Writes(ref next) & full) != 0) return -1;
+        }
+        return -1;
+    }
+}

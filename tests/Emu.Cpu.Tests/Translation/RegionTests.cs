@@ -311,6 +311,64 @@ public class RegionTests
         Assert.True(engine.CompiledRegions > 0);
     }
 
+    [Fact]
+    public void ByteResultsForwardedToMovzxAndBranchFreeCmovsMatchTheInterpreter()
+    {
+        // Compiled code hands an 8-bit result straight to a later MOVZX/MOVSX of the same
+        // register, unless something in between writes the whole register (the MOV EAX, EBX
+        // below: forwarding past it would read the XOR's byte, not EBX's); and CMOVcc runs
+        // without a branch, a 16-bit one keeping the destination's upper half, a memory one
+        // reading its source whatever the condition.
+        static void Load(TestCpu t) => t.Load(0x1000, a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(esi, 0x1357_9BDF);
+            a.mov(edi, 500);
+            a.mov(ebp, 0);
+            a.Label(ref loop);
+            a.imul(esi, esi, 0x0019_660D);
+            a.add(esi, 0x3C6E_F35F);
+            a.mov(edx, esi);
+            a.mov(eax, esi);
+            a.shr(eax, 13);
+            a.xor(al, dl);              // forwarded across the SHR to the MOVZX
+            a.shr(edx, 8);
+            a.movzx(eax, al);
+            a.add(ebp, eax);
+            a.mov(cl, 0x80);
+            a.add(cl, dl);
+            a.movsx(ecx, cl);           // forwarded, sign-extended
+            a.add(ebp, ecx);
+            a.xor(bl, dl);
+            a.mov(ebx, esi);            // writes EBX: no forwarding past it
+            a.movzx(ebx, bl);
+            a.add(ebp, ebx);
+            a.mov(__dword_ptr[0x6000], edx);
+            a.cmp(edx, 0x0080_0000);
+            a.cmovb(ebx, esi);
+            a.cmova(ecx, __dword_ptr[0x6000]);
+            a.test(esi, 0x10);
+            a.cmovne(bx, si);
+            a.add(ebp, ebx);
+            a.xor(ebp, ecx);
+            a.dec(edi);
+            a.jnz(loop);
+            a.hlt();
+        });
+        TranslatorEngine engine = new(Threshold, synchronous: true);
+        using var interpreted = TestCpu.Flat32();
+        Load(interpreted);
+        Assert.Equal(StopReason.Halted, interpreted.Run(0x1000));
+        using var compiled = TestCpu.Flat32(engine);
+        Load(compiled);
+        Assert.Equal(StopReason.Halted, compiled.Run(0x1000));
+        engine.Dispose();
+        for (int r = 0; r < 8; r++) Assert.Equal(interpreted.Cpu.Gpr[r], compiled.Cpu.Gpr[r]);
+        Assert.Equal(interpreted.Cpu.GetEflags(), compiled.Cpu.GetEflags());
+        Assert.Equal(interpreted.Cpu.InstructionCount, compiled.Cpu.InstructionCount);
+        Assert.True(engine.CompiledRegions > 0);
+    }
+
     /// <summary>The offset of the immediate of the first "add eax, imm32" (05 00 00 00 00) in assembled code.</summary>
     private static int FindAddImm32(byte[] code)
     {
