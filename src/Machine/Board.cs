@@ -399,9 +399,19 @@ public sealed class Board : IDisposable
     /// <summary>The host's nanoseconds per guest instruction, measured (real-time clock only), to size slices.</summary>
     private double hostNsPerInstruction = 5;
 
+    /// <summary>Host time the runs spent waiting for an idle guest's next timer or input (<c>emu run --stats</c>).</summary>
+    public TimeSpan HostIdle => TimeSpan.FromTicks(idleTicks * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency);
+
+    /// <summary>Host time spent in <see cref="Run"/> so far, the run in progress included.</summary>
+    public TimeSpan HostRunTime => TimeSpan.FromTicks((runTicks + (running ? System.Diagnostics.Stopwatch.GetTimestamp() - runStarted : 0))
+        * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency);
+
+    private long idleTicks, runTicks, runStarted;
+
     /// <summary>Runs the guest until it exits, stops or fails; <paramref name="maxInstructions"/> 0 means no limit.</summary>
     public RunResult Run(long maxInstructions = 0)
     {
+        runStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         StopReason reason;
         long remaining = maxInstructions > 0 ? maxInstructions : long.MaxValue;
         running = true;
@@ -438,7 +448,10 @@ public sealed class Board : IDisposable
                 }
                 if (reason == StopReason.Halted)
                 {
-                    if (!Idle()) break;
+                    long idleFrom = System.Diagnostics.Stopwatch.GetTimestamp();
+                    bool more = Idle();
+                    idleTicks += System.Diagnostics.Stopwatch.GetTimestamp() - idleFrom;
+                    if (!more) break;
                     continue;
                 }
                 if (reason is StopReason.BudgetExhausted or StopReason.Requested) continue;
@@ -448,6 +461,7 @@ public sealed class Board : IDisposable
         finally
         {
             running = false;
+            runTicks += System.Diagnostics.Stopwatch.GetTimestamp() - runStarted;
             DebugConsole.Flush();
             FlushSerial();
         }

@@ -10,6 +10,9 @@ public sealed class IoSpace
 {
     private readonly IPortDevice?[] ports = new IPortDevice?[0x10000];
 
+    /// <summary>INs and OUTs per port since the machine started (<c>emu run --stats</c>), claimed or not.</summary>
+    public readonly long[] Accesses = new long[0x10000];
+
     /// <summary>Claims ports [first, first + count) for <paramref name="device"/>; on a conflict nothing is claimed.</summary>
     public void Register(ushort first, int count, IPortDevice device)
     {
@@ -38,6 +41,7 @@ public sealed class IoSpace
     /// <summary>An IN of 1, 2 or 4 bytes.</summary>
     public uint In(ushort port, int size)
     {
+        Accesses[port]++;
         DeviceAccessLog? log = Log;
         if (log is not null && log.Replaying) return log.Replay(DeviceBus.Port, false, port, size, 0);
         IPortDevice? d = ports[port];
@@ -49,6 +53,7 @@ public sealed class IoSpace
     /// <summary>An OUT of 1, 2 or 4 bytes.</summary>
     public void Out(ushort port, int size, uint value)
     {
+        Accesses[port]++;
         DeviceAccessLog? log = Log;
         if (log is not null && log.Replaying)
         {

@@ -27,11 +27,17 @@ public sealed unsafe partial class Mmu
         writeProtect = wp;
     }
 
-    /// <summary>Drops every cached translation except those of global pages (a CR3 load with CR4.PGE=1).</summary>
-    public void FlushNonGlobal()
+    /// <summary>Drops every cached translation except those of global pages (a CR3 load with CR4.PGE=1); returns how many entries held one.</summary>
+    public int FlushNonGlobal()
     {
+        int dropped = 0;
         for (int i = 0; i < TlbEntries * 4; i++)
-            if ((tlbBlock[i].Phys & 1) == 0) tlbBlock[i].Tag = InvalidTag;
+        {
+            if ((tlbBlock[i].Phys & 1) != 0 || tlbBlock[i].Tag == InvalidTag) continue;
+            tlbBlock[i].Tag = InvalidTag;
+            dropped++;
+        }
+        return dropped;
     }
 
     /// <summary>
@@ -43,6 +49,7 @@ public sealed unsafe partial class Mmu
     {
         global = false;
         if (!paging) return linear & a20Mask;
+        Counters.PageWalks++;
         bool write = kind == AccessKind.Write;
         uint pdeAddress = (pageDirectory | ((linear >> 20) & 0xFFC)) & a20Mask;
         uint pde = phys.Read(pdeAddress, 4);

@@ -94,7 +94,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         writeTlb = tlbBlock + TlbEntries;
         FlushAll();
         phys.CodePageMarked += OnCodePageMarked;
-        phys.WritePointersRevoked += FlushAll;
+        phys.WritePointersRevoked += () => FlushAll();
         // Shadow RAM switched: entries may hold host pointers into the ROM or RAM block that no
         // longer backs those physical pages. Rare (a few PAM writes per boot), so drop them all.
         phys.LayoutChanged += (_, _) => FlushAll();
@@ -165,11 +165,21 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// </summary>
     public event Action? A20Changed;
 
-    /// <summary>Drops every cached translation (both privileges, reads and writes).</summary>
-    public void FlushAll()
+    /// <summary>Drops every cached translation (both privileges, reads and writes); returns how many entries held one.</summary>
+    public int FlushAll()
     {
-        for (int i = 0; i < TlbEntries * 6; i++) tlbBlock[i].Tag = InvalidTag;
+        int dropped = 0;
+        for (int i = 0; i < TlbEntries * 6; i++)
+        {
+            if (tlbBlock[i].Tag != InvalidTag) dropped++;
+            tlbBlock[i].Tag = InvalidTag;
+        }
+        Counters.FullFlushes++;
+        return dropped;
     }
+
+    /// <summary>What the MMU counted (<c>emu run --stats</c>); plain fields, written by the emulation thread only.</summary>
+    public MmuCounters Counters;
 
     /// <summary>Drops the cached translations of one linear page.</summary>
     public void FlushPage(uint linear)
@@ -272,6 +282,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private uint ReadSlow(uint linear, int size)
     {
+        Counters.ReadMisses++;
         CheckAlignment(linear, size);
         if (watchCount != 0) CheckWatches(linear, size, write: false);
         uint offset = linear & PhysicalMemory.PageMask;
@@ -349,6 +360,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteSlow(uint linear, int size, uint value)
     {
+        Counters.WriteMisses++;
         CheckAlignment(linear, size);
         if (watchCount != 0) CheckWatches(linear, size, write: true);
         uint offset = linear & PhysicalMemory.PageMask;
@@ -445,6 +457,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// </summary>
     public uint TranslateFetch(uint linear, out byte* pageHost)
     {
+        Counters.FetchTranslations++;
         uint p = Translate(linear, AccessKind.Fetch);
         pageHost = phys.PageHostPointer(p, write: false);
         return p;
@@ -467,4 +480,20 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         disposed = true;
         NativeMemory.AlignedFree(tlbBlock);
     }
+}
+
+/// <summary>The MMU's counts of slow work since the machine started (see <see cref="Mmu.Counters"/>).</summary>
+public struct MmuCounters
+{
+    /// <summary>Reads and writes the TLB did not hold (a miss, a page-crossing access, or a page that never enters it: MMIO, ROM writes, code pages on the write side).</summary>
+    public long ReadMisses, WriteMisses;
+
+    /// <summary>Code fetch translations (the block cache's, when its jump cache misses).</summary>
+    public long FetchTranslations;
+
+    /// <summary>Walks of the page tables (every translation while CR0.PG=1).</summary>
+    public long PageWalks;
+
+    /// <summary>Flushes of every translation (CR0, CR4, A20, layout changes; CR3 loads without CR4.PGE).</summary>
+    public long FullFlushes;
 }

@@ -33,6 +33,7 @@ public sealed unsafe class PhysicalMemory : IDisposable
         public byte* Host;          // RAM and ROM only
         public IMmioDevice? Device; // MMIO only
         public string Name = "";
+        public long Accesses;       // MMIO only: reads and writes since the machine started
     }
 
     private readonly List<Region> regions = new();
@@ -124,6 +125,13 @@ public sealed unsafe class PhysicalMemory : IDisposable
         var region = new Region { Kind = RegionKind.Rom, Start = address, Size = size, Host = block, Name = name };
         Map(region, read: true, write: false);
         SetWriteRegion(address, size, 0);
+    }
+
+    /// <summary>Each MMIO region mapped (by name) with its reads and writes so far (<c>emu run --stats</c>).</summary>
+    public System.Collections.Generic.IEnumerable<(string Name, long Accesses)> MmioAccesses()
+    {
+        foreach (Region r in regions)
+            if (r.Kind == RegionKind.Mmio && !ReferenceEquals(r.Device, EmptyBus.Instance)) yield return (r.Name, r.Accesses);
     }
 
     /// <summary>Routes the pages of [address, address + size) to a device.</summary>
@@ -339,6 +347,7 @@ public sealed unsafe class PhysicalMemory : IDisposable
 
     private uint MmioRead(Region r, uint address, int size)
     {
+        r.Accesses++;
         DeviceAccessLog? log = Log;
         if (log is not null && log.Replaying) return log.Replay(DeviceBus.Mmio, false, address, size, 0);
         uint v = r.Device!.Read(address, size);
@@ -348,6 +357,7 @@ public sealed unsafe class PhysicalMemory : IDisposable
 
     private void MmioWrite(Region r, uint address, int size, uint value)
     {
+        r.Accesses++;
         DeviceAccessLog? log = Log;
         if (log is not null && log.Replaying)
         {

@@ -58,6 +58,9 @@ public sealed class Region
     /// <summary>Cleared when a block of the region is overwritten or dropped.</summary>
     public volatile bool Valid = true;
 
+    /// <summary>When it was queued for compiling (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    public long QueuedAt;
+
     public Region(Block[] blocks, bool flat)
     {
         Blocks = blocks;

@@ -41,6 +41,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     private long compiledBlocks;
     private long compiledInstructions;
     private long compileTicks;
+    private long queueWaitTicks;
     private long failures;
 
     /// <param name="threshold">Entries before a block is compiled (0 or 1: compile at first entry).</param>
@@ -91,6 +92,15 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// <summary>Region entries through the dispatcher, and through a link from another region.</summary>
     public long DispatchedEntries, LinkedEntries;
 
+    /// <summary>Guest instructions retired by compiled code (a slow path's instruction, which the interpreter runs for it, included).</summary>
+    public long CompiledRetired;
+
+    /// <summary>Blocks the engine interpreted because no compiled region held them (yet).</summary>
+    public long ColdRuns;
+
+    /// <summary>Time regions waited in the compile queue before the compile thread took them.</summary>
+    public TimeSpan QueueWait => TimeSpan.FromTicks(Interlocked.Read(ref queueWaitTicks) * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
+
     public void Execute(Cpu cpu, Block block)
     {
         if (!ReferenceEquals(attached, cpu)) Attach(cpu);
@@ -110,7 +120,9 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
         while (true)
         {
             cpu.CurrentBlocks = r.Blocks;
+            long before = cpu.InstructionCount;
             int exit = r.Code!(cpu, entry);
+            CompiledRetired += cpu.InstructionCount - before;
             cpu.CurrentBlocks = null;
             if (exit == RegionExit.Dispatcher || cpu.InstructionCount >= cpu.ExitAt) return;
             if (exit >= 0)
@@ -148,6 +160,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// <summary>A block without compiled code: counted toward its region, and interpreted.</summary>
     private void Cold(Cpu cpu, Block block)
     {
+        ColdRuns++;
         if (++block.Hits >= Threshold && !block.CompileQueued && block.Cacheable && !block.Straddles)
         {
             Region region = RegionBuilder.Form(cpu, block);
@@ -168,6 +181,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
             else
             {
                 Interlocked.Increment(ref queuedOrCompiling);
+                region.QueuedAt = Stopwatch.GetTimestamp();
                 queue!.Add(region);
             }
         }
@@ -261,6 +275,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     private void CompileOne(Region r)
     {
         long t0 = Stopwatch.GetTimestamp();
+        if (r.QueuedAt != 0) Interlocked.Add(ref queueWaitTicks, t0 - r.QueuedAt);
         try
         {
             Func<Cpu, int, int> code = RegionCompiler.Compile(r);

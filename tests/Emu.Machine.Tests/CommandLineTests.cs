@@ -52,6 +52,28 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal("", stderr);
     }
 
+    [Fact]
+    public void StatsReportsTheRunOnStderr()
+    {
+        // Five OUTs to the debug console and the exit: the report (on stderr) counts the eight
+        // instructions and the accesses to each port.
+        string kernel = Write("k.elf", ElfBuilder.WithCode(0x10_0000, a =>
+        {
+            a.mov(Iced.Intel.AssemblerRegisters.al, (byte)'x');
+            for (int i = 0; i < 5; i++) a.@out(0xE9, Iced.Intel.AssemblerRegisters.al);
+            a.mov(Iced.Intel.AssemblerRegisters.al, 7);
+            a.@out(0xF4, Iced.Intel.AssemblerRegisters.al);
+        }).Build());
+        var (status, stdout, stderr) = Run("run", "--kernel", kernel, "--memory", "4M", "--stats");
+        Assert.Equal(15, status);
+        Assert.Equal("xxxxx", stdout);
+        Assert.Contains("emu statistics:", stderr);
+        Assert.Contains("instructions: 8, all interpreted", stderr);
+        Assert.Contains("DebugConsole@E9h 5", stderr);
+        Assert.Contains("DebugExit@F4h 1", stderr);
+        Assert.Contains("exceptions: none", stderr);
+    }
+
     [Theory]
     [InlineData("interpreter")]
     [InlineData("translator")]

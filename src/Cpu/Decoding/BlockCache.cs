@@ -33,6 +33,9 @@ public sealed unsafe class BlockCache
     /// <summary>Blocks invalidated by stores into their bytes.</summary>
     public long Invalidated { get; private set; }
 
+    /// <summary>Block lookups (<see cref="Get"/>), those the EIP-keyed jump cache did not answer, and whole-cache flushes.</summary>
+    public long Lookups, JumpMisses, Flushes;
+
     /// <summary>Called for each block dropped (invalidated or flushed), so compiled code can go too.</summary>
     public Action<Block>? BlockDropped { get; set; }
 
@@ -53,6 +56,7 @@ public sealed unsafe class BlockCache
     public Block Get()
     {
         Cpu c = cpu;
+        Lookups++;
         uint eip = c.Eip;
         uint csBase = c.Seg[SegReg.CS].Base;
         bool code32 = c.Code32;
@@ -66,6 +70,7 @@ public sealed unsafe class BlockCache
 
     private Block GetSlow(uint eip, uint csBase, bool code32, int j)
     {
+        JumpMisses++;
         ref SegmentCache cs = ref cpu.Seg[SegReg.CS];
         if (eip > cs.ValidHigh || eip < cs.ValidLow) throw GuestFault.Create(ExceptionVectors.GP, 0);
         uint linear = csBase + eip;
@@ -301,6 +306,7 @@ public sealed unsafe class BlockCache
     /// <summary>Forgets every decoded block (reset, or a change the cache cannot track).</summary>
     public void Flush()
     {
+        Flushes++;
         for (int i = 0; i < hash.Length; i++)
         {
             for (Block? b = hash[i]; b is not null;)

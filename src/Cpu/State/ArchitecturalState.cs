@@ -35,6 +35,7 @@ public sealed partial class Cpu
         nameof(LastFault), nameof(LastLimitation), nameof(ShutdownCause), nameof(StopAtLinear2), nameof(StopOnException),
         nameof(Line), nameof(RepLimit), nameof(FpuErrorPins), nameof(CurrentBlocks), nameof(RegionBlock), nameof(ExitAt),
         nameof(exactBudget), nameof(stopAfterFault), nameof(FaultsTaken), nameof(InstructionCountAtFault),
+        nameof(Events), nameof(Cr3Loads), nameof(Cr3EntriesFlushed),
     };
 
     /// <summary>

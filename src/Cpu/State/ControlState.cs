@@ -54,8 +54,8 @@ public sealed partial class Cpu
     {
         Cr3 = value & 0xFFFF_F018u;
         LoadPagingControls();
-        if ((Cr4 & Cr4Bits.PGE) != 0) Mmu.FlushNonGlobal();
-        else Mmu.FlushAll();
+        Cr3Loads++;
+        Cr3EntriesFlushed += (Cr4 & Cr4Bits.PGE) != 0 ? Mmu.FlushNonGlobal() : Mmu.FlushAll();
         Blocks.FlushJumpCache();
     }
 

@@ -68,6 +68,16 @@ public sealed partial class Cpu
     public long FaultsTaken, InstructionCountAtFault;
 
     /// <summary>
+    /// Events delivered to the guest since the CPU was made (<c>emu run --stats</c>): index
+    /// <c>(int)source * 256 + vector</c>, source an <see cref="EventSource"/>. An exception met
+    /// while delivering another counts as well (a double fault is counted as #DF).
+    /// </summary>
+    public readonly long[] Events = new long[3 * 256];
+
+    /// <summary>MOV CR3 loads, and the TLB entries they dropped.</summary>
+    public long Cr3Loads, Cr3EntriesFlushed;
+
+    /// <summary>
     /// Whether the run since <see cref="FaultsTaken"/> was <paramref name="faultsBefore"/> ended
     /// by taking an exception: one was taken, and nothing retired after the last.
     /// </summary>

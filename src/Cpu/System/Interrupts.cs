@@ -57,6 +57,7 @@ public static class Interrupts
         {
             try
             {
+                c.Events[(int)source * 256 + (vector & 0xFF)]++;
                 DeliverOnce(c, vector, hasErrorCode, errorCode, source, ext);
                 return;
             }

@@ -164,6 +164,7 @@ public static class CommandLineProgram
                 stderr.WriteLine($"emu: --screen-dump {o.ScreenDump}: {e.Message}");
             }
         }
+        if (o.Stats) stderr.Write(RunStatistics.Report(board));
         if (r.Message is not null)
         {
             stderr.WriteLine($"emu: {r.Message}");

@@ -9,7 +9,7 @@ namespace Emu.Machine.Cli;
 /// The host's terminal as the guest's serial console (COM1), as QEMU's -nographic: the
 /// terminal goes raw (every key reaches the guest, Ctrl-C included, no local echo), and a
 /// thread copies standard input to the UART. Ctrl-A is the escape key: Ctrl-A x quits,
-/// Ctrl-A Ctrl-A sends a Ctrl-A, Ctrl-A h lists the keys. Input from a pipe or a file is
+/// Ctrl-A s prints the run's statistics, Ctrl-A Ctrl-A sends a Ctrl-A, Ctrl-A h lists the keys. Input from a pipe or a file is
 /// copied as it comes, with the same escapes; at its end the guest simply gets no more.
 /// </summary>
 public sealed class HostConsole : IDisposable
@@ -72,8 +72,12 @@ public sealed class HostConsole : IDisposable
                             case CtrlA:
                                 forward[m++] = CtrlA;
                                 continue;
+                            case (byte)'s' or (byte)'S':
+                                messages.Write("\r\n" + RunStatistics.Report(board).Replace("\n", "\r\n"));
+                                messages.Flush();
+                                continue;
                             case (byte)'h' or (byte)'?':
-                                messages.Write("\r\nC-a x    quit the emulator\r\nC-a C-a  send C-a to the guest\r\nC-a h    this help\r\n");
+                                messages.Write("\r\nC-a x    quit the emulator\r\nC-a s    print the run's statistics (see --stats)\r\nC-a C-a  send C-a to the guest\r\nC-a h    this help\r\n");
                                 messages.Flush();
                                 continue;
                             default:

@@ -59,6 +59,9 @@ public sealed class RunOptions
         HelpText = "Translator and lockstep: entries of a block before it is compiled (default: the translator's measured threshold, or 1 for lockstep: every block compiled at its first entry).")]
     public int? JitThreshold { get; set; }
 
+    [Option("stats", HelpText = "At exit, print where the run went to stderr: instructions interpreted and compiled, compiling, block lookups, TLB misses and page walks, CR3 loads, exceptions and interrupts by vector, port and MMIO accesses by device, host time idle. Ctrl-A s prints the same while it runs.")]
+    public bool Stats { get; set; }
+
     [Option("max-instructions", Default = 0L, MetaValue = "N",
         HelpText = "Stop after N guest instructions (0: no limit).")]
     public long MaxInstructions { get; set; }
