@@ -44,7 +44,7 @@ public static class RunStatistics
         }
 
         BlockCache blocks = cpu.Blocks;
-        s.Append($"  block lookups: {N(blocks.Lookups)}, {N(blocks.JumpMisses)} past the jump cache, {N(blocks.Decoded)} decoded;"
+        s.Append($"  block lookups: {N(blocks.Lookups)}, {N(blocks.JumpMisses)} past the jump cache ({N(blocks.JumpFlushes)} clears of it), {N(blocks.Decoded)} decoded;"
                  + $" {N(blocks.Invalidated)} invalidated by stores into code (SMC); {N(blocks.Flushes)} flushes\n");
 
         MmuCounters m = board.Mmu.Counters;

@@ -454,12 +454,27 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>
     /// Translates a code address for fetching and returns its physical address; the host
     /// pointer to the start of its page, or null when the page is not directly readable.
+    /// With 32-bit paging a page may be fetched from exactly when it may be read (there is no
+    /// execute-disable bit: Intel SDM Vol. 3, 4.6), so the read TLB answers, and a walk
+    /// made for a fetch fills it.
     /// </summary>
-    public uint TranslateFetch(uint linear, out byte* pageHost)
+    public uint TranslateFetch(uint linear, out byte* pageHost) => TranslateFetch(linear, out pageHost, out _);
+
+    /// <summary>As <see cref="TranslateFetch(uint, out byte*)"/>; <paramref name="global"/>: the page is global (CR4.PGE and PTE.G), so the translation survives CR3 loads.</summary>
+    public uint TranslateFetch(uint linear, out byte* pageHost, out bool global)
     {
+        uint tag = linear & ~PhysicalMemory.PageMask;
+        TlbEntry* e = readTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == tag)
+        {
+            pageHost = (byte*)(e->Addend + (nint)tag);
+            global = (e->Phys & 1) != 0;
+            return (e->Phys & ~PhysicalMemory.PageMask) | (linear & PhysicalMemory.PageMask);
+        }
         Counters.FetchTranslations++;
-        uint p = Translate(linear, AccessKind.Fetch);
+        uint p = Translate(linear, AccessKind.Fetch, UserMode, out global);
         pageHost = phys.PageHostPointer(p, write: false);
+        if (pageHost != null && !uncached && (watchCount == 0 || !PageWatched(linear))) Fill(readTlb, linear, p, pageHost, global);
         return p;
     }
 
@@ -488,7 +503,7 @@ public struct MmuCounters
     /// <summary>Reads and writes the TLB did not hold (a miss, a page-crossing access, or a page that never enters it: MMIO, ROM writes, code pages on the write side).</summary>
     public long ReadMisses, WriteMisses;
 
-    /// <summary>Code fetch translations (the block cache's, when its jump cache misses).</summary>
+    /// <summary>Code fetch translations the read TLB did not hold (the block cache's, when its jump cache misses).</summary>
     public long FetchTranslations;
 
     /// <summary>Walks of the page tables (every translation while CR0.PG=1).</summary>

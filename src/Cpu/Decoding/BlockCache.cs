@@ -21,6 +21,17 @@ public sealed unsafe class BlockCache
     private readonly Cpu cpu;
     private readonly Block?[] hash = new Block?[1 << HashBits];
     private readonly Block?[] jump = new Block?[1 << JumpBits];
+
+    /// <summary>
+    /// The address space each jump-cache entry was made in: the <see cref="addressSpace"/> of
+    /// the time, or <see cref="AnyAddressSpace"/> for a block in a global page, whose linear
+    /// address means the same in every address space (the TLB keeps such translations across
+    /// CR3 loads too). A CR3 load starts a new address space instead of clearing the cache,
+    /// so the kernel's blocks stay found from one process to the next.
+    /// </summary>
+    private readonly int[] jumpSpace = new int[1 << JumpBits];
+    private int addressSpace;
+    private const int AnyAddressSpace = -1;
     private readonly Block?[] pageLists;
     private readonly PointerCodeReader reader = new();
     private readonly Decoder decoder16;
@@ -35,6 +46,9 @@ public sealed unsafe class BlockCache
 
     /// <summary>Block lookups (<see cref="Get"/>), those the EIP-keyed jump cache did not answer, and whole-cache flushes.</summary>
     public long Lookups, JumpMisses, Flushes;
+
+    /// <summary>Clears of the jump cache (INVLPG, paging mode changes, A20).</summary>
+    public long JumpFlushes;
 
     /// <summary>Called for each block dropped (invalidated or flushed), so compiled code can go too.</summary>
     public Action<Block>? BlockDropped { get; set; }
@@ -60,10 +74,12 @@ public sealed unsafe class BlockCache
         uint eip = c.Eip;
         uint csBase = c.Seg[SegReg.CS].Base;
         bool code32 = c.Code32;
-        int j = (int)(eip & ((1 << JumpBits) - 1));
+        // The page number folded in: code at the same offset of different pages (a kernel
+        // and the process it runs) does not fight over one entry.
+        int j = (int)((eip ^ (eip >> JumpBits)) & ((1 << JumpBits) - 1));
         Block? b = jump[j];
         if (b is not null && b.Eip == eip && b.CsBase == csBase && b.Code32 == code32 && b.Valid
-            && b.LastByte <= c.Seg[SegReg.CS].ValidHigh)
+            && b.LastByte <= c.Seg[SegReg.CS].ValidHigh && (jumpSpace[j] == addressSpace || jumpSpace[j] == AnyAddressSpace))
             return b;
         return GetSlow(eip, csBase, code32, j);
     }
@@ -74,14 +90,14 @@ public sealed unsafe class BlockCache
         ref SegmentCache cs = ref cpu.Seg[SegReg.CS];
         if (eip > cs.ValidHigh || eip < cs.ValidLow) throw GuestFault.Create(ExceptionVectors.GP, 0);
         uint linear = csBase + eip;
-        uint phys = cpu.Mmu.TranslateFetch(linear, out byte* pageHost);
+        uint phys = cpu.Mmu.TranslateFetch(linear, out byte* pageHost, out bool global);
         int h = HashIndex(phys, eip, code32);
         for (Block? b = hash[h]; b is not null; b = b.HashNext)
         {
             if (b.PhysStart == phys && b.Eip == eip && b.Code32 == code32 && b.LastByte <= cs.ValidHigh
                 && (!b.Straddles || SecondPageOf(linear, b) == b.SecondPage))
             {
-                if (b.CsBase == csBase) jump[j] = b;
+                if (b.CsBase == csBase) Remember(j, b, global);
                 return b;
             }
         }
@@ -105,9 +121,29 @@ public sealed unsafe class BlockCache
                 pageLists[page2] = nb;
                 cpu.Physical.MarkCodePage(nb.SecondPage);
             }
-            jump[j] = nb;
+            Remember(j, nb, global);
         }
         return nb;
+    }
+
+    private void Remember(int j, Block b, bool global)
+    {
+        jump[j] = b;
+        // A block running into the next page depends on that page's mapping as well.
+        jumpSpace[j] = global && !b.Straddles ? AnyAddressSpace : addressSpace;
+    }
+
+    /// <summary>
+    /// A CR3 load: the EIP-keyed shortcuts made in the old address space stop answering, those
+    /// of global pages stay (see <see cref="jumpSpace"/>).
+    /// </summary>
+    public void NewAddressSpace()
+    {
+        if (++addressSpace == int.MaxValue)
+        {
+            addressSpace = 0;
+            FlushJumpCache();
+        }
     }
 
     /// <summary>
@@ -330,7 +366,11 @@ public sealed unsafe class BlockCache
     }
 
     /// <summary>Forgets the EIP-keyed shortcuts (after a change of linear-to-physical mapping).</summary>
-    public void FlushJumpCache() => Array.Clear(jump);
+    public void FlushJumpCache()
+    {
+        JumpFlushes++;
+        Array.Clear(jump);
+    }
 
     /// <summary>Reads code bytes from a host pointer or an array for Iced.</summary>
     private sealed class PointerCodeReader : CodeReader

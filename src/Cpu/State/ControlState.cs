@@ -56,7 +56,7 @@ public sealed partial class Cpu
         LoadPagingControls();
         Cr3Loads++;
         Cr3EntriesFlushed += (Cr4 & Cr4Bits.PGE) != 0 ? Mmu.FlushNonGlobal() : Mmu.FlushAll();
-        Blocks.FlushJumpCache();
+        Blocks.NewAddressSpace();
     }
 
     /// <summary>MOV CR4: changing PSE or PGE invalidates every cached translation, global ones too.</summary>

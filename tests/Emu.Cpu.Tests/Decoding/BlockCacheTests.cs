@@ -389,6 +389,53 @@ public class BlockCacheTests
         Assert.Equal(1u, t.Cpu.Eax);
     }
 
+    // ---- CR3 loads and the block lookup ----
+
+    [Theory, OnEveryEngine]
+    public void AfterACr3LoadGlobalCodeIsStillFoundAndOtherCodeFollowsTheNewMapping(string engine)
+    {
+        // Two address spaces that map linear 5000h to different code (5000h: EAX = AAAAh, 6000h:
+        // EAX = BBBBh), and share a global page of code at 1000h that switches between them
+        // with MOV CR3 and calls 5000h in each. The EIP-keyed lookup must not run one space's
+        // code in the other; the global page's blocks survive the switches.
+        const uint PdA = 0x10_0000, PtA = 0x10_1000, PdB = 0x10_2000, PtB = 0x10_3000, Iterations = 50;
+        using var t = TestCpu.Flat32(engine);
+        foreach ((uint pd, uint pt, uint x) in new[] { (PdA, PtA, 0x5000u), (PdB, PtB, 0x6000u) })
+        {
+            t.Write32(pd, pt | 3);
+            for (uint i = 0; i < 1024; i++) t.Write32(pt + i * 4, (i << 12) | 3 | (i == 1 ? 0x100u : 0)); // 1000h: global
+            t.Write32(pt + 5 * 4, x | 3);
+        }
+        t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
+        t.Load(0x6000, a => { a.mov(eax, 0xBBBB); a.ret(); });
+        t.Load(0x1000, a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(ecx, Iterations);
+            a.Label(ref top);
+            a.mov(ebx, PdA);
+            a.mov(cr3, ebx);
+            a.call(0x5000);
+            a.add(esi, eax);
+            a.mov(ebx, PdB);
+            a.mov(cr3, ebx);
+            a.call(0x5000);
+            a.add(edi, eax);
+            a.dec(ecx);
+            a.jnz(top);
+            a.hlt();
+        });
+        t.Cpu.WriteCr4(Cr4Bits.PGE);
+        t.Cpu.WriteCr3(PdA);
+        t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
+        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        Assert.Equal(Iterations * 0xAAAAu, t.Cpu.Esi);
+        Assert.Equal(Iterations * 0xBBBBu, t.Cpu.Edi);
+        // Per pass two CR3 loads: each makes the next look-up at 5000h miss (it is not global);
+        // the blocks of the global page after each MOV CR3 and each RET are still found.
+        Assert.True(t.Cpu.Blocks.JumpMisses <= 2 * Iterations + 10, $"{t.Cpu.Blocks.JumpMisses} jump-cache misses in {Iterations} passes");
+    }
+
     // ---- A20 and the block lookup ----
 
     [Theory, OnEveryEngine]

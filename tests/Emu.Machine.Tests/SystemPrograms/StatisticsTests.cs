@@ -72,7 +72,9 @@ public sealed class StatisticsTests : IClassFixture<SystemProgramFixture>
             Assert.True(cpu.Cr3Loads >= 1, "no CR3 load counted");
             Assert.True(m.PageWalks > 0, "no page walk counted");
             Assert.True(m.ReadMisses > 0 && m.WriteMisses > 0);
-            Assert.True(m.FetchTranslations >= cpu.Blocks.JumpMisses, "each jump-cache miss translates the fetch address");
+            // A jump-cache miss translates its fetch address, through the read TLB when it can.
+            Assert.True(m.FetchTranslations > 0 && m.FetchTranslations <= cpu.Blocks.JumpMisses,
+                $"{m.FetchTranslations} fetch translations, {cpu.Blocks.JumpMisses} jump-cache misses");
             Assert.True(cpu.Events[(int)EventSource.Exception * 256 + ExceptionVectors.PF] >= 1, "the paging program takes page faults");
         }
     }
