@@ -412,6 +412,7 @@ public sealed class Board : IDisposable
     public RunResult Run(long maxInstructions = 0)
     {
         runStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+        Clock.RunsOnThisThread();
         StopReason reason;
         long remaining = maxInstructions > 0 ? maxInstructions : long.MaxValue;
         running = true;
@@ -431,7 +432,9 @@ public sealed class Board : IDisposable
                 long budget = Math.Min(SliceFor(deadline - now), remaining);
                 long before = Cpu.InstructionCount;
                 long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                Clock.GuestRunning = true;
                 reason = Lockstep is { } lockstep ? lockstep.Step() : Cpu.Run(budget);
+                Clock.GuestRunning = false;
                 long retired = Cpu.InstructionCount - before;
                 if (maxInstructions > 0) remaining -= retired;
                 if (!Clock.Deterministic && retired > 10_000)

@@ -1,4 +1,6 @@
+using System;
 using System.Diagnostics;
+using System.Threading;
 using Emu.Devices.Platform;
 using Emu.X86;
 
@@ -8,8 +10,9 @@ namespace Emu.Machine;
 /// The board's one virtual clock (DESIGN.md principle 7), in nanoseconds since power-on. It
 /// drives the PIT, the RTC, the PM timer and the TSC. Two kinds:
 /// <list type="bullet">
-/// <item>real time (the default): the host's monotonic clock, as QEMU's virtual clock; an idle
-/// guest (HLT) sleeps until its next timer or host input;</item>
+/// <item>real time (the default): the host's monotonic clock, as QEMU's virtual clock, less
+/// the emulator's stalls while the guest runs (<see cref="GuestRunning"/>); an idle guest (HLT)
+/// sleeps until its next timer or host input;</item>
 /// <item>deterministic: retired instructions times <see cref="NsPerInstruction"/>, plus the idle
 /// time skipped when the guest halts with a timer armed. Two runs with the same input see the
 /// same times at the same instruction counts.</item>
@@ -32,9 +35,66 @@ public sealed class VirtualClock : IClock
 
     public bool Deterministic { get; }
 
-    public long Now => Deterministic
-        ? cpu.RetiredInstructions * NsPerInstruction + skipped
-        : (long)((Stopwatch.GetTimestamp() - startTicks) * (1e9 / Stopwatch.Frequency)) + skipped;
+    public long Now => Deterministic ? cpu.RetiredInstructions * NsPerInstruction + skipped : RealTime();
+
+    /// <summary>
+    /// The most guest time one retired instruction may take while the guest runs (real-time
+    /// clock): a guest polling a timer sees at least 4 MIPS between two looks at it.
+    /// </summary>
+    public const long MaxNsPerInstruction = 250;
+
+    /// <summary>
+    /// Whether the guest is running (the board sets it around each slice): then the time the
+    /// guest sees pass between two looks at the clock is at most <see cref="MaxNsPerInstruction"/>
+    /// per instruction retired in between, and the rest is hidden from it for good. That is
+    /// the emulator's stalls: the first run of cold code (decoding, .NET compiling the
+    /// emulator's own methods), a garbage collection. Linux's fast PIT calibration polls the
+    /// PIT every few instructions and fails when one poll comes more than a few microseconds
+    /// after the last; a stall of a few hundred microseconds in the first run of that loop
+    /// made it fail. While the guest is idle the clock follows the host exactly.
+    /// </summary>
+    public bool GuestRunning
+    {
+        get => guestRunning;
+        set
+        {
+            if (value && !guestRunning)
+            {
+                lastNow = RealTime();
+                lastRetired = cpu.RetiredInstructions;
+            }
+            guestRunning = value;
+        }
+    }
+
+    private bool guestRunning;
+    private long lastNow, lastRetired, hidden;
+
+    /// <summary>The thread that runs the guest: only its looks at the clock are capped (others see the host time less what was hidden so far).</summary>
+    private int emulationThread = Environment.CurrentManagedThreadId;
+
+    /// <summary>The thread that runs the guest from now on (a board built on one thread and run on another).</summary>
+    public void RunsOnThisThread() => emulationThread = Environment.CurrentManagedThreadId;
+
+    private long RealTime()
+    {
+        long t = (long)((Stopwatch.GetTimestamp() - startTicks) * (1e9 / Stopwatch.Frequency)) + skipped - Volatile.Read(ref hidden);
+        if (Environment.CurrentManagedThreadId != emulationThread) return t;
+        if (guestRunning)
+        {
+            long retired = cpu.RetiredInstructions;
+            long allowed = lastNow + (retired - lastRetired) * MaxNsPerInstruction;
+            if (t > allowed)
+            {
+                Volatile.Write(ref hidden, hidden + (t - allowed));
+                t = allowed;
+            }
+            lastRetired = retired;
+        }
+        if (t < lastNow) t = lastNow; // never backward
+        lastNow = t;
+        return t;
+    }
 
     /// <summary>Moves the clock forward to <paramref name="time"/> (an idle guest's next timer); never backward.</summary>
     public void SkipTo(long time)

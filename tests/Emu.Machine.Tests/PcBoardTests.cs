@@ -93,4 +93,29 @@ public class PcBoardTests
         // Four periods of 10 ms at least, on the host's clock.
         Assert.True(watch.ElapsedMilliseconds >= 35, $"the run took {watch.ElapsedMilliseconds} ms");
     }
+
+    [Fact]
+    public void WhileTheGuestRunsTheRealTimeClockHidesTheEmulatorsStalls()
+    {
+        // A stall of the emulation thread with no instruction retired: the guest, running, sees
+        // at most VirtualClock.MaxNsPerInstruction per instruction of it; idle, it sees all of it.
+        using var board = new Board(8, new MemoryStream());
+        VirtualClock clock = board.Clock;
+        clock.GuestRunning = true;
+        long t0 = clock.Now;
+        System.Threading.Thread.Sleep(20);
+        long t1 = clock.Now;
+        Assert.InRange(t1 - t0, 0, VirtualClock.MaxNsPerInstruction);
+        clock.GuestRunning = false;
+        System.Threading.Thread.Sleep(20);
+        long t2 = clock.Now;
+        Assert.True(t2 - t1 >= 15_000_000, $"idle, 20 ms of host time showed as {(t2 - t1) / 1000} us");
+        // Instructions retired while running allow their share of the time again.
+        clock.GuestRunning = true;
+        long t3 = clock.Now;
+        board.Cpu.InstructionCount += 100_000;
+        System.Threading.Thread.Sleep(5);
+        long t4 = clock.Now;
+        Assert.InRange(t4 - t3, 4_000_000, 100_000 * VirtualClock.MaxNsPerInstruction);
+    }
 }
