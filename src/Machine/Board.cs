@@ -396,6 +396,9 @@ public sealed class Board : IDisposable
     /// <summary>An idle guest's timer nearer than this is waited for by running on (a host sleep would overshoot it).</summary>
     private const long IdleSpinNs = 20_000;
 
+    /// <summary>An idle guest's timer at most this far away is waited for with one precise host sleep, deaf to host input meanwhile.</summary>
+    private const long IdleSleepNs = 10_000_000;
+
     /// <summary>The host's nanoseconds per guest instruction, measured (real-time clock only), to size slices.</summary>
     private double hostNsPerInstruction = 5;
 
@@ -499,10 +502,12 @@ public sealed class Board : IDisposable
         }
         long wait = deadline == Scheduler.Never ? -1 : Math.Max(0, deadline - Clock.Now);
         if (wait == -1) wake.WaitOne();
-        // Whole milliseconds on the event, which host input ends early; WaitOne cannot time
-        // less (a shorter timeout is 0, and the guest's idle loop would spin a host core), so
-        // the rest, the next time round, with a precise sleep.
-        else if (wait >= 1_000_000) wake.WaitOne(TimeSpan.FromMilliseconds(wait / 1_000_000));
+        // A wait up to IdleSleepNs is one precise sleep: a guest's periodic tick (250 Hz for
+        // Debian's kernel, which never stops it) then costs one host wake-up, not an event
+        // wait of whole milliseconds and a sleep for the rest. Host input waits for it. A
+        // longer one waits whole milliseconds on the event, which host input ends early, and
+        // the rest the next time round.
+        else if (wait > IdleSleepNs) wake.WaitOne(TimeSpan.FromMilliseconds(wait / 1_000_000));
         else if (wait > IdleSpinNs) HostSleep.Sleep(wait);
         return true;
     }
