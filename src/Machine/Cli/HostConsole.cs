@@ -73,7 +73,7 @@ public sealed class HostConsole : IDisposable
                                 forward[m++] = CtrlA;
                                 continue;
                             case (byte)'s' or (byte)'S':
-                                messages.Write("\r\n" + RunStatistics.Report(board).Replace("\n", "\r\n"));
+                                messages.Write("\r\n" + StatisticsNow().Replace("\n", "\r\n"));
                                 messages.Flush();
                                 continue;
                             case (byte)'h' or (byte)'?':
@@ -103,6 +103,23 @@ public sealed class HostConsole : IDisposable
         }
         board.InputAttached = false;
         board.WakeIdle();
+    }
+
+    /// <summary>
+    /// The run's statistics, read from this thread while the guest runs. A list the emulation
+    /// thread changes at that moment (a device window mapped) can make the reading fail: then
+    /// a line saying so, never an exception that would end the process.
+    /// </summary>
+    private string StatisticsNow()
+    {
+        try
+        {
+            return RunStatistics.Report(board);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+        {
+            return "\nemu statistics: not readable at this moment (the machine changed under the reading); press C-a s again\n";
+        }
     }
 
     /// <summary>Puts the terminal back as it was.</summary>
