@@ -49,27 +49,6 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// </summary>
     public const int WriteTlbOffset = TlbEntries * TlbEntrySize;
 
-    /// <summary>A read of 1 &lt;&lt; size bytes (size 0, 1, 2), not inlined: compiled code calls it when its own TLB lookup misses.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public uint ReadMiss(uint linear, int size) => size == 2 ? Read32(linear) : size == 1 ? Read16(linear) : Read8(linear);
-
-    /// <summary>A write of 1 &lt;&lt; size bytes, not inlined (see <see cref="ReadMiss"/>).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public void WriteMiss(uint linear, int size, uint value)
-    {
-        if (size == 2) Write32(linear, value);
-        else if (size == 1) Write16(linear, (ushort)value);
-        else Write8(linear, (byte)value);
-    }
-
-    /// <summary>A read-modify-write's first half on a TLB miss: the write is checked (a fault changes nothing), then the value read.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public uint ReadForWriteMiss(uint linear, int size)
-    {
-        ProbeWrite(linear, 1 << size);
-        return ReadMiss(linear, size);
-    }
-
     [StructLayout(LayoutKind.Sequential)]
     private struct TlbEntry
     {
@@ -215,10 +194,21 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>Translates for a read and fills the read TLB; returns the host page or null (slow page).</summary>
     private byte* FillRead(uint linear, out uint physical)
     {
-        physical = Translate(linear, AccessKind.Read, UserMode, out bool global);
+        byte* host = TranslateAndFillRead(linear, AccessKind.Read, out physical, out _);
+        // A watched page's data accesses take the slow path, which records the hit.
+        return host != null && watchCount != 0 && PageWatched(linear) ? null : host;
+    }
+
+    /// <summary>
+    /// Translates for a read or a fetch (the same permission with 32-bit paging) and fills the
+    /// read TLB, unless the page is watched or alignment checking keeps user accesses out of
+    /// it; returns the host page, or null when the page is not directly readable.
+    /// </summary>
+    private byte* TranslateAndFillRead(uint linear, AccessKind kind, out uint physical, out bool global)
+    {
+        physical = Translate(linear, kind, UserMode, out global);
         byte* host = phys.PageHostPointer(physical, write: false);
-        if (host != null && watchCount != 0 && PageWatched(linear)) return null;
-        if (host != null && !uncached) Fill(readTlb, linear, physical, host, global);
+        if (host != null && !uncached && (watchCount == 0 || !PageWatched(linear))) Fill(readTlb, linear, physical, host, global);
         return host;
     }
 
@@ -472,9 +462,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
             return (e->Phys & ~PhysicalMemory.PageMask) | (linear & PhysicalMemory.PageMask);
         }
         Counters.FetchTranslations++;
-        uint p = Translate(linear, AccessKind.Fetch, UserMode, out global);
-        pageHost = phys.PageHostPointer(p, write: false);
-        if (pageHost != null && !uncached && (watchCount == 0 || !PageWatched(linear))) Fill(readTlb, linear, p, pageHost, global);
+        pageHost = TranslateAndFillRead(linear, AccessKind.Fetch, out uint p, out global);
         return p;
     }
 

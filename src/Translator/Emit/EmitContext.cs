@@ -883,11 +883,11 @@ public sealed class EmitContext
     private void TlbLookup(bool write, int size, Label miss)
     {
         System.Diagnostics.Debug.Assert(1 << TlbEntryShift == Mmu.TlbEntrySize);
-        // entry = tlb + ((linear >> 12) & (TlbEntries - 1)) * TlbEntrySize, as one shift and one
-        // mask: (linear >> (12 - 4)) & ((TlbEntries - 1) << 4); the write TLB's entry is
-        // Mmu.WriteTlbOffset further, a displacement of the loads below.
-        // The entry's offset is kept, not its address: tlb + offset (+ a constant) is then an
-        // x86 addressing mode of each load below, one add fewer on the way to the data.
+        // The entry's offset in its TLB, ((linear >> 12) & (TlbEntries - 1)) * TlbEntrySize, as
+        // one shift and one mask: (linear >> (12 - 4)) & ((TlbEntries - 1) << 4). The offset is
+        // kept, not the entry's address: tlb + offset (+ a constant: the write TLB lies
+        // Mmu.WriteTlbOffset further, the addend TlbAddendOffset into the entry) is then an x86
+        // addressing mode of each load below, one add fewer on the way to the data.
         int side = write ? Mmu.WriteTlbOffset : 0;
         Il.Emit(OpCodes.Ldloc, linear);
         Const(PhysicalMemory.PageShift - TlbEntryShift);
