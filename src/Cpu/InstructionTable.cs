@@ -71,6 +71,14 @@ public static unsafe class InstructionTable
 
     public static readonly delegate*<Cpu, ref Instruction, void>[] Handlers = new delegate*<Cpu, ref Instruction, void>[CodeCount];
 
+    /// <summary>
+    /// Handlers made for one operand form of an instruction, at <c>code * OperandForms.Count + form</c>;
+    /// null where the general handler in <see cref="Handlers"/> serves that form. Each does exactly
+    /// what the general handler does for instructions of its form.
+    /// </summary>
+    private static readonly delegate*<Cpu, ref Instruction, void>[] FormHandlers =
+        new delegate*<Cpu, ref Instruction, void>[CodeCount * OperandForms.Count];
+
     public static readonly InstrFlags[] Info = new InstrFlags[CodeCount];
 
     /// <summary>For instructions registered through a generic shape: the shape, operation and operand size.</summary>
@@ -123,10 +131,34 @@ public static unsafe class InstructionTable
         Info[(int)code] = flags | InstrFlags.Implemented;
     }
 
+    /// <summary>
+    /// The handler to run a decoded instruction with: the one made for its operand form when
+    /// there is one, else its general handler. Blocks look this up once, when decoded.
+    /// </summary>
+    public static delegate*<Cpu, ref Instruction, void> HandlerFor(ref Instruction i)
+    {
+        int code = (int)i.Code;
+        delegate*<Cpu, ref Instruction, void> h = FormHandlers[code * OperandForms.Count + (int)OperandForms.Of(ref i)];
+        return h != null ? h : Handlers[code];
+    }
+
+    /// <summary>Registers the handler for one operand form of an instruction registered with <see cref="Add"/>.</summary>
+    internal static void AddForm(Code code, OperandForm form, delegate*<Cpu, ref Instruction, void> handler)
+    {
+        if ((Info[(int)code] & InstrFlags.Implemented) == 0)
+            throw new InvalidOperationException($"{code}: a form handler before the instruction itself");
+        FormHandlers[(int)code * OperandForms.Count + (int)form] = handler;
+    }
+
     /// <summary>Registers op0 = TOp(op0, op1) with the shared <see cref="Shapes.Binary{TOp, TSize}"/> handler.</summary>
     internal static void AddBinary<TOp, TSize>(Code code) where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
     {
         Add(code, &Shapes.Binary<TOp, TSize>);
+        AddForm(code, OperandForm.RegReg, &Shapes.BinaryRegReg<TOp, TSize>);
+        AddForm(code, OperandForm.RegMem, &Shapes.BinaryRegMem<TOp, TSize>);
+        AddForm(code, OperandForm.MemReg, &Shapes.BinaryMemReg<TOp, TSize>);
+        AddForm(code, OperandForm.RegImm, &Shapes.BinaryRegImm<TOp, TSize>);
+        AddForm(code, OperandForm.MemImm, &Shapes.BinaryMemImm<TOp, TSize>);
         ShapeOf[(int)code] = new SemanticShape(ShapeKind.Binary, typeof(TOp), TSize.Size);
     }
 
@@ -134,6 +166,8 @@ public static unsafe class InstructionTable
     internal static void AddUnary<TOp, TSize>(Code code) where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
     {
         Add(code, &Shapes.Unary<TOp, TSize>);
+        AddForm(code, OperandForm.Reg, &Shapes.UnaryReg<TOp, TSize>);
+        AddForm(code, OperandForm.Mem, &Shapes.UnaryMem<TOp, TSize>);
         ShapeOf[(int)code] = new SemanticShape(ShapeKind.Unary, typeof(TOp), TSize.Size);
     }
 

@@ -13,7 +13,16 @@ namespace Emu.X86;
 public sealed unsafe class Block
 {
     public readonly Instruction[] Code;
-    /// <summary>The interpreter handler of each instruction, looked up once at decode time.</summary>
+    /// <summary>
+    /// The same instructions with their operands worked out (<see cref="Operands"/>), as the
+    /// interpreter passes them to <see cref="Handlers"/>.
+    /// </summary>
+    public readonly DecodedInstruction[] Decoded;
+    /// <summary>
+    /// The interpreter handler of each instruction, chosen once at decode time for its operand
+    /// form (<see cref="InstructionTable.HandlerFor"/>). A form handler reads the operands after
+    /// the instruction, so these are called only with an element of <see cref="Decoded"/>.
+    /// </summary>
     public readonly delegate*<Cpu, ref Instruction, void>[] Handlers;
     public readonly int Count;
 
@@ -39,6 +48,8 @@ public sealed unsafe class Block
 
     public bool Straddles => SecondPage != NoSecondPage;
     public readonly bool Code32;
+    /// <summary>The block holds a sensitive instruction (<see cref="InstructionTable.IsSensitive"/>).</summary>
+    public readonly bool Sensitive;
     /// <summary>The last instruction sets EIP itself (a branch, call, return, interrupt...).</summary>
     public readonly bool EndsInBranch;
     /// <summary>False for blocks that are decoded for one use only (crossing a page, or in MMIO).</summary>
@@ -74,6 +85,13 @@ public sealed unsafe class Block
         SecondPage = secondPage;
         SecondPageBytes = secondPageBytes;
         Code = code;
+        Decoded = new DecodedInstruction[count];
+        for (int i = 0; i < count; i++)
+        {
+            Decoded[i].Instruction = code[i];
+            Decoded[i].Operands = Operands.Decode(ref code[i]);
+            Sensitive |= InstructionTable.IsSensitive(code[i].Code);
+        }
         Handlers = handlers;
         Count = count;
         Eip = eip;

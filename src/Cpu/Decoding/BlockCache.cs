@@ -275,7 +275,7 @@ public sealed unsafe class BlockCache
         for (int i = 0; i < count; i++)
         {
             code[i] = scratch[i];
-            handlers[i] = InstructionTable.Handlers[(int)code[i].Code];
+            handlers[i] = InstructionTable.HandlerFor(ref code[i]);
         }
         return new Block(code, handlers, count, eip, next, csBase, physStart, physEnd, code32, endsInBranch, cacheable,
             secondPage, secondPageBytes);

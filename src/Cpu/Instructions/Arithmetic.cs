@@ -285,6 +285,19 @@ public static unsafe class Arithmetic
         c.SetReg(Cpu.RegNum(i.Op0Register), size, Imul(c, a, b, size));
     }
 
+    private static void ImulRegReg<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        c.SetReg(o.Reg0, TSize.Size, Imul(c, c.GetReg(o.Reg0, TSize.Size), c.GetReg(o.Reg1, TSize.Size), TSize.Size));
+    }
+
+    private static void ImulRegMem<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        uint a = c.GetReg(o.Reg0, TSize.Size);
+        c.SetReg(o.Reg0, TSize.Size, Imul(c, a, c.ReadMem(o.Segment, c.EffectiveAddress(ref o), TSize.Size), TSize.Size));
+    }
+
     internal static void Register()
     {
         RegisterBinary<AddOp>("Add");
@@ -321,6 +334,8 @@ public static unsafe class Arithmetic
         InstructionTable.Add(Code.Idiv_rm32, &IdivRm<Dword32>);
         InstructionTable.Add(Code.Imul_r16_rm16, &ImulReg<Word16>);
         InstructionTable.Add(Code.Imul_r32_rm32, &ImulReg<Dword32>);
+        InstructionTable.AddForm(Code.Imul_r32_rm32, OperandForm.RegReg, &ImulRegReg<Dword32>);
+        InstructionTable.AddForm(Code.Imul_r32_rm32, OperandForm.RegMem, &ImulRegMem<Dword32>);
         InstructionTable.Add(Code.Imul_r16_rm16_imm16, &ImulReg<Word16>);
         InstructionTable.Add(Code.Imul_r32_rm32_imm32, &ImulReg<Dword32>);
         InstructionTable.Add(Code.Imul_r16_rm16_imm8, &ImulReg<Word16>);

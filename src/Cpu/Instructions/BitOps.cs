@@ -105,6 +105,18 @@ public static unsafe class BitOps
     /// <summary>SETcc r/m8: the condition is the low nibble of the opcode's second byte.</summary>
     private static void SetccH(Cpu c, ref Instruction i) => c.WriteOperand(ref i, 0, 0, Setcc(c, (int)i.ConditionCode - 1));
 
+    private static void SetccReg(Cpu c, ref Instruction i)
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        c.SetReg8(o.Reg0, (byte)Setcc(c, o.Condition));
+    }
+
+    private static void SetccMem(Cpu c, ref Instruction i)
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        c.Write8(o.Segment, c.EffectiveAddress(ref o), (byte)Setcc(c, o.Condition));
+    }
+
     internal static void Register()
     {
         InstructionTable.Add(Code.Bt_rm16_r16, &BtW);
@@ -133,6 +145,11 @@ public static unsafe class BitOps
         InstructionTable.AddBinary<BsfOp, Dword32>(Code.Tzcnt_r32_rm32);
         InstructionTable.AddBinary<BsrOp, Word16>(Code.Lzcnt_r16_rm16);
         InstructionTable.AddBinary<BsrOp, Dword32>(Code.Lzcnt_r32_rm32);
-        for (Code cc = Code.Seto_rm8; cc <= Code.Setg_rm8; cc++) InstructionTable.Add(cc, &SetccH);
+        for (Code cc = Code.Seto_rm8; cc <= Code.Setg_rm8; cc++)
+        {
+            InstructionTable.Add(cc, &SetccH);
+            InstructionTable.AddForm(cc, OperandForm.Reg, &SetccReg);
+            InstructionTable.AddForm(cc, OperandForm.Mem, &SetccMem);
+        }
     }
 }

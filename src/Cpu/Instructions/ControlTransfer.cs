@@ -57,6 +57,40 @@ public static unsafe class ControlTransfer
         else c.Eip = NextEip(c, ref i);
     }
 
+    // Forms (see OperandForm): a near target decoded into Operands.Immediate.
+    private static void JmpNear(Cpu c, ref Instruction i) => Jump(c, DecodedInstruction.OperandsOf(ref i).Immediate);
+
+    private static void JccNear(Cpu c, ref Instruction i)
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        if (c.Condition(o.Condition)) Jump(c, o.Immediate);
+        else c.Eip = NextEip(c, ref i);
+    }
+
+    private static void CallNear32(Cpu c, ref Instruction i) => Call(c, DecodedInstruction.OperandsOf(ref i).Immediate, NextEip(c, ref i), 2);
+
+    private static void JmpReg32(Cpu c, ref Instruction i) => Jump(c, c.Gpr[DecodedInstruction.OperandsOf(ref i).Reg0 & 7]);
+
+    private static void JmpMem32(Cpu c, ref Instruction i)
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        Jump(c, c.Read32(o.Segment, c.EffectiveAddress(ref o)));
+    }
+
+    private static void CallReg32(Cpu c, ref Instruction i) => Call(c, c.Gpr[DecodedInstruction.OperandsOf(ref i).Reg0 & 7], NextEip(c, ref i), 2);
+
+    private static void CallMem32(Cpu c, ref Instruction i)
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        Call(c, c.Read32(o.Segment, c.EffectiveAddress(ref o)), NextEip(c, ref i), 2);
+    }
+
+    private static void AddJcc(Code code)
+    {
+        InstructionTable.Add(code, &Jcc);
+        InstructionTable.AddForm(code, OperandForm.Near, &JccNear);
+    }
+
     private static void JmpRm<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize =>
         Jump(c, c.ReadOperand(ref i, 0, TSize.Size));
 
@@ -109,23 +143,31 @@ public static unsafe class ControlTransfer
     internal static void Register()
     {
         foreach (Code code in new[] { Code.Jmp_rel8_16, Code.Jmp_rel8_32, Code.Jmp_rel16, Code.Jmp_rel32_32 })
+        {
             InstructionTable.Add(code, &JmpRel);
+            InstructionTable.AddForm(code, OperandForm.Near, &JmpNear);
+        }
         for (Code cc = Code.Jo_rel8_16; cc <= Code.Jg_rel8_64; cc += 3)
         {
-            InstructionTable.Add(cc, &Jcc);
-            InstructionTable.Add(cc + 1, &Jcc);
+            AddJcc(cc);
+            AddJcc(cc + 1);
         }
         for (Code cc = Code.Jo_rel16; cc <= Code.Jg_rel32_64; cc += 3)
         {
-            InstructionTable.Add(cc, &Jcc);
-            InstructionTable.Add(cc + 1, &Jcc);
+            AddJcc(cc);
+            AddJcc(cc + 1);
         }
         InstructionTable.Add(Code.Jmp_rm16, &JmpRm<Word16>);
         InstructionTable.Add(Code.Jmp_rm32, &JmpRm<Dword32>);
+        InstructionTable.AddForm(Code.Jmp_rm32, OperandForm.Reg, &JmpReg32);
+        InstructionTable.AddForm(Code.Jmp_rm32, OperandForm.Mem, &JmpMem32);
         InstructionTable.Add(Code.Call_rel16, &CallRel16);
         InstructionTable.Add(Code.Call_rel32_32, &CallRel32);
+        InstructionTable.AddForm(Code.Call_rel32_32, OperandForm.Near, &CallNear32);
         InstructionTable.Add(Code.Call_rm16, &CallRm<Word16>);
         InstructionTable.Add(Code.Call_rm32, &CallRm<Dword32>);
+        InstructionTable.AddForm(Code.Call_rm32, OperandForm.Reg, &CallReg32);
+        InstructionTable.AddForm(Code.Call_rm32, OperandForm.Mem, &CallMem32);
         InstructionTable.Add(Code.Retnw, &RetW);
         InstructionTable.Add(Code.Retnd, &RetD);
         InstructionTable.Add(Code.Retnw_imm16, &RetWImm);

@@ -15,6 +15,47 @@ public static unsafe class DataTransfer
     private static void Mov<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize =>
         c.WriteOperand(ref i, 0, TSize.Size, c.ReadOperand(ref i, 1, TSize.Size));
 
+    // MOV, one handler per operand form (see OperandForm).
+    private static void MovRegReg<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        c.SetReg(o.Reg0, TSize.Size, c.GetReg(o.Reg1, TSize.Size));
+    }
+
+    private static void MovRegMem<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        c.SetReg(o.Reg0, TSize.Size, c.ReadMem(o.Segment, c.EffectiveAddress(ref o), TSize.Size));
+    }
+
+    private static void MovMemReg<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        c.WriteMem(o.Segment, c.EffectiveAddress(ref o), TSize.Size, c.GetReg(o.Reg1, TSize.Size));
+    }
+
+    private static void MovRegImm<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        c.SetReg(o.Reg0, TSize.Size, o.Immediate);
+    }
+
+    private static void MovMemImm<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        c.WriteMem(o.Segment, c.EffectiveAddress(ref o), TSize.Size, o.Immediate);
+    }
+
+    private static void AddMov<TSize>(Code code) where TSize : struct, IOperandSize
+    {
+        InstructionTable.Add(code, &Mov<TSize>);
+        InstructionTable.AddForm(code, OperandForm.RegReg, &MovRegReg<TSize>);
+        InstructionTable.AddForm(code, OperandForm.RegMem, &MovRegMem<TSize>);
+        InstructionTable.AddForm(code, OperandForm.MemReg, &MovMemReg<TSize>);
+        InstructionTable.AddForm(code, OperandForm.RegImm, &MovRegImm<TSize>);
+        InstructionTable.AddForm(code, OperandForm.MemImm, &MovMemImm<TSize>);
+    }
+
     /// <summary>MOV r32, imm32 / MOV r/m32, r32 register-to-register: the common fast case.</summary>
     private static void MovR32Imm(Cpu c, ref Instruction i) => c.Gpr[Cpu.RegNum(i.Op0Register)] = i.Immediate32;
 
@@ -26,6 +67,34 @@ public static unsafe class DataTransfer
         if (signed) v = SignExtend(v, TSrc.Size);
         c.SetReg(Cpu.RegNum(i.Op0Register), TDst.Size, v & Mask(TDst.Size));
     }
+
+    // MOVZX/MOVSX forms: source register or memory.
+    private static void MoveExtendReg<TDst, TSrc>(Cpu c, ref Instruction i, bool signed)
+        where TDst : struct, IOperandSize where TSrc : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        uint v = c.GetReg(o.Reg1, TSrc.Size);
+        if (signed) v = SignExtend(v, TSrc.Size);
+        c.SetReg(o.Reg0, TDst.Size, v & Mask(TDst.Size));
+    }
+
+    private static void MoveExtendMem<TDst, TSrc>(Cpu c, ref Instruction i, bool signed)
+        where TDst : struct, IOperandSize where TSrc : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        uint v = c.ReadMem(o.Segment, c.EffectiveAddress(ref o), TSrc.Size);
+        if (signed) v = SignExtend(v, TSrc.Size);
+        c.SetReg(o.Reg0, TDst.Size, v & Mask(TDst.Size));
+    }
+
+    private static void MovzxDBReg(Cpu c, ref Instruction i) => MoveExtendReg<Dword32, Byte8>(c, ref i, false);
+    private static void MovzxDBMem(Cpu c, ref Instruction i) => MoveExtendMem<Dword32, Byte8>(c, ref i, false);
+    private static void MovzxDWReg(Cpu c, ref Instruction i) => MoveExtendReg<Dword32, Word16>(c, ref i, false);
+    private static void MovzxDWMem(Cpu c, ref Instruction i) => MoveExtendMem<Dword32, Word16>(c, ref i, false);
+    private static void MovsxDBReg(Cpu c, ref Instruction i) => MoveExtendReg<Dword32, Byte8>(c, ref i, true);
+    private static void MovsxDBMem(Cpu c, ref Instruction i) => MoveExtendMem<Dword32, Byte8>(c, ref i, true);
+    private static void MovsxDWReg(Cpu c, ref Instruction i) => MoveExtendReg<Dword32, Word16>(c, ref i, true);
+    private static void MovsxDWMem(Cpu c, ref Instruction i) => MoveExtendMem<Dword32, Word16>(c, ref i, true);
 
     private static void MovzxWB(Cpu c, ref Instruction i) => MoveExtend<Word16, Byte8>(c, ref i, false);
     private static void MovzxDB(Cpu c, ref Instruction i) => MoveExtend<Dword32, Byte8>(c, ref i, false);
@@ -66,6 +135,12 @@ public static unsafe class DataTransfer
     /// <summary>LEA: the effective address itself, truncated to the operand size.</summary>
     private static void Lea<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize =>
         c.SetReg(Cpu.RegNum(i.Op0Register), TSize.Size, c.EffectiveAddress(ref i) & Mask(TSize.Size));
+
+    private static void LeaForm32(Cpu c, ref Instruction i)
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        c.Gpr[o.Reg0 & 7] = c.EffectiveAddress(ref o);
+    }
 
     /// <summary>XLAT: AL = [seg:(E)BX + AL], AL unsigned and unscaled; 16-bit addressing wraps at 64K.</summary>
     public static void Xlat(Cpu c, int seg, bool addressSize16)
@@ -120,6 +195,25 @@ public static unsafe class DataTransfer
 
     private static void CmovH<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize =>
         Cmov(c, (int)i.ConditionCode - 1, Cpu.RegNum(i.Op0Register), TSize.Size, c.ReadOperand(ref i, 1, TSize.Size));
+
+    private static void CmovRegReg<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        Cmov(c, o.Condition, o.Reg0, TSize.Size, c.GetReg(o.Reg1, TSize.Size));
+    }
+
+    private static void CmovRegMem<TSize>(Cpu c, ref Instruction i) where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        Cmov(c, o.Condition, o.Reg0, TSize.Size, c.ReadMem(o.Segment, c.EffectiveAddress(ref o), TSize.Size));
+    }
+
+    private static void AddCmov<TSize>(Code code) where TSize : struct, IOperandSize
+    {
+        InstructionTable.Add(code, &CmovH<TSize>);
+        InstructionTable.AddForm(code, OperandForm.RegReg, &CmovRegReg<TSize>);
+        InstructionTable.AddForm(code, OperandForm.RegMem, &CmovRegMem<TSize>);
+    }
 
     /// <summary>
     /// CMPXCHG r/m, r: compares the accumulator with the destination; equal: ZF=1 and
@@ -217,21 +311,29 @@ public static unsafe class DataTransfer
     internal static void Register()
     {
         foreach (Code code in new[] { Code.Mov_rm8_r8, Code.Mov_r8_rm8, Code.Mov_r8_imm8, Code.Mov_rm8_imm8, Code.Mov_AL_moffs8, Code.Mov_moffs8_AL })
-            InstructionTable.Add(code, &Mov<Byte8>);
+            AddMov<Byte8>(code);
         foreach (Code code in new[] { Code.Mov_rm16_r16, Code.Mov_r16_rm16, Code.Mov_r16_imm16, Code.Mov_rm16_imm16, Code.Mov_AX_moffs16, Code.Mov_moffs16_AX })
-            InstructionTable.Add(code, &Mov<Word16>);
+            AddMov<Word16>(code);
         foreach (Code code in new[] { Code.Mov_rm32_r32, Code.Mov_r32_rm32, Code.Mov_rm32_imm32, Code.Mov_EAX_moffs32, Code.Mov_moffs32_EAX })
-            InstructionTable.Add(code, &Mov<Dword32>);
+            AddMov<Dword32>(code);
         InstructionTable.Add(Code.Mov_r32_imm32, &MovR32Imm);
 
         InstructionTable.Add(Code.Movzx_r16_rm8, &MovzxWB);
         InstructionTable.Add(Code.Movzx_r32_rm8, &MovzxDB);
+        InstructionTable.AddForm(Code.Movzx_r32_rm8, OperandForm.RegReg, &MovzxDBReg);
+        InstructionTable.AddForm(Code.Movzx_r32_rm8, OperandForm.RegMem, &MovzxDBMem);
         InstructionTable.Add(Code.Movzx_r16_rm16, &MovzxWW);
         InstructionTable.Add(Code.Movzx_r32_rm16, &MovzxDW);
+        InstructionTable.AddForm(Code.Movzx_r32_rm16, OperandForm.RegReg, &MovzxDWReg);
+        InstructionTable.AddForm(Code.Movzx_r32_rm16, OperandForm.RegMem, &MovzxDWMem);
         InstructionTable.Add(Code.Movsx_r16_rm8, &MovsxWB);
         InstructionTable.Add(Code.Movsx_r32_rm8, &MovsxDB);
+        InstructionTable.AddForm(Code.Movsx_r32_rm8, OperandForm.RegReg, &MovsxDBReg);
+        InstructionTable.AddForm(Code.Movsx_r32_rm8, OperandForm.RegMem, &MovsxDBMem);
         InstructionTable.Add(Code.Movsx_r16_rm16, &MovsxWW);
         InstructionTable.Add(Code.Movsx_r32_rm16, &MovsxDW);
+        InstructionTable.AddForm(Code.Movsx_r32_rm16, OperandForm.RegReg, &MovsxDWReg);
+        InstructionTable.AddForm(Code.Movsx_r32_rm16, OperandForm.RegMem, &MovsxDWMem);
 
         InstructionTable.Add(Code.Xchg_rm8_r8, &Xchg<Byte8>);
         InstructionTable.Add(Code.Xchg_rm16_r16, &Xchg<Word16>);
@@ -241,6 +343,7 @@ public static unsafe class DataTransfer
 
         InstructionTable.Add(Code.Lea_r16_m, &Lea<Word16>);
         InstructionTable.Add(Code.Lea_r32_m, &Lea<Dword32>);
+        InstructionTable.AddForm(Code.Lea_r32_m, OperandForm.RegMem, &LeaForm32);
         InstructionTable.Add(Code.Xlat_m8, &XlatH);
         InstructionTable.Add(Code.Cbw, &CbwH);
         InstructionTable.Add(Code.Cwde, &CwdeH);
@@ -251,8 +354,8 @@ public static unsafe class DataTransfer
 
         for (Code cc = Code.Cmovo_r16_rm16; cc <= Code.Cmovg_r32_rm32; cc += 3)
         {
-            InstructionTable.Add(cc, &CmovH<Word16>);
-            InstructionTable.Add(cc + 1, &CmovH<Dword32>);
+            AddCmov<Word16>(cc);
+            AddCmov<Dword32>(cc + 1);
         }
 
         InstructionTable.Add(Code.Cmpxchg_rm8_r8, &Cmpxchg<Byte8>);

@@ -23,6 +23,10 @@ public static unsafe class StackOps
 
     private static void PushReg32(Cpu c, ref Instruction i) => c.Push32(c.Gpr[Cpu.RegNum(i.Op0Register)]);
 
+    private static void PushReg32Form(Cpu c, ref Instruction i) => c.Push32(c.Gpr[DecodedInstruction.OperandsOf(ref i).Reg0 & 7]);
+
+    private static void PopReg32Form(Cpu c, ref Instruction i) => PopRegister(c, DecodedInstruction.OperandsOf(ref i).Reg0 & 7, 2);
+
     /// <summary>POP r: the stack pointer moves before the register is written, so POP (E)SP loads the popped value.</summary>
     public static void PopRegister(Cpu c, int r, int size)
     {
@@ -141,6 +145,7 @@ public static unsafe class StackOps
     {
         InstructionTable.Add(Code.Push_r16, &PushOperand<Word16>);
         InstructionTable.Add(Code.Push_r32, &PushReg32);
+        InstructionTable.AddForm(Code.Push_r32, OperandForm.Reg, &PushReg32Form);
         InstructionTable.Add(Code.Push_rm16, &PushOperand<Word16>);
         InstructionTable.Add(Code.Push_rm32, &PushOperand<Dword32>);
         InstructionTable.Add(Code.Push_imm16, &PushOperand<Word16>);
@@ -149,6 +154,7 @@ public static unsafe class StackOps
         InstructionTable.Add(Code.Pushd_imm8, &PushOperand<Dword32>);
         InstructionTable.Add(Code.Pop_r16, &PopOperand<Word16>);
         InstructionTable.Add(Code.Pop_r32, &PopReg32);
+        InstructionTable.AddForm(Code.Pop_r32, OperandForm.Reg, &PopReg32Form);
         InstructionTable.Add(Code.Pop_rm16, &PopOperand<Word16>);
         InstructionTable.Add(Code.Pop_rm32, &PopOperand<Dword32>);
         InstructionTable.Add(Code.Pushaw, &PushaW);

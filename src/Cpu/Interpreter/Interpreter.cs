@@ -21,12 +21,12 @@ public static unsafe class Interpreter
     /// <summary>Runs every instruction of <paramref name="b"/>, leaving EIP at the next instruction to run.</summary>
     public static void Execute(Cpu c, Block b)
     {
-        Instruction[] code = b.Code;
+        DecodedInstruction[] code = b.Decoded;
         delegate*<Cpu, ref Instruction, void>[] handlers = b.Handlers;
         int n = b.Count;
         for (int i = 0; i < n; i++)
         {
-            ref Instruction ins = ref code[i];
+            ref Instruction ins = ref code[i].Instruction;
             c.Eip = (uint)ins.IP;
             handlers[i](c, ref ins);
             if (c.BlockExit != BlockExitKind.None)
@@ -50,7 +50,7 @@ public static unsafe class Interpreter
     /// </summary>
     public static void ExecuteAt(Cpu c, Block b, int index)
     {
-        ref Instruction ins = ref b.Code[index];
+        ref Instruction ins = ref b.Decoded[index].Instruction;
         c.Eip = (uint)ins.IP;
         b.Handlers[index](c, ref ins);
         if (c.BlockExit != BlockExitKind.None)

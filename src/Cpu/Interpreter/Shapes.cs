@@ -54,6 +54,71 @@ public static class Shapes
         }
     }
 
+    // Binary, one handler per operand form (see OperandForm): the same reads, checks and
+    // writes in the same order as Binary, with the operand kinds known at decode time.
+
+    public static void BinaryRegReg<TOp, TSize>(Cpu c, ref Instruction i)
+        where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        BinaryToRegister<TOp, TSize>(c, o.Reg0, c.GetReg(o.Reg1, TSize.Size));
+    }
+
+    public static void BinaryRegMem<TOp, TSize>(Cpu c, ref Instruction i)
+        where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        BinaryToRegister<TOp, TSize>(c, o.Reg0, c.ReadMem(o.Segment, c.EffectiveAddress(ref o), TSize.Size));
+    }
+
+    public static void BinaryRegImm<TOp, TSize>(Cpu c, ref Instruction i)
+        where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        BinaryToRegister<TOp, TSize>(c, o.Reg0, o.Immediate);
+    }
+
+    public static void BinaryMemReg<TOp, TSize>(Cpu c, ref Instruction i)
+        where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        BinaryToMemory<TOp, TSize>(c, ref o, c.GetReg(o.Reg1, TSize.Size));
+    }
+
+    public static void BinaryMemImm<TOp, TSize>(Cpu c, ref Instruction i)
+        where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
+    {
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        BinaryToMemory<TOp, TSize>(c, ref o, o.Immediate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BinaryToRegister<TOp, TSize>(Cpu c, int r, uint src)
+        where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
+    {
+        int size = TSize.Size;
+        uint res = TOp.Apply(c, c.GetReg(r, size), src, size);
+        if (TOp.WritesResult) c.SetReg(r, size, res);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BinaryToMemory<TOp, TSize>(Cpu c, ref Operands o, uint src)
+        where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
+    {
+        int size = TSize.Size;
+        uint off = c.EffectiveAddress(ref o);
+        if (TOp.WritesResult)
+        {
+            uint lin = c.LinearRmw(o.Segment, off, OperandSize.Bytes(size));
+            uint res = TOp.Apply(c, c.ReadLinear(lin, size), src, size);
+            c.WriteLinear(lin, size, res);
+        }
+        else
+        {
+            TOp.Apply(c, c.ReadMem(o.Segment, off, size), src, size);
+        }
+    }
+
     /// <summary>op0 = TOp(op0).</summary>
     public static void Unary<TOp, TSize>(Cpu c, ref Instruction i)
         where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
@@ -69,6 +134,25 @@ public static class Shapes
             uint lin = c.LinearRmw(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), OperandSize.Bytes(size));
             c.WriteLinear(lin, size, TOp.Apply(c, c.ReadLinear(lin, size), size));
         }
+    }
+
+    // Unary, one handler per operand form.
+
+    public static void UnaryReg<TOp, TSize>(Cpu c, ref Instruction i)
+        where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
+    {
+        int size = TSize.Size;
+        int r = DecodedInstruction.OperandsOf(ref i).Reg0;
+        c.SetReg(r, size, TOp.Apply(c, c.GetReg(r, size), size));
+    }
+
+    public static void UnaryMem<TOp, TSize>(Cpu c, ref Instruction i)
+        where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
+    {
+        int size = TSize.Size;
+        ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
+        uint lin = c.LinearRmw(o.Segment, c.EffectiveAddress(ref o), OperandSize.Bytes(size));
+        c.WriteLinear(lin, size, TOp.Apply(c, c.ReadLinear(lin, size), size));
     }
 
     /// <summary>The Iced codes named <c>{mnemonic}_{form}</c>, for registering a family of forms at once.</summary>

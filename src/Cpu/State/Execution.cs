@@ -254,7 +254,27 @@ public sealed partial class Cpu
             CurrentBlock = b;
             if (engine is not null) engine.Execute(this, b);
             else if (exactBudget && end - InstructionCount < b.Count) Interpreter.ExecuteFirst(this, b);
-            else Interpreter.Execute(this, b);
+            else if (exactBudget || (line is not null && line.Any)) Interpreter.Execute(this, b);
+            else RunInterpreted(b);
+        }
+    }
+
+    /// <summary>
+    /// Interpreted blocks back to back, without the checks between blocks of
+    /// <see cref="RunBlocks"/>, for as long as none is needed: the count is below
+    /// <see cref="ExitAt"/> (which a raised interrupt line, a stop request and a stop address set
+    /// to 0) and the block ran no sensitive instruction (only those set EFLAGS.TF and IF, the
+    /// interrupt shadow, HLT and the debug registers). Entered only with no interrupt pending.
+    /// </summary>
+    private void RunInterpreted(Block b)
+    {
+        while (true)
+        {
+            Interpreter.Execute(this, b);
+            if (b.Sensitive || InstructionCount >= Volatile.Read(ref ExitAt)) return;
+            CurrentBlock = null;
+            b = Blocks.Get();
+            CurrentBlock = b;
         }
     }
 
