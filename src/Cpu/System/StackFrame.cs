@@ -11,7 +11,14 @@ namespace Emu.X86;
 /// </summary>
 public ref struct StackFrame
 {
-    [InlineArray(12)]
+    /// <summary>
+    /// The largest frame: a CALL through a call gate to an inner level pushes the caller's SS
+    /// and ESP, up to 31 parameters (the gate's 5-bit count) and CS and EIP (Intel SDM Vol. 3,
+    /// 5.8.5); an interrupt from virtual-8086 mode pushes 10 slots.
+    /// </summary>
+    public const int MaxSlots = 2 + 31 + 2;
+
+    [InlineArray(MaxSlots)]
     private struct Values { private uint element; }
 
     private readonly Cpu cpu;
