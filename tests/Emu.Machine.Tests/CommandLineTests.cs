@@ -201,16 +201,28 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Theory]
-    [InlineData("run", "--no-such-option")]
-    [InlineData("frobnicate")]
-    [InlineData("run", "--kernel", "x", "--bogus")]
-    [InlineData]
-    public void UsageErrorsPrintHelpToStderr(params string[] args)
+    [InlineData("emu: Option 'no-such-option' is unknown.|emu: try 'emu run --help'", "run", "--no-such-option")]
+    [InlineData("emu: Verb 'frobnicate' is not recognized.|emu: try 'emu --help'", "frobnicate")]
+    [InlineData("emu: Option 'bogus' is unknown.|emu: try 'emu run --help'", "run", "--kernel", "x", "--bogus")]
+    [InlineData("emu: --hda needs a value; try 'emu run --help'", "run", "--hda")]
+    [InlineData("emu: --initrd needs a value; try 'emu run --help'", "run", "--kernel", "k", "--initrd", "--memory", "64")]
+    [InlineData("emu: --runs needs a value; try 'emu bench --help'", "bench", "--runs")]
+    public void UsageErrorsSayWhatIsWrongAndWhereTheHelpIs(string expected, params string[] args)
     {
         var (status, stdout, stderr) = Run(args);
         Assert.Equal(ExitStatus.Usage, status);
         Assert.Equal("", stdout);
-        Assert.Contains("ERROR(S)", stderr, StringComparison.Ordinal);
+        Assert.Equal(expected.Replace('|', '\n') + "\n", stderr.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void NoVerbPrintsTheHelpToStderr()
+    {
+        var (status, stdout, stderr) = Run();
+        Assert.Equal(ExitStatus.Usage, status);
+        Assert.Equal("", stdout);
+        Assert.Contains("run", stderr, StringComparison.Ordinal);
+        Assert.Contains("bench", stderr, StringComparison.Ordinal);
     }
 
     [Theory]

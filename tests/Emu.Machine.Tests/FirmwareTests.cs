@@ -114,7 +114,7 @@ public sealed class FirmwareTests : IClassFixture<FirmwareFixture>
         Repository.ProcessResult r = Emu("run", "--kernel", "build/no-such-kernel.elf");
         Assert.Equal(ExitStatus.BadImage, r.ExitCode);
         Assert.Empty(r.Stdout);
-        Assert.Equal("emu: build/no-such-kernel.elf: no such file\n", r.Stderr);
+        Assert.Equal("emu: --kernel build/no-such-kernel.elf: no such file\n", r.Stderr);
     }
 
     [Fact]
@@ -127,7 +127,7 @@ public sealed class FirmwareTests : IClassFixture<FirmwareFixture>
         {
             Repository.ProcessResult r = Emu("run", "--kernel", path);
             Assert.Equal(ExitStatus.BadImage, r.ExitCode);
-            Assert.Equal($"emu: {path}: ELF program headers (offset 0x34, 2 entries) extend past the end of the file (60 bytes)\n", r.Stderr);
+            Assert.Equal($"emu: --kernel {path}: ELF program headers (offset 0x34, 2 entries) extend past the end of the file (60 bytes)\n", r.Stderr);
         }
         finally
         {

@@ -67,8 +67,22 @@ public sealed class PcCommandLineTests : IDisposable
     public void ABadDiskModeIsRefused()
     {
         var (status, stderr) = Run("run", "--hda", Write("d.img", new byte[512]), "--hda-mode", "sometimes");
+        Assert.Equal(ExitStatus.Usage, status);
+        Assert.Equal("emu: --hda-mode sometimes: expected ro, cow or rw\n", stderr.ReplaceLineEndings("\n"));
+    }
+
+    [Theory]
+    [InlineData("--initrd")]
+    [InlineData("--bios")]
+    public void AMissingFileIsNamedWithItsOption(string option)
+    {
+        string missing = Path.Combine(dir, "missing.bin");
+        string[] args = option == "--initrd"
+            ? new[] { "run", "--kernel", Write("k", BzImage(100)), "--initrd", missing }
+            : new[] { "run", "--bios", missing, "--hda", Write("d.img", new byte[512]) };
+        var (status, stderr) = Run(args);
         Assert.Equal(ExitStatus.BadImage, status);
-        Assert.Contains("sometimes", stderr, StringComparison.Ordinal);
+        Assert.Equal($"emu: {option} {missing}: no such file\n", stderr.ReplaceLineEndings("\n"));
     }
 
     [Fact]
@@ -94,6 +108,7 @@ public sealed class PcCommandLineTests : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(LinuxLoader.InitrdAddrMax), initrdMax);
         BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(LinuxLoader.CmdlineSize), 2047);
         BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(LinuxLoader.InitSize), 0x40_0000);
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(LinuxLoader.SysSize), (uint)(payload + 15) / 16);
         for (int i = 0; i < payload; i++) image[1024 + i] = (byte)(i * 7);
         return image;
     }
@@ -144,6 +159,10 @@ public sealed class PcCommandLineTests : IDisposable
         // An initrd that cannot fit above the kernel's decompression area (1 MiB + 4 MiB) in 8 MiB.
         Assert.Contains("initrd", Assert.Throws<BootImageException>(() =>
             LinuxLoader.Load(BzImage(100), new byte[4 << 20], "", memory, map.Regions, map.RamSize, 0)).Message, StringComparison.Ordinal);
+        // A file cut short: its header still gives the whole size.
+        byte[] whole = BzImage(5000);
+        Assert.Contains("truncated: its header says 6032 bytes, the file has 4024", Assert.Throws<BootImageException>(() =>
+            LinuxLoader.Load(whole.AsSpan(0, 4024), default, "", memory, map.Regions, map.RamSize, 0)).Message, StringComparison.Ordinal);
         // Nothing was written.
         Assert.Equal(0u, memory.Read(0x10_0000, 4));
     }

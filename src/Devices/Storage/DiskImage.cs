@@ -69,13 +69,15 @@ public sealed class DiskImage : IDisposable
     public int OverlaySectors => overlay?.Count ?? 0;
 
     /// <summary>Parses a mode as given on the command line: <c>ro</c>, <c>cow</c> or <c>rw</c>.</summary>
-    public static DiskImageMode ParseMode(string text) => text switch
+    public static bool TryParseMode(string text, out DiskImageMode mode)
     {
-        "ro" => DiskImageMode.ReadOnly,
-        "cow" => DiskImageMode.CopyOnWrite,
-        "rw" => DiskImageMode.ReadWrite,
-        _ => throw new DiskImageException($"unknown disk image mode '{text}' (expected ro, cow or rw)"),
-    };
+        mode = text switch { "ro" => DiskImageMode.ReadOnly, "rw" => DiskImageMode.ReadWrite, _ => DiskImageMode.CopyOnWrite };
+        return text is "ro" or "cow" or "rw";
+    }
+
+    /// <summary>As <see cref="TryParseMode"/>, throwing <see cref="DiskImageException"/> for anything else.</summary>
+    public static DiskImageMode ParseMode(string text) =>
+        TryParseMode(text, out DiskImageMode mode) ? mode : throw new DiskImageException($"unknown disk image mode '{text}' (expected ro, cow or rw)");
 
     /// <summary>Opens a hard disk image (512-byte sectors).</summary>
     public static DiskImage OpenHardDisk(string path, DiskImageMode mode = DiskImageMode.CopyOnWrite)

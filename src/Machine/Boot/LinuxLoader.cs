@@ -31,7 +31,7 @@ public static class LinuxLoader
     public const int SetupSects = 0x1F1, BootFlag = 0x1FE, Jump = 0x200, Header = 0x202, Version = 0x206,
         TypeOfLoader = 0x210, LoadFlags = 0x211, Code32Start = 0x214, RamdiskImage = 0x218, RamdiskSize = 0x21C,
         HeapEndPtr = 0x224, CmdLinePtr = 0x228, InitrdAddrMax = 0x22C, KernelAlignment = 0x230, RelocatableKernel = 0x234,
-        CmdlineSize = 0x238, PrefAddress = 0x258, InitSize = 0x260;
+        SysSize = 0x1F4, CmdlineSize = 0x238, PrefAddress = 0x258, InitSize = 0x260;
 
     // Zero-page fields outside the setup header (the kernel's arch/x86/include/uapi/asm/bootparam.h layout).
     public const int ScreenInfo = 0x000, AcpiRsdpAddr = 0x070, AltMemK = 0x1E0, E820Entries = 0x1E8, E820Table = 0x2D0;
@@ -81,6 +81,10 @@ public static class LinuxLoader
         if (image.Length <= setupBytes)
             throw new BootImageException($"the kernel image is truncated: {image.Length} bytes, its setup code alone takes {setupBytes}");
         ReadOnlySpan<byte> payload = image[setupBytes..];
+        // syssize: the protected-mode code's size in 16-byte paragraphs, rounded up (32 bits from protocol 2.04).
+        ulong sysBytes = (ulong)BinaryPrimitives.ReadUInt32LittleEndian(image[SysSize..]) * 16;
+        if ((ulong)payload.Length + 15 < sysBytes)
+            throw new BootImageException($"the kernel image is truncated: its header says {(ulong)setupBytes + sysBytes} bytes, the file has {image.Length}");
         uint initSize = BinaryPrimitives.ReadUInt32LittleEndian(image[InitSize..]);
         uint kernelEnd = ProtectedModeAddress + Math.Max((uint)payload.Length, initSize);
         if (kernelEnd > ramSize)

@@ -21,6 +21,8 @@ public static class CommandLineProgram
     /// <summary>Runs the program with <paramref name="args"/>; the guest's console goes to <paramref name="stdout"/>.</summary>
     public static int Run(string[] args, Stream stdout, TextWriter stderr, Func<Board, IDisposable?>? onStart = null)
     {
+        if (MissingValue(args) is string option)
+            return Fail(stderr, ExitStatus.Usage, $"{option} needs a value; try 'emu {args[0]} --help'");
         // No HelpWriter: the help text is built below, so asked-for help goes to stdout
         // and the help that comes with an error goes to stderr.
         using var parser = new Parser(s =>
@@ -37,9 +39,42 @@ public static class CommandLineProgram
                 : Help(parsed, errors.ToList(), stdout, stderr));
     }
 
+    /// <summary>
+    /// The first option of the run or bench verb that takes a value but has none: the last
+    /// word, or followed by another of the verb's options (the parser would take that as the
+    /// value, or leave the option unset without a word).
+    /// </summary>
+    private static string? MissingValue(string[] args)
+    {
+        if (args.Length == 0) return null;
+        Type? verb = args[0] switch { "run" => typeof(RunOptions), "bench" => typeof(BenchOptions), _ => null };
+        if (verb is null) return null;
+        var all = new HashSet<string>(StringComparer.Ordinal);
+        var valued = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in verb.GetProperties())
+        {
+            if (p.GetCustomAttributes(typeof(OptionAttribute), false).FirstOrDefault() is not OptionAttribute a) continue;
+            all.Add("--" + a.LongName);
+            if (p.PropertyType != typeof(bool)) valued.Add("--" + a.LongName);
+        }
+        for (int i = 1; i < args.Length; i++)
+            if (valued.Contains(args[i]) && (i + 1 == args.Length || all.Contains(args[i + 1]))) return args[i];
+        return null;
+    }
+
     private static int Help(ParserResult<object> parsed, List<Error> errors, Stream stdout, TextWriter stderr)
     {
         bool asked = errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError);
+        if (!asked && !errors.Any(e => e.Tag == ErrorType.NoVerbSelectedError))
+        {
+            // A mistake on the command line: say what it is and where the help is, not the whole help.
+            string verb = parsed.TypeInfo.Current == typeof(RunOptions) ? "run "
+                : parsed.TypeInfo.Current == typeof(BenchOptions) ? "bench " : "";
+            SentenceBuilder sentences = SentenceBuilder.Create();
+            foreach (Error e in errors) stderr.WriteLine($"emu: {sentences.FormatError(e)}");
+            stderr.WriteLine($"emu: try 'emu {verb}--help'");
+            return ExitStatus.Usage;
+        }
         string text;
         if (errors.Any(e => e.Tag == ErrorType.VersionRequestedError))
             text = Heading;
@@ -81,6 +116,10 @@ public static class CommandLineProgram
             return Fail(stderr, ExitStatus.Usage, "--max-instructions must not be negative");
         if (o.Append.Contains('\0') || System.Text.Encoding.UTF8.GetByteCount(o.Append) > MultibootLoader.MaxCommandLineBytes)
             return Fail(stderr, ExitStatus.Usage, $"--append: the kernel command line must be at most {MultibootLoader.MaxCommandLineBytes} bytes");
+        if (!DiskImage.TryParseMode(o.HdaMode, out DiskImageMode hdaMode))
+            return Fail(stderr, ExitStatus.Usage, $"--hda-mode {o.HdaMode}: expected ro, cow or rw");
+        if (!DiskImage.TryParseMode(o.HdbMode, out DiskImageMode hdbMode))
+            return Fail(stderr, ExitStatus.Usage, $"--hdb-mode {o.HdbMode}: expected ro, cow or rw");
         if (o.Boot is not ("c" or "d"))
             return Fail(stderr, ExitStatus.Usage, $"--boot {o.Boot}: expected c (hard disk) or d (CD-ROM)");
         if (o.Kernel is null && (o.Initrd is not null || o.Append.Length > 0))
@@ -95,19 +134,20 @@ public static class CommandLineProgram
         {
             if (o.Kernel is not null)
             {
-                what = o.Kernel;
+                what = $"--kernel {o.Kernel}";
                 image = KernelFile.Read(o.Kernel, (ulong)ramMiB << 20);
                 if (o.Initrd is not null)
                 {
-                    what = o.Initrd;
+                    what = $"--initrd {o.Initrd}";
                     initrd = KernelFile.Read(o.Initrd, (ulong)ramMiB << 20);
                     if (!LinuxLoader.IsBzImage(image)) return Fail(stderr, ExitStatus.Usage, "--initrd needs a Linux bzImage --kernel");
                 }
             }
             else
             {
-                what = o.Bios ?? DefaultBios;
-                bios = KernelFile.Read(what, 1 << 20);
+                string biosFile = o.Bios ?? DefaultBios;
+                what = $"--bios {biosFile}";
+                bios = KernelFile.Read(biosFile, 1 << 20);
                 if (bios.Length % 0x1_0000 != 0 || bios.Length > 0x4_0000)
                     return Fail(stderr, ExitStatus.BadImage, $"{what}: a BIOS image is 64, 128, 192 or 256 KiB; this one is {bios.Length} bytes");
                 if (File.Exists(DefaultVgaBios)) vgaBios = File.ReadAllBytes(DefaultVgaBios);
@@ -121,8 +161,8 @@ public static class CommandLineProgram
         DiskImage? hda = null, hdb = null, cdrom = null;
         try
         {
-            if (o.Hda is not null) hda = DiskImage.OpenHardDisk(o.Hda, DiskImage.ParseMode(o.HdaMode));
-            if (o.Hdb is not null) hdb = DiskImage.OpenHardDisk(o.Hdb, DiskImage.ParseMode(o.HdbMode));
+            if (o.Hda is not null) hda = DiskImage.OpenHardDisk(o.Hda, hdaMode);
+            if (o.Hdb is not null) hdb = DiskImage.OpenHardDisk(o.Hdb, hdbMode);
             if (o.Cdrom is not null) cdrom = DiskImage.OpenCdrom(o.Cdrom);
         }
         catch (DiskImageException e)
