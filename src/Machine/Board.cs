@@ -79,6 +79,7 @@ public sealed class Board : IDisposable
     private volatile bool interruptRequested;
     private volatile bool powerOffRequested;
     private volatile bool quitRequested;
+    private volatile bool terminateRequested;
     private volatile bool resetRequested;
     private bool running;
     private readonly AutoResetEvent wake = new(false);
@@ -384,6 +385,16 @@ public sealed class Board : IDisposable
         RequestInterrupt();
     }
 
+    /// <summary>
+    /// The process was asked to end (SIGTERM): the run stops as for Ctrl-C, its output flushed
+    /// and its screen dumped, and ends with status 143 as shells report SIGTERM; any thread.
+    /// </summary>
+    public void RequestTerminate()
+    {
+        terminateRequested = true;
+        RequestInterrupt();
+    }
+
     /// <summary>Wakes an idle guest's wait so the board looks at the host again (input ended); any thread.</summary>
     public void WakeIdle() => wake.Set();
 
@@ -529,6 +540,8 @@ public sealed class Board : IDisposable
                 return new RunResult(RunOutcome.GuestExit, Emu.Devices.Debug.DebugExit.ExitStatusFor(v), null, null, n) { GuestExitValue = v };
             case StopReason.Requested when quitRequested:
                 return new RunResult(RunOutcome.Interrupted, ExitStatus.Success, "quit from the console (Ctrl-A x)", null, n);
+            case StopReason.Requested when terminateRequested:
+                return new RunResult(RunOutcome.Interrupted, ExitStatus.Terminated, $"terminated (SIGTERM) at {at}", null, n);
             case StopReason.Requested when interruptRequested:
                 return new RunResult(RunOutcome.Interrupted, ExitStatus.Interrupted, $"interrupted by the user at {at}", Registers(), n);
             case StopReason.Requested when powerOffRequested:

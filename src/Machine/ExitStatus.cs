@@ -33,4 +33,6 @@ public static class ExitStatus
     public const int WorkloadFailed = 22;
     /// <summary>The user interrupted the run (Ctrl-C), as shells report SIGINT.</summary>
     public const int Interrupted = 130;
+    /// <summary>The process was sent SIGTERM, as shells report it (128 + 15).</summary>
+    public const int Terminated = 143;
 }

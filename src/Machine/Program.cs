@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Runtime.InteropServices;
 using Emu.Machine.Cli;
 
 namespace Emu.Machine;
@@ -19,6 +20,17 @@ internal static class Program
             e.Cancel = true;
             b.RequestInterrupt();
         };
+        // SIGTERM ends the run the same way, once: a second one ends the process at once.
+        PosixSignalRegistration? term = null;
+        term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            Board? b = running;
+            if (b is null) return;
+            running = null;
+            c.Cancel = true;
+            b.RequestTerminate();
+            term?.Dispose();
+        });
         try
         {
             using Stream stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);

@@ -154,6 +154,47 @@ public sealed class FirmwareTests : IClassFixture<FirmwareFixture>
         }
     }
 
+    /// <summary>
+    /// SIGTERM ends a run as Ctrl-C does: the guest's buffered output is written, so is the
+    /// screen dump, one line says what happened, and the status is 143 as shells report it.
+    /// </summary>
+    [Fact]
+    public void SigtermEndsTheRunWithItsOutputAndScreenDump()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-term-").FullName;
+        try
+        {
+            string kernel = Path.Combine(dir, "spin.elf");
+            File.WriteAllBytes(kernel, ElfBuilder.WithCode(0x10_0000, a =>
+            {
+                a.mov(Iced.Intel.AssemblerRegisters.al, (byte)'t');
+                a.@out(0xE9, Iced.Intel.AssemblerRegisters.al);
+                var spin = a.CreateLabel();
+                a.Label(ref spin);
+                a.jmp(spin);
+            }).Build());
+            string dump = Path.Combine(dir, "screen.txt");
+            Repository.ProcessResult r = Repository.Run(Path.Combine(Repository.Root, "emu"),
+                new[] { "run", "--kernel", kernel, "--screen-dump", dump }, EmuTimeout, p =>
+                {
+                    // ./emu builds when it must, then execs the emulator: wait for that, and for the guest to run.
+                    for (int i = 0; i < 3000 && !File.ReadAllText($"/proc/{p.Id}/cmdline").Contains("emu.dll", StringComparison.Ordinal); i++)
+                        System.Threading.Thread.Sleep(100);
+                    System.Threading.Thread.Sleep(3000);
+                    using var kill = System.Diagnostics.Process.Start("kill", new[] { "-TERM", p.Id.ToString() });
+                    kill.WaitForExit();
+                });
+            Assert.Equal(ExitStatus.Terminated, r.ExitCode);
+            Assert.Equal("t", r.StdoutText);
+            Assert.StartsWith("emu: terminated (SIGTERM) at 0008:0010000", r.Stderr, StringComparison.Ordinal);
+            Assert.True(File.Exists(dump), "no screen dump");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static Repository.ProcessResult Emu(params string[] args) =>
         Repository.Run(Path.Combine(Repository.Root, "emu"), args, EmuTimeout);
 }

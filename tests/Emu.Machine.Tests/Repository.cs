@@ -24,7 +24,7 @@ public static class Repository
     }
 
     /// <summary>Runs a program with arguments (no shell), capturing stdout as bytes; fails the test past the timeout.</summary>
-    public static ProcessResult Run(string program, string[] args, TimeSpan timeout)
+    public static ProcessResult Run(string program, string[] args, TimeSpan timeout, Action<Process>? whileRunning = null)
     {
         var psi = new ProcessStartInfo(program)
         {
@@ -40,6 +40,7 @@ public static class Repository
         var stdout = new MemoryStream();
         var copy = p.StandardOutput.BaseStream.CopyToAsync(stdout);
         var stderr = p.StandardError.ReadToEndAsync();
+        whileRunning?.Invoke(p);
         if (!p.WaitForExit(timeout))
         {
             p.Kill(entireProcessTree: true);
