@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Text;
 using System.Threading;
@@ -80,6 +81,7 @@ public sealed class Board : IDisposable
     private volatile bool powerOffRequested;
     private volatile bool quitRequested;
     private volatile bool terminateRequested;
+    private bool bootedThroughBios;
     private volatile bool resetRequested;
     private bool running;
     private readonly AutoResetEvent wake = new(false);
@@ -327,6 +329,7 @@ public sealed class Board : IDisposable
     /// <param name="boot">'c' for the hard disk first, 'd' for the CD-ROM.</param>
     public void BootBios(byte[] bios, byte[]? vgaBios, char boot)
     {
+        bootedThroughBios = true;
         if (bios.Length == 0 || bios.Length % 0x1_0000 != 0 || bios.Length > 0x4_0000)
             throw new BootImageException($"a BIOS image is 64, 128, 192 or 256 KiB; this one is {bios.Length} bytes");
         Physical.MapRom((uint)(0x1_0000_0000UL - (ulong)bios.Length), bios, "BIOS");
@@ -530,6 +533,27 @@ public sealed class Board : IDisposable
         serialOutput.Flush();
     }
 
+    /// <summary>
+    /// When the BIOS gave up ("No bootable device." on the screen, as SeaBIOS says before it
+    /// reboots): why each device failed, from its "Booting from ..." and "Boot failed: ..."
+    /// lines; else null.
+    /// </summary>
+    private string? NothingBootable()
+    {
+        if (!bootedThroughBios) return null;
+        string screen = Vga.ScreenDump();
+        if (!screen.Contains("No bootable device", StringComparison.Ordinal)) return null;
+        var reasons = new List<string>();
+        string device = "?";
+        foreach (string raw in screen.Split('\n'))
+        {
+            string line = raw.Trim();
+            if (line.StartsWith("Booting from ", StringComparison.Ordinal)) device = line["Booting from ".Length..].TrimEnd('.');
+            else if (line.StartsWith("Boot failed: ", StringComparison.Ordinal)) reasons.Add($"{device}: {line["Boot failed: ".Length..]}");
+        }
+        return reasons.Count > 0 ? string.Join("; ", reasons) : "No bootable device";
+    }
+
     private RunResult Describe(StopReason reason, long maxInstructions)
     {
         long n = Cpu.InstructionCount;
@@ -546,6 +570,8 @@ public sealed class Board : IDisposable
                 return new RunResult(RunOutcome.Interrupted, ExitStatus.Interrupted, $"interrupted by the user at {at}", Registers(), n);
             case StopReason.Requested when powerOffRequested:
                 return new RunResult(RunOutcome.PowerOff, ExitStatus.Success, "the guest powered the machine off", null, n);
+            case StopReason.Requested when resetRequested && NothingBootable() is string failures:
+                return new RunResult(RunOutcome.Reset, ExitStatus.NothingToBoot, $"the BIOS found nothing to boot ({failures})", null, n);
             case StopReason.Requested when resetRequested:
                 return new RunResult(RunOutcome.Reset, ExitStatus.Success, $"the guest reset the machine at {at}; the run ends there", null, n);
             case StopReason.Halted:

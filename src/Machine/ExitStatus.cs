@@ -31,6 +31,8 @@ public static class ExitStatus
     public const int Divergence = 20;
     /// <summary>emu bench: a workload did not pass its own check (or the engines disagreed on it).</summary>
     public const int WorkloadFailed = 22;
+    /// <summary>Booting through the BIOS, nothing could be booted: the BIOS said so and reset the machine.</summary>
+    public const int NothingToBoot = 24;
     /// <summary>The user interrupted the run (Ctrl-C), as shells report SIGINT.</summary>
     public const int Interrupted = 130;
     /// <summary>The process was sent SIGTERM, as shells report it (128 + 15).</summary>

@@ -85,6 +85,21 @@ public sealed class PcCommandLineTests : IDisposable
         Assert.Equal($"emu: {option} {missing}: no such file\n", stderr.ReplaceLineEndings("\n"));
     }
 
+    /// <summary>
+    /// SeaBIOS with nothing bootable says "No bootable device" on the screen and reboots: the
+    /// run ends with its own status and the reason each drive failed, not a plain reset.
+    /// </summary>
+    [Fact]
+    public void ABiosBootWithNothingBootableSaysWhy()
+    {
+        var junk = new byte[1 << 20];
+        new Random(7).NextBytes(junk);
+        var (status, stderr) = Run("run", "--cdrom", Write("junk.iso", junk), "--boot", "d", "--deterministic");
+        Assert.Equal(ExitStatus.NothingToBoot, status);
+        Assert.Equal("emu: the BIOS found nothing to boot (DVD/CD: Could not read from CDROM (code 0004); "
+            + "Floppy: could not read the boot disk; Hard Disk: could not read the boot disk)\n", stderr.ReplaceLineEndings("\n"));
+    }
+
     [Fact]
     public void AnInitrdNeedsABzImage()
     {
