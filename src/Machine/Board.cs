@@ -239,6 +239,33 @@ public sealed class Board : IDisposable
     {
         serialOutput.WriteByte(b);
         serialDirty = true;
+        serialBytes++;
+    }
+
+    private long serialBytes;
+    private bool headlessChecked;
+
+    /// <summary>Guest time after which a guest that has written nothing to COM1 or port 0xE9 gets <see cref="Notice"/> once.</summary>
+    public long HeadlessNoticeAfterNs { get; set; } = 10_000_000_000;
+
+    /// <summary>
+    /// One-line notices for the user during the run (the command-line program prints them on
+    /// stderr): for now, that the guest writes only to the VGA screen.
+    /// </summary>
+    public Action<string>? Notice { get; set; }
+
+    /// <summary>
+    /// Once, after <see cref="HeadlessNoticeAfterNs"/> of guest time: a guest that has written
+    /// nothing to the serial port or the debug console but has something on the screen is
+    /// talking to a screen nobody sees; say where its console went.
+    /// </summary>
+    private void CheckHeadless(long now)
+    {
+        headlessChecked = true;
+        if (serialBytes != 0 || DebugConsole.BytesWritten != 0 || Notice is null) return;
+        if (Vga.IsTextMode && string.IsNullOrWhiteSpace(Vga.ScreenDump())) return;
+        Notice($"in {now / 1_000_000_000} s the guest has written nothing to the serial port; its console is the VGA screen, "
+            + "which emu cannot show yet. For Linux add --append 'console=ttyS0'; --screen-dump FILE writes the screen at exit");
     }
 
     /// <summary>
@@ -444,6 +471,7 @@ public sealed class Board : IDisposable
                 }
                 if (Com1.HasQueuedInput) Com1.PumpInput();
                 long now = Clock.Now;
+                if (!headlessChecked && now >= HeadlessNoticeAfterNs) CheckHeadless(now);
                 Scheduler.RunDue(now);
                 long deadline = Scheduler.NextDeadline;
                 long budget = Math.Min(SliceFor(deadline - now), remaining);

@@ -271,4 +271,41 @@ public class BoardTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new Board(1, new MemoryStream()));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Board(Board.MaxRamMiB + 1, new MemoryStream()));
     }
+
+    /// <summary>
+    /// A guest that writes only to the VGA screen (Linux without console=ttyS0) is told about
+    /// once, when its time passes the board's threshold; one that uses the debug console is not.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AGuestWritingOnlyToTheScreenGetsOneNotice(bool alsoDebugConsole)
+    {
+        using var board = new Board(8, new MemoryStream(), null, new BoardOptions { Deterministic = true });
+        board.BootMultiboot(ElfBuilder.WithCode(Start, a =>
+        {
+            a.mov(__word_ptr[0xB8000], 0x0741); // 'A', grey on black, top left
+            if (alsoDebugConsole)
+            {
+                a.mov(al, (byte)'A');
+                a.@out(0xE9, al);
+            }
+            var spin = a.CreateLabel();
+            a.Label(ref spin);
+            a.jmp(spin);
+        }).Build(), "");
+        board.HeadlessNoticeAfterNs = 1_000_000; // 1 ms: a million instructions of deterministic time
+        var notices = new System.Collections.Generic.List<string>();
+        board.Notice = notices.Add;
+        board.Run(5_000_000);
+        if (alsoDebugConsole)
+        {
+            Assert.Empty(notices);
+        }
+        else
+        {
+            string notice = Assert.Single(notices);
+            Assert.Contains("console=ttyS0", notice, StringComparison.Ordinal);
+        }
+    }
 }

@@ -189,6 +189,7 @@ public static class CommandLineProgram
             return Fail(stderr, ExitStatus.BadImage, $"{what}: {e.Message}");
         }
         if (engineKind == EngineKind.Lockstep) board.StartLockstep("translator");
+        board.Notice = message => stderr.WriteLine($"emu: {message}");
 
         RunResult r;
         // The host side of the run (the console) ends with it, before any message is printed.
