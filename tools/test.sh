@@ -14,8 +14,9 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 # gcc-multilib: gcc -m32 for the firmware programs (the conformance tests' native helpers are 64-bit);
 # nasm and qemu-system-x86: the system test programs (firmware/systests), run on both engines and in
-# qemu-system-i386; seabios: the BIOS and VGA BIOS the PC boots through.
-tools/ensure-packages.sh gcc-multilib nasm qemu-system-x86 seabios
+# qemu-system-i386; seabios: the BIOS and VGA BIOS the PC boots through; bsdutils: script(1), a
+# pseudo-terminal for the console tests.
+tools/ensure-packages.sh gcc-multilib nasm qemu-system-x86 seabios bsdutils
 
 # The project's Linux guest (Debian's i386 kernel and busybox, and a disk image with syslinux):
 # built once, then 0.1 s when up to date. Its folder goes to the end-to-end tests. A failure

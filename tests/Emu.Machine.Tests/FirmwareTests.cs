@@ -195,6 +195,24 @@ public sealed class FirmwareTests : IClassFixture<FirmwareFixture>
         }
     }
 
+    /// <summary>
+    /// On a terminal (a pseudo-terminal from util-linux's script): the guest's bare line feeds
+    /// still start lines at the left edge, and the keypad and cursor keys are back in normal
+    /// mode at the end (.NET's console leaves ESC [?1h ESC = behind otherwise).
+    /// </summary>
+    [Fact]
+    public void OnATerminalLinesStartAtTheLeftAndTheKeypadIsPutBack()
+    {
+        string command = $"{Path.Combine(Repository.Root, "emu")} run --kernel {firmware.Elf("hello")} --memory 32M --append 'from the test'";
+        Repository.ProcessResult r = Repository.Run("script", new[] { "-qec", command, "/dev/null" }, EmuTimeout);
+        Assert.Equal(HelloStatus, r.ExitCode);
+        string text = Encoding.Latin1.GetString(r.Stdout);
+        Assert.Contains(HelloOutput.Replace("\n", "\r\n"), text, StringComparison.Ordinal);
+        int keypadOn = text.LastIndexOf("\x1b[?1h", StringComparison.Ordinal);
+        int keypadOff = text.LastIndexOf("\x1b[?1l\x1b>", StringComparison.Ordinal);
+        Assert.True(keypadOff > keypadOn, $"the terminal is left in application keypad mode: {text[Math.Max(0, text.Length - 80)..]}");
+    }
+
     private static Repository.ProcessResult Emu(params string[] args) =>
         Repository.Run(Path.Combine(Repository.Root, "emu"), args, EmuTimeout);
 }

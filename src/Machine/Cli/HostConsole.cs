@@ -122,10 +122,21 @@ public sealed class HostConsole : IDisposable
         }
     }
 
-    /// <summary>Puts the terminal back as it was.</summary>
+    /// <summary>
+    /// Puts the terminal back as it was. .NET's console switches a terminal's keypad and
+    /// cursor keys to application mode (ESC [?1h ESC =) and does not always switch them back:
+    /// they are put back to normal (ESC [?1l ESC &gt;), or the shell's arrow keys misbehave.
+    /// </summary>
     public void Dispose()
     {
-        if (savedTerminal is not null) Terminal.Restore(savedTerminal);
+        if (savedTerminal is null) return;
+        Terminal.Restore(savedTerminal);
+        if (!Console.IsOutputRedirected)
+        {
+            using Stream tty = Console.OpenStandardOutput();
+            tty.Write("\x1b[?1l\x1b>"u8);
+            tty.Flush();
+        }
     }
 
     /// <summary>
@@ -135,6 +146,10 @@ public sealed class HostConsole : IDisposable
     private static class Terminal
     {
         private const int StdinFd = 0, TcsaNow = 0;
+
+        /// <summary>Linux's struct termios: c_oflag is the second 32-bit field; OPOST and ONLCR its bits.</summary>
+        private const int LinuxOflagOffset = 4;
+        private const uint Opost = 0x1, Onlcr = 0x4;
 
         /// <summary>Room for any platform's struct termios (60 bytes on Linux, 72 on macOS).</summary>
         private const int TermiosBytes = 256;
@@ -162,6 +177,13 @@ public sealed class HostConsole : IDisposable
                 if (tcgetattr(StdinFd, saved) != 0) return null;
                 var raw = (byte[])saved.Clone();
                 cfmakeraw(raw);
+                // Output processing stays on, as QEMU keeps it: a guest's bare LF (port 0xE9,
+                // most bare-metal programs) still starts the next line at its left edge.
+                if (OperatingSystem.IsLinux())
+                {
+                    uint oflag = BitConverter.ToUInt32(raw, LinuxOflagOffset) | Opost | Onlcr;
+                    BitConverter.TryWriteBytes(raw.AsSpan(LinuxOflagOffset), oflag);
+                }
                 return tcsetattr(StdinFd, TcsaNow, raw) == 0 ? saved : null;
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
