@@ -81,6 +81,30 @@ public class UartTests
         Assert.False(irq.Level);          // 3 left, below the trigger
     }
 
+    /// <summary>
+    /// Held input (a pipe) waits while the guest has not enabled the data-available interrupt,
+    /// and while it is still setting the port up (a FIFO reset would lose it), then flows.
+    /// </summary>
+    [Fact]
+    public void HeldInputWaitsUntilTheGuestListensAndTheSetupSettles()
+    {
+        uart.HoldInputUntilReceiverEnabled = true;
+        clock.Now = 1_000_000_000;
+        uart.QueueInput(new byte[] { (byte)'e', (byte)'c' });
+        uart.PumpInput();
+        Assert.Equal(0u, R(5) & 1);                       // interrupt off: nothing received yet
+        W(1, 0x01);
+        W(2, 0x07);                                       // FIFO on and reset: the setup goes on
+        uart.PumpInput();
+        Assert.Equal(0u, R(5) & 1);
+        clock.Now += Uart16550.SettleNs;
+        uart.PumpInput();
+        Assert.Equal(1u, R(5) & 1);
+        Assert.Equal((uint)'e', R(0));
+        Assert.Equal((uint)'c', R(0));
+        Assert.False(uart.HasQueuedInput);
+    }
+
     [Fact]
     public void DataBelowTheTriggerTimesOut()
     {

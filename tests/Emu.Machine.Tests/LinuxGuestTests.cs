@@ -68,6 +68,26 @@ public class LinuxGuestTests
         CheckWorkload(r);
     }
 
+    /// <summary>
+    /// Commands piped in before the guest has booted wait for its serial port to listen, and
+    /// none is lost: the shell runs them and the last powers the machine off.
+    /// </summary>
+    [Fact]
+    public void PipedCommandsReachTheGuestsShell()
+    {
+        string dir = GuestDir();
+        Repository.ProcessResult r = Repository.Run(Path.Combine(Repository.Root, "emu"), new[]
+        {
+            "run", "--kernel", Path.Combine(dir, "vmlinuz"), "--initrd", Path.Combine(dir, "initrd.gz"),
+            "--append", "console=ttyS0 quiet panic=-1 mode=shell", "--memory", "256", "--engine", "translator",
+        }, Bound, stdin: "echo hi-$((6*7))\npoweroff -f\n");
+        output.WriteLine(r.StdoutText);
+        output.WriteLine(r.Stderr);
+        Assert.Equal(ExitStatus.Success, r.ExitCode);
+        Assert.Contains("\nhi-42", r.StdoutText.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Equal("emu: the guest powered the machine off\n", r.Stderr);
+    }
+
     [Fact]
     public void SeaBiosBootsTheDiskImageAndTheWorkloadRuns()
     {

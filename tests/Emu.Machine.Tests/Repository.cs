@@ -24,7 +24,7 @@ public static class Repository
     }
 
     /// <summary>Runs a program with arguments (no shell), capturing stdout as bytes; fails the test past the timeout.</summary>
-    public static ProcessResult Run(string program, string[] args, TimeSpan timeout, Action<Process>? whileRunning = null)
+    public static ProcessResult Run(string program, string[] args, TimeSpan timeout, Action<Process>? whileRunning = null, string? stdin = null)
     {
         var psi = new ProcessStartInfo(program)
         {
@@ -36,6 +36,7 @@ public static class Repository
         };
         foreach (string a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {program}");
+        if (stdin is not null) p.StandardInput.Write(stdin);
         p.StandardInput.Close();
         var stdout = new MemoryStream();
         var copy = p.StandardOutput.BaseStream.CopyToAsync(stdout);

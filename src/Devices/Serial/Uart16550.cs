@@ -69,6 +69,21 @@ public sealed class Uart16550 : IPortDevice
         InputQueued?.Invoke();
     }
 
+    /// <summary>
+    /// Hold host input until the guest listens: the received-data interrupt (IER bit 0) is
+    /// enabled, as an operating system does when a program opens the port, and the line and
+    /// FIFO have been left alone (no FCR, LCR or MCR write) for <see cref="SettleNs"/>. For
+    /// input that is all there at the start (a pipe), which a guest still booting would
+    /// otherwise lose to its probes and FIFO resets. Polling guests that never enable the
+    /// interrupt get no input then; typed input (a terminal) does not need this.
+    /// </summary>
+    public bool HoldInputUntilReceiverEnabled { get; set; }
+
+    /// <summary>How long the port's setup must stay unchanged before held input flows.</summary>
+    public const long SettleNs = 20_000_000;
+
+    private long lastSetup = long.MinValue / 2;
+
     /// <summary>Whether host input is waiting to enter the receive FIFO.</summary>
     public bool HasQueuedInput => !hostInput.IsEmpty;
 
@@ -76,6 +91,7 @@ public sealed class Uart16550 : IPortDevice
     public void PumpInput()
     {
         if ((mcr & McrLoop) != 0) return; // in loopback the receiver hears only the transmitter
+        if (HoldInputUntilReceiverEnabled && ((ier & IerRx) == 0 || scheduler.Clock.Now - lastSetup < SettleNs)) return;
         bool any = false;
         while (rxCount < (fifoEnabled ? FifoSize : 1) && hostInput.TryDequeue(out byte b))
         {
@@ -225,6 +241,7 @@ public sealed class Uart16550 : IPortDevice
                 ier = (byte)(v & 0x0F);
                 break;
             case 2:
+                lastSetup = scheduler.Clock.Now;
                 bool enable = (v & 1) != 0;
                 if (enable != fifoEnabled || (v & 2) != 0)
                 {
@@ -237,9 +254,11 @@ public sealed class Uart16550 : IPortDevice
                 PumpInput();
                 break;
             case 3:
+                lastSetup = scheduler.Clock.Now;
                 lcr = v;
                 break;
             case 4:
+                lastSetup = scheduler.Clock.Now;
                 bool wasLoop = (mcr & McrLoop) != 0;
                 byte oldMsr = Msr();
                 mcr = (byte)(v & 0x1F);

@@ -37,6 +37,8 @@ public sealed class HostConsole : IDisposable
     public static HostConsole Attach(Board board, TextWriter messages)
     {
         byte[]? saved = Console.IsInputRedirected ? null : Terminal.MakeRaw();
+        // Input from a pipe or a file is all there at once: it waits for the guest to listen.
+        board.Com1.HoldInputUntilReceiverEnabled = Console.IsInputRedirected;
         // File descriptor 0 itself: Console.OpenStandardInput on a terminal reads through .NET's
         // line editor, which echoes what is typed and sets its own terminal modes.
         Stream input = OperatingSystem.IsWindows()
