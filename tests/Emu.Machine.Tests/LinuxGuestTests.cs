@@ -54,18 +54,24 @@ public class LinuxGuestTests
     // The guest runs in ./emu (the Release build, as a user runs it): the tests themselves are a
     // Debug build, several times slower, and a boot would take minutes there.
 
-    [Fact]
-    public void DirectBootRunsTheWorkloadAndPowersOff()
+    /// <summary>./emu boots the guest's kernel and initrd directly on the translator, its output logged.</summary>
+    private Repository.ProcessResult DirectBoot(string append, string? stdin = null)
     {
         string dir = GuestDir();
         Repository.ProcessResult r = Repository.Run(Path.Combine(Repository.Root, "emu"), new[]
         {
             "run", "--kernel", Path.Combine(dir, "vmlinuz"), "--initrd", Path.Combine(dir, "initrd.gz"),
-            "--append", "console=ttyS0 quiet panic=-1", "--memory", "256", "--engine", "translator",
-        }, Bound);
+            "--append", append, "--memory", "256", "--engine", "translator",
+        }, Bound, stdin: stdin);
         output.WriteLine(r.StdoutText);
         output.WriteLine(r.Stderr);
-        CheckWorkload(r);
+        return r;
+    }
+
+    [Fact]
+    public void DirectBootRunsTheWorkloadAndPowersOff()
+    {
+        CheckWorkload(DirectBoot("console=ttyS0 quiet panic=-1"));
     }
 
     /// <summary>
@@ -75,14 +81,7 @@ public class LinuxGuestTests
     [Fact]
     public void PipedCommandsReachTheGuestsShell()
     {
-        string dir = GuestDir();
-        Repository.ProcessResult r = Repository.Run(Path.Combine(Repository.Root, "emu"), new[]
-        {
-            "run", "--kernel", Path.Combine(dir, "vmlinuz"), "--initrd", Path.Combine(dir, "initrd.gz"),
-            "--append", "console=ttyS0 quiet panic=-1 mode=shell", "--memory", "256", "--engine", "translator",
-        }, Bound, stdin: "echo hi-$((6*7))\npoweroff -f\n");
-        output.WriteLine(r.StdoutText);
-        output.WriteLine(r.Stderr);
+        Repository.ProcessResult r = DirectBoot("console=ttyS0 quiet panic=-1 mode=shell", stdin: "echo hi-$((6*7))\npoweroff -f\n");
         Assert.Equal(ExitStatus.Success, r.ExitCode);
         Assert.Contains("\nhi-42", r.StdoutText.ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.Equal("emu: the guest powered the machine off\n", r.Stderr);

@@ -20,33 +20,8 @@ public sealed class CallGateStackTests
     {
         using var engine = translator ? new TranslatorEngine(threshold: 1, synchronous: true) : null;
         using var t = TestCpu.Flat32(engine);
-        const uint gdt = 0x800, tss = 0x3000;
-        void D(uint sel, ulong d)
-        {
-            t.Write32(gdt + sel, (uint)d);
-            t.Write32(gdt + sel + 4, (uint)(d >> 32));
-        }
-        D(0x08, 0x00CF_9B00_0000_FFFF);                 // code, DPL 0
-        D(0x10, 0x00CF_9300_0000_FFFF);                 // data, DPL 0
-        D(0x18, 0x00CF_FB00_0000_FFFF);                 // code, DPL 3
-        D(0x20, 0x00CF_F300_0000_FFFF);                 // data, DPL 3
-        D(0x28, 0x0000_8900_0000_0067 | ((ulong)tss << 16)); // 32-bit TSS
-        D(0x30, 0x0000_EC01_0008_5000);                 // call gate, DPL 3, one parameter, to 08h:5000h
-        D(0x38, 0x0040_9300_0000_0FFF);                 // data, DPL 0, limit FFFh, B=1
-        t.Cpu.Gdtr = new TableRegister { Base = gdt, Limit = 0x3F };
-        t.Write32(tss + 4, 12);                         // ESP0: the 20-byte frame does not fit
-        t.Write32(tss + 8, 0x38);                       // SS0
-        t.Load(0x1000, a =>
-        {
-            a.mov(ax, 0x28);
-            a.ltr(ax);
-            a.push(0x23);
-            a.push(0x7000);
-            a.push(2);
-            a.push(0x1B);
-            a.push(0x2000);
-            a.iretd();
-        });
+        // A call gate with one parameter; ESP0 12: the 20-byte frame does not fit.
+        Ring3WithCallGate(t, 0x0000_EC01_0008_5000, esp0: 12, ss0: 0x38);
         byte[] code3 = t.Load(0x2000, a =>
         {
             a.push(eax);
@@ -76,32 +51,8 @@ public sealed class CallGateStackTests
     {
         using var engine = translator ? new TranslatorEngine(threshold: 1, synchronous: true) : null;
         using var t = TestCpu.Flat32(engine);
-        const uint gdt = 0x800, tss = 0x3000, esp0 = 0x9000, esp3 = 0x7000;
-        void D(uint sel, ulong d)
-        {
-            t.Write32(gdt + sel, (uint)d);
-            t.Write32(gdt + sel + 4, (uint)(d >> 32));
-        }
-        D(0x08, 0x00CF_9B00_0000_FFFF);                 // code, DPL 0
-        D(0x10, 0x00CF_9300_0000_FFFF);                 // data, DPL 0
-        D(0x18, 0x00CF_FB00_0000_FFFF);                 // code, DPL 3
-        D(0x20, 0x00CF_F300_0000_FFFF);                 // data, DPL 3
-        D(0x28, 0x0000_8900_0000_0067 | ((ulong)tss << 16)); // 32-bit TSS
-        D(0x30, 0x0000_EC1F_0008_5000);                 // call gate, DPL 3, 31 parameters, to 08h:5000h
-        t.Cpu.Gdtr = new TableRegister { Base = gdt, Limit = 0x3F };
-        t.Write32(tss + 4, esp0);
-        t.Write32(tss + 8, 0x10);
-        t.Load(0x1000, a =>
-        {
-            a.mov(ax, 0x28);
-            a.ltr(ax);
-            a.push(0x23);
-            a.push(esp3);
-            a.push(2);
-            a.push(0x1B);
-            a.push(0x2000);
-            a.iretd();
-        });
+        const uint esp0 = 0x9000, esp3 = 0x7000;
+        Ring3WithCallGate(t, 0x0000_EC1F_0008_5000, esp0, ss0: 0x10); // 31 parameters
         t.Load(0x2000, a =>
         {
             for (int i = 30; i >= 0; i--) a.push(0x100 + i); // parameter i ends at [ESP + 4i]
@@ -118,5 +69,41 @@ public sealed class CallGateStackTests
         for (int i = 0; i < 31; i++) Assert.Equal(0x100u + (uint)i, t.Read32(sp + 8 + 4 * (uint)i));
         Assert.Equal(esp3 - 31 * 4, t.Read32(sp + 8 + 31 * 4));
         Assert.Equal(0x23u, t.Read32(sp + 12 + 31 * 4));
+    }
+
+    /// <summary>
+    /// A flat GDT (code and data at DPL 0 and 3, a 32-bit TSS at 28h, <paramref name="gate"/> at
+    /// 30h, a small DPL 0 data segment at 38h), the TSS's SS0:ESP0, and code at 1000h that
+    /// loads TR and goes to CPL 3 at 1Bh:2000h with ESP 7000h.
+    /// </summary>
+    private static void Ring3WithCallGate(TestCpu t, ulong gate, uint esp0, ushort ss0)
+    {
+        const uint gdt = 0x800, tss = 0x3000;
+        void D(uint sel, ulong d)
+        {
+            t.Write32(gdt + sel, (uint)d);
+            t.Write32(gdt + sel + 4, (uint)(d >> 32));
+        }
+        D(0x08, 0x00CF_9B00_0000_FFFF);                 // code, DPL 0
+        D(0x10, 0x00CF_9300_0000_FFFF);                 // data, DPL 0
+        D(0x18, 0x00CF_FB00_0000_FFFF);                 // code, DPL 3
+        D(0x20, 0x00CF_F300_0000_FFFF);                 // data, DPL 3
+        D(0x28, 0x0000_8900_0000_0067 | ((ulong)tss << 16)); // 32-bit TSS
+        D(0x30, gate);                                  // the call gate, to 08h:5000h
+        D(0x38, 0x0040_9300_0000_0FFF);                 // data, DPL 0, limit FFFh, B=1
+        t.Cpu.Gdtr = new TableRegister { Base = gdt, Limit = 0x3F };
+        t.Write32(tss + 4, esp0);
+        t.Write32(tss + 8, ss0);
+        t.Load(0x1000, a =>
+        {
+            a.mov(ax, 0x28);
+            a.ltr(ax);
+            a.push(0x23);
+            a.push(0x7000);
+            a.push(2);
+            a.push(0x1B);
+            a.push(0x2000);
+            a.iretd();
+        });
     }
 }
