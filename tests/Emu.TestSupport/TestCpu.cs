@@ -41,7 +41,7 @@ public sealed class TestCpu : IDisposable
     }
 
     /// <summary>A CPU in flat 32-bit protected mode (as Multiboot leaves it) with ESP at 0x80000.</summary>
-    public static TestCpu Flat32(string engine) => Flat(new TestCpu(engine));
+    public static TestCpu Flat32(string engine, uint ramSize = DefaultRam) => Flat(new TestCpu(engine, ramSize));
 
     /// <summary>The same on an engine the test built itself (null: the interpreter); the caller disposes it.</summary>
     public static TestCpu Flat32(IExecutionEngine? engine = null) => Flat(new TestCpu(engine));

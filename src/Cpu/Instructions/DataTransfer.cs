@@ -63,9 +63,16 @@ public static unsafe class DataTransfer
     private static void MoveExtend<TDst, TSrc>(Cpu c, ref Instruction i, bool signed)
         where TDst : struct, IOperandSize where TSrc : struct, IOperandSize
     {
-        uint v = c.ReadOperand(ref i, 1, TSrc.Size);
+        WriteExtended<TDst, TSrc>(c, Cpu.RegNum(i.Op0Register), c.ReadOperand(ref i, 1, TSrc.Size), signed);
+    }
+
+    /// <summary>MOVZX/MOVSX's write: <paramref name="v"/>, of the source size, widened into register <paramref name="r"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteExtended<TDst, TSrc>(Cpu c, int r, uint v, bool signed)
+        where TDst : struct, IOperandSize where TSrc : struct, IOperandSize
+    {
         if (signed) v = SignExtend(v, TSrc.Size);
-        c.SetReg(Cpu.RegNum(i.Op0Register), TDst.Size, v & Mask(TDst.Size));
+        c.SetReg(r, TDst.Size, v & Mask(TDst.Size));
     }
 
     // MOVZX/MOVSX forms: source register or memory.
@@ -73,18 +80,14 @@ public static unsafe class DataTransfer
         where TDst : struct, IOperandSize where TSrc : struct, IOperandSize
     {
         ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
-        uint v = c.GetReg(o.Reg1, TSrc.Size);
-        if (signed) v = SignExtend(v, TSrc.Size);
-        c.SetReg(o.Reg0, TDst.Size, v & Mask(TDst.Size));
+        WriteExtended<TDst, TSrc>(c, o.Reg0, c.GetReg(o.Reg1, TSrc.Size), signed);
     }
 
     private static void MoveExtendMem<TDst, TSrc>(Cpu c, ref Instruction i, bool signed)
         where TDst : struct, IOperandSize where TSrc : struct, IOperandSize
     {
         ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
-        uint v = c.ReadMem(o.Segment, c.EffectiveAddress(ref o), TSrc.Size);
-        if (signed) v = SignExtend(v, TSrc.Size);
-        c.SetReg(o.Reg0, TDst.Size, v & Mask(TDst.Size));
+        WriteExtended<TDst, TSrc>(c, o.Reg0, c.ReadMem(o.Segment, c.EffectiveAddress(ref o), TSrc.Size), signed);
     }
 
     private static void MovzxDBReg(Cpu c, ref Instruction i) => MoveExtendReg<Dword32, Byte8>(c, ref i, false);

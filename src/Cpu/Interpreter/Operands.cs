@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Iced.Intel;
 
 namespace Emu.X86;
@@ -77,42 +76,14 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int RegNum(Register r) => RegisterNumber[(int)r];
 
-    /// <summary>
-    /// For each Iced register as a base or index: its general register number in bits 0-2;
-    /// <see cref="EaNone"/> for no register (and for registers that cannot address);
-    /// <see cref="EaWide16"/> added for a 16-bit register (16-bit addressing).
-    /// </summary>
-    private static readonly byte[] AddressRegister = BuildAddressRegisters();
-
-    private const int EaNone = 0x20, EaWide16 = 0x10;
-
-    private static byte[] BuildAddressRegisters()
-    {
-        var t = new byte[256];
-        for (int i = 0; i < t.Length; i++) t[i] = EaNone;
-        for (int i = 0; i < 8; i++)
-        {
-            t[(int)Register.AX + i] = (byte)(i | EaWide16);
-            t[(int)Register.EAX + i] = (byte)i;
-        }
-        return t;
-    }
-
     /// <summary>The effective address (offset within the segment) of the instruction's memory operand.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public uint EffectiveAddress(ref Instruction i)
-    {
-        ref byte table = ref MemoryMarshal.GetArrayDataReference(AddressRegister);
-        int b = Unsafe.Add(ref table, (byte)i.MemoryBase);
-        int x = Unsafe.Add(ref table, (byte)i.MemoryIndex);
-        uint ea = i.MemoryDisplacement32;
-        if (b != EaNone) ea += Gpr[b & 7];
-        if (x != EaNone) ea += Gpr[x & 7] * (uint)i.MemoryIndexScale;
-        if (((b | x) & EaWide16) != 0 || ((b & x) == EaNone && i.MemoryDisplSize == 2)) ea &= 0xFFFF;
-        return ea;
-    }
+    public uint EffectiveAddress(ref Instruction i) =>
+        Ea(RegisterNumber[(int)i.MemoryBase], RegisterNumber[(int)i.MemoryIndex], i.MemoryIndexScale, i.MemoryDisplacement32, AddressSize16(ref i));
 
-    /// <summary>The effective address of a memory operand decoded into <see cref="Operands"/>.</summary>
+    /// <summary>
+    /// The effective address of a memory operand decoded into <see cref="Operands"/>: the rule
+    /// of <see cref="Ea"/>, with "no base" and "no index" as and-masks instead of branches.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint EffectiveAddress(ref Operands o) =>
         (o.Displacement + (Gpr[o.Base & 7] & (uint)(int)o.BaseMask) + ((Gpr[o.Index & 7] & (uint)(int)o.IndexMask) << o.Shift)) & o.AddressMask;

@@ -29,29 +29,9 @@ public static class Shapes
     public static void Binary<TOp, TSize>(Cpu c, ref Instruction i)
         where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
     {
-        int size = TSize.Size;
-        uint src = c.ReadOperand(ref i, 1, size);
-        if (i.Op0Kind == OpKind.Register)
-        {
-            int r = Cpu.RegNum(i.Op0Register);
-            uint res = TOp.Apply(c, c.GetReg(r, size), src, size);
-            if (TOp.WritesResult) c.SetReg(r, size, res);
-        }
-        else
-        {
-            int seg = Cpu.MemSeg(ref i);
-            uint off = c.EffectiveAddress(ref i);
-            if (TOp.WritesResult)
-            {
-                uint lin = c.LinearRmw(seg, off, OperandSize.Bytes(size));
-                uint res = TOp.Apply(c, c.ReadLinear(lin, size), src, size);
-                c.WriteLinear(lin, size, res);
-            }
-            else
-            {
-                TOp.Apply(c, c.ReadMem(seg, off, size), src, size);
-            }
-        }
+        uint src = c.ReadOperand(ref i, 1, TSize.Size);
+        if (i.Op0Kind == OpKind.Register) BinaryToRegister<TOp, TSize>(c, Cpu.RegNum(i.Op0Register), src);
+        else BinaryToMemory<TOp, TSize>(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), src);
     }
 
     // Binary, one handler per operand form (see OperandForm): the same reads, checks and
@@ -82,14 +62,14 @@ public static class Shapes
         where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
     {
         ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
-        BinaryToMemory<TOp, TSize>(c, ref o, c.GetReg(o.Reg1, TSize.Size));
+        BinaryToMemory<TOp, TSize>(c, o.Segment, c.EffectiveAddress(ref o), c.GetReg(o.Reg1, TSize.Size));
     }
 
     public static void BinaryMemImm<TOp, TSize>(Cpu c, ref Instruction i)
         where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
     {
         ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
-        BinaryToMemory<TOp, TSize>(c, ref o, o.Immediate);
+        BinaryToMemory<TOp, TSize>(c, o.Segment, c.EffectiveAddress(ref o), o.Immediate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -102,20 +82,19 @@ public static class Shapes
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BinaryToMemory<TOp, TSize>(Cpu c, ref Operands o, uint src)
+    private static void BinaryToMemory<TOp, TSize>(Cpu c, int seg, uint off, uint src)
         where TOp : struct, IBinaryOp where TSize : struct, IOperandSize
     {
         int size = TSize.Size;
-        uint off = c.EffectiveAddress(ref o);
         if (TOp.WritesResult)
         {
-            uint lin = c.LinearRmw(o.Segment, off, OperandSize.Bytes(size));
+            uint lin = c.LinearRmw(seg, off, OperandSize.Bytes(size));
             uint res = TOp.Apply(c, c.ReadLinear(lin, size), src, size);
             c.WriteLinear(lin, size, res);
         }
         else
         {
-            TOp.Apply(c, c.ReadMem(o.Segment, off, size), src, size);
+            TOp.Apply(c, c.ReadMem(seg, off, size), src, size);
         }
     }
 
@@ -123,35 +102,34 @@ public static class Shapes
     public static void Unary<TOp, TSize>(Cpu c, ref Instruction i)
         where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
     {
-        int size = TSize.Size;
-        if (i.Op0Kind == OpKind.Register)
-        {
-            int r = Cpu.RegNum(i.Op0Register);
-            c.SetReg(r, size, TOp.Apply(c, c.GetReg(r, size), size));
-        }
-        else
-        {
-            uint lin = c.LinearRmw(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), OperandSize.Bytes(size));
-            c.WriteLinear(lin, size, TOp.Apply(c, c.ReadLinear(lin, size), size));
-        }
+        if (i.Op0Kind == OpKind.Register) UnaryOnRegister<TOp, TSize>(c, Cpu.RegNum(i.Op0Register));
+        else UnaryOnMemory<TOp, TSize>(c, Cpu.MemSeg(ref i), c.EffectiveAddress(ref i));
     }
 
     // Unary, one handler per operand form.
 
     public static void UnaryReg<TOp, TSize>(Cpu c, ref Instruction i)
-        where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
-    {
-        int size = TSize.Size;
-        int r = DecodedInstruction.OperandsOf(ref i).Reg0;
-        c.SetReg(r, size, TOp.Apply(c, c.GetReg(r, size), size));
-    }
+        where TOp : struct, IUnaryOp where TSize : struct, IOperandSize =>
+        UnaryOnRegister<TOp, TSize>(c, DecodedInstruction.OperandsOf(ref i).Reg0);
 
     public static void UnaryMem<TOp, TSize>(Cpu c, ref Instruction i)
         where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
     {
-        int size = TSize.Size;
         ref Operands o = ref DecodedInstruction.OperandsOf(ref i);
-        uint lin = c.LinearRmw(o.Segment, c.EffectiveAddress(ref o), OperandSize.Bytes(size));
+        UnaryOnMemory<TOp, TSize>(c, o.Segment, c.EffectiveAddress(ref o));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UnaryOnRegister<TOp, TSize>(Cpu c, int r)
+        where TOp : struct, IUnaryOp where TSize : struct, IOperandSize =>
+        c.SetReg(r, TSize.Size, TOp.Apply(c, c.GetReg(r, TSize.Size), TSize.Size));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UnaryOnMemory<TOp, TSize>(Cpu c, int seg, uint off)
+        where TOp : struct, IUnaryOp where TSize : struct, IOperandSize
+    {
+        int size = TSize.Size;
+        uint lin = c.LinearRmw(seg, off, OperandSize.Bytes(size));
         c.WriteLinear(lin, size, TOp.Apply(c, c.ReadLinear(lin, size), size));
     }
 

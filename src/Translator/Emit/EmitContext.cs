@@ -1294,10 +1294,8 @@ public readonly record struct MemoryOperand(int Base, int Index, int Scale, uint
     {
         Register b = i.MemoryBase;
         Register x = i.MemoryIndex;
-        bool a16 = b is >= Register.AX and <= Register.DI || x is >= Register.AX and <= Register.DI
-            || (b == Register.None && x == Register.None && i.MemoryDisplSize == 2);
         return new MemoryOperand(b == Register.None ? -1 : Cpu.RegNum(b), x == Register.None ? -1 : Cpu.RegNum(x),
-            i.MemoryIndexScale, i.MemoryDisplacement32, a16);
+            i.MemoryIndexScale, i.MemoryDisplacement32, Cpu.AddressSize16(ref i));
     }
 }
 

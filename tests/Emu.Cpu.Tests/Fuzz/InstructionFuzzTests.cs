@@ -67,8 +67,7 @@ public sealed class InstructionFuzzTests
 
     private static TestCpu Start(string engine, byte[] image, uint[] regs, uint flags)
     {
-        var t = new TestCpu(engine, Ram);
-        t.Cpu.EnterFlatProtectedMode();
+        var t = TestCpu.Flat32(engine, Ram);
         t.Physical.WriteBytes(0, image);
         for (int r = 0; r < 8; r++) t.Cpu.Gpr[r] = regs[r];
         t.Cpu.SetEflagsRaw(flags);

@@ -123,8 +123,7 @@ public unsafe class OperandFormTests
     /// <summary>A flat 32-bit CPU with <paramref name="image"/> as its RAM, its stores to RAM tracked.</summary>
     private static TestCpu NewCpu(byte[]? image = null)
     {
-        var t = new TestCpu((IExecutionEngine?)null, Ram);
-        t.Cpu.EnterFlatProtectedMode();
+        var t = TestCpu.Flat32(Engines.Interpreter, Ram);
         if (image is not null) t.Physical.WriteBytes(0, image);
         t.Physical.TrackWrites = true;
         return t;
