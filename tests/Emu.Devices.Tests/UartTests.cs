@@ -105,6 +105,41 @@ public class UartTests
         Assert.False(uart.HasQueuedInput);
     }
 
+    /// <summary>
+    /// Input the guest does not read is held up to <see cref="Uart16550.MaxQueuedInput"/>
+    /// bytes; the host's writer then waits (so the host stops reading its input), and as the
+    /// guest reads, the rest follows, none lost, in order.
+    /// </summary>
+    [Fact]
+    public void HostInputBeyondTheLimitWaitsForTheGuest()
+    {
+        const int total = Uart16550.MaxQueuedInput * 3 + 123;
+        var data = new byte[total];
+        for (int i = 0; i < total; i++) data[i] = (byte)(i * 7 + (i >> 8));
+        var writer = new System.Threading.Thread(() => uart.QueueInput(data)) { IsBackground = true };
+        writer.Start();
+        System.Threading.Thread.Sleep(300);
+        Assert.True(writer.IsAlive, "all the input was taken with the guest reading none");
+        Assert.Equal(Uart16550.MaxQueuedInput, uart.QueuedInput);
+
+        var received = new List<byte>(total);
+        var deadline = System.DateTime.UtcNow.AddSeconds(60);
+        while (received.Count < total && System.DateTime.UtcNow < deadline)
+        {
+            uart.PumpInput();
+            if ((R(5) & 1) == 0)
+            {
+                System.Threading.Thread.Yield();
+                continue;
+            }
+            received.Add((byte)R(0));
+            Assert.True(uart.QueuedInput <= Uart16550.MaxQueuedInput);
+        }
+        Assert.True(writer.Join(System.TimeSpan.FromSeconds(10)), "the writer still waits with everything read");
+        Assert.Equal(data, received.ToArray());
+        Assert.Equal(0, uart.QueuedInput);
+    }
+
     [Fact]
     public void DataBelowTheTriggerTimesOut()
     {

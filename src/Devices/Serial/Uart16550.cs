@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Threading;
 using Emu.Devices.Chipset;
 using Emu.Devices.Platform;
 using Emu.Memory;
@@ -62,11 +63,41 @@ public sealed class Uart16550 : IPortDevice
     /// <summary>Raised (on any thread) when host input is queued, so the board can pump it soon.</summary>
     public event Action? InputQueued;
 
-    /// <summary>Queues bytes typed on the host; thread-safe.</summary>
+    /// <summary>
+    /// The most host input held for the guest. Past it, <see cref="QueueInput"/> waits until the
+    /// guest has taken some, so the host stops reading its input: a guest that never reads the
+    /// port (or input from /dev/zero) costs bounded memory, and nothing is dropped.
+    /// </summary>
+    public const int MaxQueuedInput = 64 * 1024;
+
+    private int queuedInput;            // bytes in hostInput
+    private volatile bool inputWaiting; // QueueInput waits for room
+    private readonly object inputRoom = new();
+
+    /// <summary>Host input bytes waiting to enter the receive FIFO.</summary>
+    public int QueuedInput => Volatile.Read(ref queuedInput);
+
+    /// <summary>Queues bytes typed on the host; thread-safe. Waits while <see cref="MaxQueuedInput"/> bytes are held.</summary>
     public void QueueInput(ReadOnlySpan<byte> bytes)
     {
-        foreach (byte b in bytes) hostInput.Enqueue(b);
+        foreach (byte b in bytes)
+        {
+            if (Volatile.Read(ref queuedInput) >= MaxQueuedInput) WaitForRoom();
+            hostInput.Enqueue(b);
+            Interlocked.Increment(ref queuedInput);
+        }
         InputQueued?.Invoke();
+    }
+
+    private void WaitForRoom()
+    {
+        InputQueued?.Invoke(); // the board pumps what is held
+        lock (inputRoom)
+        {
+            inputWaiting = true;
+            while (Volatile.Read(ref queuedInput) >= MaxQueuedInput) Monitor.Wait(inputRoom, 100);
+            inputWaiting = false;
+        }
     }
 
     /// <summary>
@@ -95,10 +126,14 @@ public sealed class Uart16550 : IPortDevice
         bool any = false;
         while (rxCount < (fifoEnabled ? FifoSize : 1) && hostInput.TryDequeue(out byte b))
         {
+            Interlocked.Decrement(ref queuedInput);
             Receive(b);
             any = true;
         }
-        if (any) UpdateIrq();
+        if (!any) return;
+        UpdateIrq();
+        if (inputWaiting)
+            lock (inputRoom) Monitor.PulseAll(inputRoom);
     }
 
     private void Receive(byte b)
