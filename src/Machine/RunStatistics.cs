@@ -46,6 +46,7 @@ public static class RunStatistics
         BlockCache blocks = cpu.Blocks;
         s.Append($"  block lookups: {N(blocks.Lookups)}, {N(blocks.JumpMisses)} past the jump cache ({N(blocks.JumpFlushes)} clears of it), {N(blocks.Decoded)} decoded;"
                  + $" {N(blocks.Invalidated)} invalidated by stores into code (SMC); {N(blocks.Flushes)} flushes\n");
+        s.Append($"  blocks cached: {N(blocks.LiveBlocks)}, at most {N(blocks.PeakBlocks)} (cap {N(blocks.MaxBlocks)}, {N(blocks.CapacityFlushes)} flushes at the cap)\n");
 
         MmuCounters m = board.Mmu.Counters;
         s.Append($"  TLB misses: {N(m.ReadMisses)} reads, {N(m.WriteMisses)} writes, {N(m.FetchTranslations)} code fetches;"

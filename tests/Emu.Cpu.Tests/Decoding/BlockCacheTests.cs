@@ -54,6 +54,37 @@ public class BlockCacheTests
         Assert.Equal(decoded, t.Cpu.Blocks.Decoded);
     }
 
+    /// <summary>
+    /// More distinct blocks than the cache may hold: it is flushed when full and the code runs
+    /// on, right, with never more than <see cref="BlockCache.MaxBlocks"/> blocks cached.
+    /// </summary>
+    [Theory, OnEveryEngine]
+    public void AFullCacheIsFlushedAndTheCodeRunsOn(string engine)
+    {
+        const int blocks = 40, iterations = 50;
+        using var t = TestCpu.Flat32(engine);
+        t.Cpu.Blocks.MaxBlocks = 16;
+        t.RunToHalt(At, a =>
+        {
+            var top = a.CreateLabel();
+            a.xor(eax, eax);
+            a.mov(ecx, iterations);
+            a.Label(ref top);
+            for (int i = 1; i <= blocks; i++)
+            {
+                var next = a.CreateLabel();
+                a.add(eax, i);
+                a.jmp(next);
+                a.Label(ref next);
+            }
+            a.dec(ecx);
+            a.jnz(top);
+        });
+        Assert.Equal((uint)(iterations * blocks * (blocks + 1) / 2), t.Cpu.Eax);
+        Assert.True(t.Cpu.Blocks.CapacityFlushes >= iterations, $"{t.Cpu.Blocks.CapacityFlushes} flushes at the cap");
+        Assert.True(t.Cpu.Blocks.PeakBlocks <= 16, $"{t.Cpu.Blocks.PeakBlocks} blocks cached at once");
+    }
+
     // ---- where blocks end ----
 
     public static TheoryData<string, bool> Enders() => new()
