@@ -11,7 +11,7 @@ public enum DiskImageMode
     /// <summary>Read-only: the guest's writes fail as on a write-protected medium.</summary>
     ReadOnly,
 
-    /// <summary>Copy on write (the default): writes go to an in-memory overlay; the file is never written.</summary>
+    /// <summary>Copy on write (the default): writes go to an overlay (a deleted temporary file); the image is never written.</summary>
     CopyOnWrite,
 
     /// <summary>Read-write: writes go to the file.</summary>
@@ -33,16 +33,27 @@ public sealed class DiskImageException : Exception
 /// and <see cref="DiskImageMode.CopyOnWrite"/> the file is opened for reading only (shared with other
 /// readers, never with a writer), so nothing the guest does can change it.
 /// </summary>
+/// <remarks>
+/// A copy-on-write image file keeps the guest's writes in a temporary file of the image's size,
+/// sparse, deleted as soon as it is opened (so nothing is left behind, even after a kill), with
+/// one bit per sector in memory saying which sectors it holds: the host memory a guest can make
+/// the disk use is that bitmap, whatever it writes. An image held in memory (tests, generated
+/// media) keeps its overlay in memory.
+/// </remarks>
 public sealed class DiskImage : IDisposable
 {
     public const int HardDiskSectorSize = 512, CdSectorSize = 2048;
 
     private readonly SafeFileHandle? file;
     private readonly byte[]? memory;                  // an image held in memory (tests, generated media)
-    private readonly Dictionary<long, byte[]>? overlay; // copy-on-write sectors, by sector number
+    private readonly Dictionary<long, byte[]>? overlay; // copy-on-write sectors of an image in memory, by sector number
+    private readonly SafeFileHandle? overlayFile;        // copy-on-write sectors of an image file, at their own offsets
+    private readonly ulong[]? inOverlayFile;             // which sectors overlayFile holds, a bit each
+    private int overlaySectors;
     private bool disposed;
 
-    private DiskImage(string name, SafeFileHandle? file, byte[]? memory, long length, int sectorSize, DiskImageMode mode)
+    private DiskImage(string name, SafeFileHandle? file, byte[]? memory, long length, int sectorSize, DiskImageMode mode,
+        SafeFileHandle? overlayFile = null)
     {
         Name = name;
         this.file = file;
@@ -50,7 +61,14 @@ public sealed class DiskImage : IDisposable
         SectorSize = sectorSize;
         SectorCount = length / sectorSize;
         Mode = mode;
-        if (mode == DiskImageMode.CopyOnWrite) overlay = new Dictionary<long, byte[]>();
+        if (mode != DiskImageMode.CopyOnWrite) return;
+        if (overlayFile is null)
+        {
+            overlay = new Dictionary<long, byte[]>();
+            return;
+        }
+        this.overlayFile = overlayFile;
+        inOverlayFile = new ulong[(SectorCount + 63) / 64];
     }
 
     /// <summary>The file's path (or a description of an in-memory image), for messages.</summary>
@@ -66,7 +84,7 @@ public sealed class DiskImage : IDisposable
     public bool IsWritable => Mode != DiskImageMode.ReadOnly;
 
     /// <summary>How many sectors the copy-on-write overlay holds.</summary>
-    public int OverlaySectors => overlay?.Count ?? 0;
+    public int OverlaySectors => overlaySectors;
 
     /// <summary>Parses a mode as given on the command line: <c>ro</c>, <c>cow</c> or <c>rw</c>.</summary>
     public static bool TryParseMode(string text, out DiskImageMode mode)
@@ -133,7 +151,8 @@ public sealed class DiskImage : IDisposable
             // Prove it is readable now rather than when the guest first touches it.
             Span<byte> probe = stackalloc byte[1];
             if (RandomAccess.Read(handle, probe, 0) != 1) throw new DiskImageException($"{what} '{path}' cannot be read");
-            return new DiskImage(path, handle, null, length, sectorSize, mode);
+            SafeFileHandle? overlayFile = mode == DiskImageMode.CopyOnWrite ? CreateOverlayFile(path, what) : null;
+            return new DiskImage(path, handle, null, length, sectorSize, mode, overlayFile);
         }
         catch (IOException e)
         {
@@ -147,6 +166,29 @@ public sealed class DiskImage : IDisposable
         }
     }
 
+    /// <summary>
+    /// A temporary file for a copy-on-write overlay, in the host's temporary directory
+    /// (TMPDIR), already deleted: only the handle keeps it.
+    /// </summary>
+    private static SafeFileHandle CreateOverlayFile(string image, string what)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"emu-cow-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
+        try
+        {
+            if (OperatingSystem.IsWindows())
+                return File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose);
+            SafeFileHandle h = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+            File.Delete(path);
+            return h;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DiskImageException($"{what} '{image}': cannot create the file for its copy-on-write writes in {Path.GetTempPath()}: {e.Message}", e);
+        }
+    }
+
+    private bool InOverlayFile(long sector) => (inOverlayFile![sector >> 6] & (1UL << (int)(sector & 63))) != 0;
+
     /// <summary>Reads <paramref name="count"/> whole sectors from <paramref name="sector"/> into <paramref name="destination"/>.</summary>
     /// <returns>False if the range is outside the image or the host read failed (the guest sees a medium error).</returns>
     public bool Read(long sector, int count, Span<byte> destination)
@@ -158,6 +200,11 @@ public sealed class DiskImage : IDisposable
             if (overlay is not null && overlay.TryGetValue(sector + i, out byte[]? copy))
             {
                 copy.CopyTo(d);
+                continue;
+            }
+            if (inOverlayFile is not null && InOverlayFile(sector + i))
+            {
+                if (!ReadFile(overlayFile!, (sector + i) * SectorSize, d)) return false;
                 continue;
             }
             if (!ReadBacking(sector + i, d)) return false;
@@ -173,12 +220,17 @@ public sealed class DiskImage : IDisposable
             memory.AsSpan((int)offset, SectorSize).CopyTo(destination);
             return true;
         }
+        return ReadFile(file!, offset, destination);
+    }
+
+    private static bool ReadFile(SafeFileHandle handle, long offset, Span<byte> destination)
+    {
         try
         {
             int done = 0;
             while (done < destination.Length)
             {
-                int n = RandomAccess.Read(file!, destination.Slice(done), offset + done);
+                int n = RandomAccess.Read(handle, destination.Slice(done), offset + done);
                 if (n <= 0) return false; // the file shrank under us
                 done += n;
             }
@@ -203,6 +255,7 @@ public sealed class DiskImage : IDisposable
                 {
                     copy = new byte[SectorSize];
                     overlay[sector + i] = copy;
+                    overlaySectors++;
                 }
                 source.Slice(i * SectorSize, SectorSize).CopyTo(copy);
             }
@@ -210,6 +263,24 @@ public sealed class DiskImage : IDisposable
         }
         long offset = sector * SectorSize;
         int length = count * SectorSize;
+        if (inOverlayFile is not null)
+        {
+            try
+            {
+                RandomAccess.Write(overlayFile!, source.Slice(0, length), offset);
+            }
+            catch (IOException)
+            {
+                return false; // the temporary directory is full: the guest sees a write error
+            }
+            for (long s = sector; s < sector + count; s++)
+            {
+                if (InOverlayFile(s)) continue;
+                inOverlayFile[s >> 6] |= 1UL << (int)(s & 63);
+                overlaySectors++;
+            }
+            return true;
+        }
         if (memory is not null)
         {
             source.Slice(0, length).CopyTo(memory.AsSpan((int)offset));
@@ -246,5 +317,6 @@ public sealed class DiskImage : IDisposable
         if (disposed) return;
         disposed = true;
         file?.Dispose();
+        overlayFile?.Dispose();
     }
 }

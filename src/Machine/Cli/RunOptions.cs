@@ -22,7 +22,7 @@ public sealed class RunOptions
     public string? Hda { get; set; }
 
     [Option("hda-mode", Default = "cow", MetaValue = "MODE",
-        HelpText = "ro (read-only), cow (writes kept in memory; the file is never written) or rw (writes go to the file).")]
+        HelpText = "ro (read-only), cow (writes kept aside in a temporary file and dropped at exit; the image is never written) or rw (writes go to the file).")]
     public string HdaMode { get; set; } = "cow";
 
     [Option("hdb", MetaValue = "FILE", HelpText = "Raw disk image on the primary slave.")]

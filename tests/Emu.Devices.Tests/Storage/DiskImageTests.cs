@@ -1,3 +1,4 @@
+using System.Linq;
 using System;
 using System.IO;
 using Emu.Devices.Storage;
@@ -63,7 +64,7 @@ public sealed class DiskImageTests : IDisposable
     }
 
     [Fact]
-    public void CopyOnWriteKeepsWritesInMemoryAndTheFileUnchanged()
+    public void CopyOnWriteKeepsWritesAsideAndTheFileUnchanged()
     {
         string p = tmp.Create("cow.img", 8);
         byte[] before = File.ReadAllBytes(p);
@@ -79,6 +80,37 @@ public sealed class DiskImageTests : IDisposable
         Assert.Equal(2, d.OverlaySectors);
         Assert.True(d.Flush());
         Assert.Equal(before, File.ReadAllBytes(p));
+    }
+
+    /// <summary>
+    /// A copy-on-write image's writes go to a temporary file that is already deleted (nothing
+    /// is left behind, even if the emulator is killed), and cost the process no memory per
+    /// sector: a guest writing the whole disk allocates next to nothing.
+    /// </summary>
+    [Fact]
+    public void CopyOnWriteWritesCostNoMemoryAndLeaveNoFile()
+    {
+        const int sectors = 64 * 2048; // 64 MiB, sparse
+        string p = System.IO.Path.Combine(tmp.Dir, "big.img");
+        using (var f = File.Create(p)) f.SetLength((long)sectors * 512);
+        using DiskImage d = DiskImage.OpenHardDisk(p);
+        Assert.Empty(Directory.GetFiles(System.IO.Path.GetTempPath(), $"emu-cow-{Environment.ProcessId}-*"));
+        var chunk = new byte[128 * 512];
+        var back = new byte[512];
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int s = 0; s < sectors; s += 128)
+        {
+            chunk[0] = (byte)(s >> 7);
+            Assert.True(d.Write(s, 128, chunk));
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 1 << 20, $"writing 64 MiB allocated {allocated} bytes");
+        Assert.Equal(sectors, d.OverlaySectors);
+        Assert.True(d.Read(128 * 77, 1, back));
+        Assert.Equal(77, back[0]);
+        Assert.True(d.Read(128 * 77 + 1, 1, back));
+        Assert.Equal(0, back[0]);
+        Assert.Equal(0, File.ReadAllBytes(p).Count(b => b != 0)); // the image itself is untouched
     }
 
     [Fact]
