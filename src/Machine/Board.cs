@@ -244,9 +244,19 @@ public sealed class Board : IDisposable
 
     private long serialBytes;
     private bool headlessChecked;
+    private long pagingSince = -1; // guest time at which paging was first seen on
 
-    /// <summary>Guest time after which a guest that has written nothing to COM1 or port 0xE9 gets <see cref="Notice"/> once.</summary>
+    /// <summary>
+    /// Guest time with paging on (an operating system running) after which a guest that has
+    /// written nothing to COM1 or port 0xE9 gets <see cref="Notice"/> once. Counted from paging,
+    /// not from the start: a BIOS and a boot loader loading a kernel through the disk's PIO can
+    /// take longer than this on a busy host, and Linux sets up its serial console within about
+    /// a second of turning paging on.
+    /// </summary>
     public long HeadlessNoticeAfterNs { get; set; } = 10_000_000_000;
+
+    /// <summary>Guest time after which the notice comes whether or not paging is on (DOS, boot loaders).</summary>
+    public long HeadlessNoticeWithoutPagingAfterNs { get; set; } = 60_000_000_000;
 
     /// <summary>
     /// One-line notices for the user during the run (the command-line program prints them on
@@ -255,10 +265,17 @@ public sealed class Board : IDisposable
     public Action<string>? Notice { get; set; }
 
     /// <summary>
-    /// Once, after <see cref="HeadlessNoticeAfterNs"/> of guest time: a guest that has written
+    /// Once, after <see cref="HeadlessNoticeAfterNs"/> of guest time with paging on (or
+    /// <see cref="HeadlessNoticeWithoutPagingAfterNs"/> in all): a guest that has written
     /// nothing to the serial port or the debug console but has something on the screen is
     /// talking to a screen nobody sees; say where its console went.
     /// </summary>
+    private void WatchHeadless(long now)
+    {
+        if (pagingSince < 0 && (Cpu.Cr0 & Cr0Bits.PG) != 0) pagingSince = now;
+        if ((pagingSince >= 0 && now - pagingSince >= HeadlessNoticeAfterNs) || now >= HeadlessNoticeWithoutPagingAfterNs) CheckHeadless(now);
+    }
+
     private void CheckHeadless(long now)
     {
         headlessChecked = true;
@@ -471,7 +488,7 @@ public sealed class Board : IDisposable
                 }
                 if (Com1.HasQueuedInput) Com1.PumpInput();
                 long now = Clock.Now;
-                if (!headlessChecked && now >= HeadlessNoticeAfterNs) CheckHeadless(now);
+                if (!headlessChecked) WatchHeadless(now);
                 Scheduler.RunDue(now);
                 long deadline = Scheduler.NextDeadline;
                 long budget = Math.Min(SliceFor(deadline - now), remaining);

@@ -274,12 +274,16 @@ public class BoardTests
 
     /// <summary>
     /// A guest that writes only to the VGA screen (Linux without console=ttyS0) is told about
-    /// once, when its time passes the board's threshold; one that uses the debug console is not.
+    /// once: after the board's threshold of time with paging on (an operating system, which
+    /// would have set up its serial console by then; a slow BIOS and boot loader before it do
+    /// not count), or after the longer threshold without paging. One that uses the debug
+    /// console is not.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void AGuestWritingOnlyToTheScreenGetsOneNotice(bool alsoDebugConsole)
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public void AGuestWritingOnlyToTheScreenGetsOneNotice(bool paging, bool alsoDebugConsole)
     {
         using var board = new Board(8, new MemoryStream(), null, new BoardOptions { Deterministic = true });
         board.BootMultiboot(ElfBuilder.WithCode(Start, a =>
@@ -290,15 +294,37 @@ public class BoardTests
                 a.mov(al, (byte)'A');
                 a.@out(0xE9, al);
             }
+            // 2 ms of spinning first: the paging threshold counts from paging, not from the start.
+            a.mov(ecx, 1_000_000);
+            var wait = a.CreateLabel();
+            a.Label(ref wait);
+            a.dec(ecx);
+            a.jnz(wait);
+            if (paging)
+            {
+                // One 4 MiB page mapping the first 4 MiB onto itself (CR4.PSE), directory at 200000h.
+                a.mov(__dword_ptr[0x20_0000], 0x83); // P, RW, PS
+                a.mov(eax, cr4);
+                a.or(eax, 0x10);
+                a.mov(cr4, eax);
+                a.mov(eax, 0x20_0000);
+                a.mov(cr3, eax);
+                a.mov(eax, cr0);
+                a.or(eax, unchecked((int)0x8000_0000));
+                a.mov(cr0, eax);
+            }
             var spin = a.CreateLabel();
             a.Label(ref spin);
             a.jmp(spin);
         }).Build(), "");
-        board.HeadlessNoticeAfterNs = 1_000_000; // 1 ms: a million instructions of deterministic time
+        board.HeadlessNoticeAfterNs = 1_000_000;             // 1 ms: a million instructions of deterministic time
+        board.HeadlessNoticeWithoutPagingAfterNs = 6_000_000;
         var notices = new System.Collections.Generic.List<string>();
         board.Notice = notices.Add;
-        board.Run(5_000_000);
-        if (alsoDebugConsole)
+        board.Run(2_500_000);
+        Assert.Empty(notices); // 2.5 ms in all, 0.5 ms of it with paging on
+        board.Run(2_000_000);
+        if (alsoDebugConsole || !paging)
         {
             Assert.Empty(notices);
         }
@@ -307,5 +333,8 @@ public class BoardTests
             string notice = Assert.Single(notices);
             Assert.Contains("console=ttyS0", notice, StringComparison.Ordinal);
         }
+        board.Run(4_000_000);
+        if (alsoDebugConsole) Assert.Empty(notices);
+        else Assert.Contains("console=ttyS0", Assert.Single(notices), StringComparison.Ordinal);
     }
 }
