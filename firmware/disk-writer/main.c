@@ -9,8 +9,9 @@
  * A record fills one sector: its magic, the run, the round and the sector number, filler
  * derived from them, and a CRC-32 of the rest, so the test can tell a whole record from
  * anything else. The command line gives run=N (a number the test chooses per run, so records
- * of earlier runs are told apart), seed=N (which sectors are written) and flush=N (flush after
- * every N rounds; 1 by default). Interrupts stay off (nIEN): the program polls the status.
+ * of earlier runs are told apart), seed=N (which sectors are written), flush=N (flush after
+ * every N rounds; 1 by default) and rounds=N (exit with FW_EXIT_PASS after N rounds and a final
+ * flush; 0, the default, is forever). Interrupts stay off (nIEN): the program polls the status.
  * Any device error ends the run with FW_EXIT_FAIL.
  */
 #include "fw.h"
@@ -132,13 +133,14 @@ int fw_main(uint32_t magic, const struct multiboot_info *mbi)
     rng_state = fw_cmdline_uint(mbi, "seed", 1) | 1u;
     uint32_t every = fw_cmdline_uint(mbi, "flush", 1);
     if (every == 0) every = 1;
+    uint32_t rounds = fw_cmdline_uint(mbi, "rounds", 0);
 
     outb(ATA_CONTROL, 0x02); /* nIEN: no interrupts, the program polls */
     uint32_t sectors = identify();
     if (sectors < MAX_RUN) fw_fail("the disk has only %u sectors", sectors);
     fw_printf("disk %u\n", sectors);
 
-    for (uint32_t round = 1;; round++)
+    for (uint32_t round = 1; rounds == 0 || round <= rounds; round++)
     {
         uint32_t count = 1 + next_random() % MAX_RUN;
         uint32_t lba = next_random() % (sectors - count + 1);
@@ -151,4 +153,8 @@ int fw_main(uint32_t magic, const struct multiboot_info *mbi)
             fw_printf("f %u\n", round);
         }
     }
+    command(0, 0, 0xE7);
+    check(wait_not_busy("FLUSH CACHE"), "FLUSH CACHE");
+    fw_printf("f %u\n", rounds);
+    return FW_EXIT_PASS;
 }

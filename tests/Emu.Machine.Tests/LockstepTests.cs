@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using Emu.Devices.Storage;
 using System.Linq;
 using System.Text;
 using Emu.Machine.Lockstep;
@@ -42,11 +43,13 @@ public sealed class LockstepTests : IClassFixture<FirmwareFixture>
     [MemberData(nameof(FirmwarePrograms))]
     public void AFirmwareProgramRunsInLockstepWithoutDivergence(string program)
     {
-        // One round of a benchmark workload (other programs ignore the word): enough to run
-        // every block of it many times, compiled at its first entry.
+        // One round of a benchmark workload or of the disk writer (other programs ignore the
+        // word): enough to run every block of it many times, compiled at its first entry. The
+        // disk writer writes to a small disk held in memory.
         var output = new MemoryStream();
         using var engine = new TranslatorEngine(threshold: 1, synchronous: true);
-        using var board = new Board(32, output, engine);
+        using var disk = DiskImage.FromMemory(new byte[1 << 20], DiskImage.HardDiskSectorSize, DiskImageMode.CopyOnWrite);
+        using var board = new Board(32, output, engine, new BoardOptions { Hda = disk });
         board.BootMultiboot(File.ReadAllBytes(firmware.Elf(program)), "rounds=1");
         LockstepRunner lockstep = board.StartLockstep();
         RunResult r = board.Run();
