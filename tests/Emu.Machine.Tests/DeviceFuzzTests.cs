@@ -105,6 +105,7 @@ public sealed class DeviceFuzzTests : IDisposable
         media.CheckUnchanged();
         output.WriteLine($"device fuzzer, {device}: {sequences} sequences, {stats.Accesses} accesses, {stats.Floods} floods, " +
                          $"{stats.Dmas} fw_cfg DMAs ({stats.DmaErrors} with the error bit), {stats.IdeChecks} IDE/ATAPI error checks, " +
+                         $"{stats.StaleMappingChecks} old std VGA mappings checked, " +
                          $"seed {seed}, {clock.Elapsed.TotalSeconds:F1} s");
     }
 
@@ -208,7 +209,7 @@ public sealed class DeviceFuzzTests : IDisposable
     /// <summary>What a run did, for its report.</summary>
     private sealed class Stats
     {
-        public long Accesses, Floods, Dmas, DmaErrors, IdeChecks;
+        public long Accesses, Floods, Dmas, DmaErrors, IdeChecks, StaleMappingChecks;
     }
 
     private enum OpKind : byte { In, Out, Read, Write, Advance, Acknowledge, Flood, Note }
@@ -346,6 +347,7 @@ public sealed class DeviceFuzzTests : IDisposable
                     uint o = old + (uint)r.Next(lfb ? 0x1000 : 0x400, lfb ? Board.Vga.VideoRamSize : 0x1000) & ~3u;
                     // Unless the current BAR or the board's own frame buffer covers the address.
                     if (Covers(f.FrameBufferAddress, (uint)Board.Vga.VideoRamSize, o) || Covers(f.MmioAddress, 0x1000, o)) break;
+                    stats.StaleMappingChecks++;
                     Write(o, 4, Value(r));
                     uint v = Read(o, 4);
                     if (v != 0xFFFF_FFFF) Fail($"the std VGA's old {(lfb ? "frame buffer" : "register")} mapping at {old:X8} reads {v:X8} at {o:X8}");
