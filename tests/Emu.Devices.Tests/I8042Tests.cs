@@ -112,6 +112,24 @@ public class I8042Tests
     }
 
     [Fact]
+    public void AnswersNobodyReadsAreHeldOnlyAsFarAsTheKeyboardBuffer()
+    {
+        // Echo commands, a million of them, none of whose answers is read: the controller holds
+        // its output buffer and 16 bytes behind it, and the rest are lost (host memory stays bounded).
+        for (int i = 0; i < 1_000_000; i++) io.Out(0x60, 1, 0xEE);
+        int held = 0;
+        while ((io.In(0x64, 1) & 1) != 0)
+        {
+            Assert.Equal(0xEEu, io.In(0x60, 1));
+            held++;
+        }
+        Assert.Equal(1 + I8042.QueueCapacity, held);
+        // Once read, the controller answers again.
+        io.Out(0x60, 1, 0xEE);
+        Assert.Equal(0xEEu, ReadData());
+    }
+
+    [Fact]
     public void HostKeysArriveAsScanCodes()
     {
         Kbc.QueueScancodes(new byte[] { 0x1E, 0x9E }); // 'a' down and up

@@ -12,11 +12,17 @@ namespace Emu.Devices.Input;
 /// output port with the A20 gate and the reset line, the auxiliary-port loopback, and a
 /// keyboard that answers reset, identify, LED, typematic, scan-code-set and enable commands.
 /// No mouse is attached: commands to the auxiliary device get no answer, as with an empty port.
+/// Bytes waiting behind the output buffer are held as the keyboard holds them, at most
+/// <see cref="QueueCapacity"/>; more are lost (a guest that writes commands and never reads the
+/// answers cannot make the host hold more).
 /// </summary>
 public sealed class I8042 : IPortDevice
 {
     public const ushort DataPort = 0x60, CommandPort = 0x64;
     public const int KeyboardIrq = 1, AuxIrq = 12;
+
+    /// <summary>Bytes held behind the output buffer: the PS/2 keyboard's 16-byte buffer (QEMU's PS2_QUEUE_SIZE).</summary>
+    public const int QueueCapacity = 16;
 
     private const byte StOutputFull = 0x01, StSystem = 0x04, StCommand = 0x08, StUnlocked = 0x10, StAuxData = 0x20;
     private const byte CbKbdIrq = 0x01, CbAuxIrq = 0x02, CbSystem = 0x04, CbKbdDisabled = 0x10, CbAuxDisabled = 0x20, CbTranslate = 0x40;
@@ -58,7 +64,7 @@ public sealed class I8042 : IPortDevice
 
     private void Enqueue(byte value, bool aux)
     {
-        output.Enqueue((value, aux));
+        if (output.Count < QueueCapacity) output.Enqueue((value, aux));
         Refill();
     }
 

@@ -133,6 +133,9 @@ public sealed class AtapiCdrom : IdeDevice
         }
         byteCountLimit = LbaMid | (LbaHigh << 8);
         if (byteCountLimit == 0 || byteCountLimit > MaxChunk) byteCountLimit = MaxChunk;
+        // A block that is not the last has an even length: a limit of 1 means blocks of 2 bytes
+        // (cut to 1 it would announce empty blocks, and the transfer would never end).
+        if (byteCountLimit == 1) byteCountLimit = 2;
         phase = Phase.Packet;
         SectorCount = IrCod; // the device wants the command packet
         // The packet is asked for without an interrupt (IDENTIFY PACKET word 0: accelerated DRQ).

@@ -69,7 +69,8 @@ public sealed class Piix3Ide : PciFunction, IPortDevice
     private void MapBusMaster()
     {
         uint address = BarAddress(BusMasterBar);
-        ushort wanted = IoSpaceEnabled && address != 0 && address + BusMasterSize <= 0x10000 ? (ushort)address : (ushort)0;
+        // The BAR holds 32 bits, but the I/O space ends at FFFFh: a block past it decodes nothing.
+        ushort wanted = IoSpaceEnabled && address != 0 && (ulong)address + BusMasterSize <= 0x10000 ? (ushort)address : (ushort)0;
         if (wanted == mappedBase) return;
         if (mappedBase != 0)
         {

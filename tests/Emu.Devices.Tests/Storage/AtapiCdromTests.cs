@@ -144,6 +144,22 @@ public sealed class AtapiCdromTests : IDisposable
         AssertIsoPattern(data, 1);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void AnOddLimitStillMovesData(int limit)
+    {
+        // Blocks that are not the last have an even length (a limit of 3 gives 2 bytes); a limit
+        // of 1 gives the smallest even block, 2 bytes, not empty blocks that never finish the read.
+        var (ide, _) = Cd();
+        ide.Packet(Read10(1, 1), limit);
+        var (data, blocks) = ide.ReadPacketData();
+        Assert.Equal(2048, data.Length);
+        Assert.All(blocks, n => Assert.Equal(2, n));
+        AssertIsoPattern(data, 1);
+        Assert.Equal(0, ide.AltStatus() & 0x09); // done: neither DRQ nor ERR
+    }
+
     [Fact]
     public void Read12AndTheEndOfTheDisc()
     {

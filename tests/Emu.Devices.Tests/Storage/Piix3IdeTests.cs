@@ -84,6 +84,23 @@ public sealed class Piix3IdeTests : IDisposable
         Assert.IsType<IdeChannel>(io.DeviceAt(0x1F0));
     }
 
+    [Theory]
+    [InlineData(0xFFFF_FFF0u)]
+    [InlineData(0x0001_FFF0u)]
+    [InlineData(0x1_0000u)]
+    public void ABar4PastThe64KiBIoSpaceDecodesNothing(uint bar)
+    {
+        // The BAR holds all 32 bits, but I/O space ends at FFFFh: the block is not mapped
+        // (0xFFFF_FFF0 + 16 wrapped to 0 in 32 bits and once put it at FFF0h).
+        Cfg(0x04, 2, 0x0005);
+        Cfg(0x20, 4, bar);
+        Assert.Equal(bar | 1, Cfg(0x20, 4));
+        Assert.Equal(0, ide.BusMasterBase);
+        Assert.Null(io.DeviceAt((ushort)bar));
+        Cfg(0x20, 4, 0xFFF0); // the last 16 ports are still a place for it
+        Assert.Equal(0xFFF0, ide.BusMasterBase);
+    }
+
     [Fact]
     public void BusMasterRegistersAndTheInterruptBit()
     {
