@@ -107,7 +107,7 @@ public class UartTests
 
     /// <summary>
     /// Input the guest does not read is held up to <see cref="Uart16550.MaxQueuedInput"/>
-    /// bytes; the host's writer then waits (so the host stops reading its input), and as the
+    /// bytes; the console's writer then waits (so the host stops reading its input), and as the
     /// guest reads, the rest follows, none lost, in order.
     /// </summary>
     [Fact]
@@ -116,11 +116,12 @@ public class UartTests
         const int total = Uart16550.MaxQueuedInput * 3 + 123;
         var data = new byte[total];
         for (int i = 0; i < total; i++) data[i] = (byte)(i * 7 + (i >> 8));
-        var writer = new System.Threading.Thread(() => uart.QueueInput(data)) { IsBackground = true };
+        var writer = new System.Threading.Thread(() => uart.QueueInputWaiting(data)) { IsBackground = true };
         writer.Start();
         System.Threading.Thread.Sleep(300);
         Assert.True(writer.IsAlive, "all the input was taken with the guest reading none");
         Assert.Equal(Uart16550.MaxQueuedInput, uart.QueuedInput);
+        Assert.Equal(0, uart.QueueInput(new byte[] { 1 })); // the non-waiting form takes nothing now
 
         var received = new List<byte>(total);
         var deadline = System.DateTime.UtcNow.AddSeconds(60);

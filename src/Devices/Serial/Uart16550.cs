@@ -64,29 +64,49 @@ public sealed class Uart16550 : IPortDevice
     public event Action? InputQueued;
 
     /// <summary>
-    /// The most host input held for the guest. Past it, <see cref="QueueInput"/> waits until the
-    /// guest has taken some, so the host stops reading its input: a guest that never reads the
-    /// port (or input from /dev/zero) costs bounded memory, and nothing is dropped.
+    /// The most host input held for the guest. Past it, <see cref="QueueInput"/> takes no more
+    /// and <see cref="QueueInputWaiting"/> waits until the guest has taken some, so the console
+    /// stops reading the host's input: a guest that never reads the port (or input from
+    /// /dev/zero) costs bounded memory, and nothing typed or piped is dropped.
     /// </summary>
     public const int MaxQueuedInput = 64 * 1024;
 
     private int queuedInput;            // bytes in hostInput
-    private volatile bool inputWaiting; // QueueInput waits for room
+    private volatile bool inputWaiting; // QueueInputWaiting waits for room
     private readonly object inputRoom = new();
 
     /// <summary>Host input bytes waiting to enter the receive FIFO.</summary>
     public int QueuedInput => Volatile.Read(ref queuedInput);
 
-    /// <summary>Queues bytes typed on the host; thread-safe. Waits while <see cref="MaxQueuedInput"/> bytes are held.</summary>
-    public void QueueInput(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// Queues host input as far as <see cref="MaxQueuedInput"/> allows, never waiting; thread-safe.
+    /// Returns how many bytes were queued.
+    /// </summary>
+    public int QueueInput(ReadOnlySpan<byte> bytes)
     {
-        foreach (byte b in bytes)
+        int n = 0;
+        while (n < bytes.Length && Volatile.Read(ref queuedInput) < MaxQueuedInput)
         {
-            if (Volatile.Read(ref queuedInput) >= MaxQueuedInput) WaitForRoom();
-            hostInput.Enqueue(b);
+            hostInput.Enqueue(bytes[n++]);
             Interlocked.Increment(ref queuedInput);
         }
-        InputQueued?.Invoke();
+        if (n > 0) InputQueued?.Invoke();
+        return n;
+    }
+
+    /// <summary>
+    /// Queues all of <paramref name="bytes"/>, waiting while <see cref="MaxQueuedInput"/> bytes
+    /// are held until the emulation thread moves some into the FIFO. For a thread that reads the
+    /// host's input (the console); never call it on the emulation thread.
+    /// </summary>
+    public void QueueInputWaiting(ReadOnlySpan<byte> bytes)
+    {
+        while (true)
+        {
+            bytes = bytes[QueueInput(bytes)..];
+            if (bytes.IsEmpty) return;
+            WaitForRoom();
+        }
     }
 
     private void WaitForRoom()

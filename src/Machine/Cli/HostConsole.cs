@@ -68,7 +68,7 @@ public sealed class HostConsole : IDisposable
                         switch (b)
                         {
                             case (byte)'x' or (byte)'X':
-                                if (m > 0) board.Com1.QueueInput(forward.AsSpan(0, m));
+                                if (m > 0) board.Com1.QueueInputWaiting(forward.AsSpan(0, m));
                                 board.RequestQuit();
                                 return;
                             case CtrlA:
@@ -93,7 +93,7 @@ public sealed class HostConsole : IDisposable
                     }
                     forward[m++] = b;
                 }
-                if (m > 0) board.Com1.QueueInput(forward.AsSpan(0, m));
+                if (m > 0) board.Com1.QueueInputWaiting(forward.AsSpan(0, m));
             }
         }
         catch (IOException)
