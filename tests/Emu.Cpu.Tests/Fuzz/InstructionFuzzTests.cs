@@ -1,76 +1,82 @@
 using System;
-using Emu.Memory;
-using Emu.X86;
+using System.Diagnostics;
+using Xunit.Abstractions;
 
 namespace Emu.Cpu.Tests.Fuzz;
 
 /// <summary>
-/// A short run of the instruction fuzzer (issue 12): programs of random bytes, in flat 32-bit
-/// protected mode at CPL 0 over random RAM, each run on the interpreter and on the translator
-/// (every block compiled at its first entry). Neither may end in a host exception, and both
-/// must stop the same way, at the same instruction, with the same registers, flags and RAM.
-/// EMU_FUZZ_PROGRAMS=N runs N programs per seed instead of the CI's few hundred.
-/// Still to come: valid-instruction generation, real and virtual-8086 mode, CPL 3, descriptor
-/// tables, gates and paging.
+/// The instruction fuzzer (issue 12). Each program is random bytes, or random valid
+/// instructions encoded by Iced (<see cref="InstructionGenerator"/>, system instructions
+/// included), over a random but plausible world (<see cref="FuzzEnvironment"/>: GDT, LDT, IDT
+/// with gates, TSSs with ring stacks and an I/O bitmap, paging on or off, interrupt handlers);
+/// it starts in real mode, 16- or 32-bit protected mode at CPL 0 to 3, or virtual-8086 mode
+/// with IOPL 3 or below, and runs for <see cref="FuzzRunner.Budget"/> instructions with its
+/// exceptions delivered through the guest's tables. It runs on the translator (every block
+/// compiled at its first entry) with the interpreter following in lockstep
+/// (<see cref="FuzzRunner"/>): no host exception, and both engines stop alike at every step,
+/// with the same state and, at the end, the same RAM.
+/// <para>
+/// CI runs a few programs of each mode and generator (<see cref="Cases"/>). Longer runs:
+/// <c>EMU_FUZZ_PROGRAMS=N</c> runs N programs per case instead (there are <see cref="CaseCount"/>
+/// cases, so N = 45000 is about 10^6 programs), and <c>EMU_FUZZ_SEED=S</c> changes the seed of
+/// every case. For example, on one core:
+/// <code>EMU_FUZZ_PROGRAMS=45000 dotnet test tests/Emu.Cpu.Tests -c Release --filter FullyQualifiedName~InstructionFuzz</code>
+/// A failure names the program (case, seed, index); <c>EMU_FUZZ_FIRST=I EMU_FUZZ_PROGRAMS=1</c> with
+/// the same seed and a filter on the case runs that one program again.
+/// </para>
 /// </summary>
 public sealed class InstructionFuzzTests
 {
-    private const uint Ram = 1u << 20;
-    private const uint Code = 0x1000;
-    private const long Budget = 400;
+    private readonly ITestOutputHelper output;
 
-    [Theory]
-    [InlineData(1, 150)]
-    [InlineData(2, 150)]
-    public void RandomProgramsRunAlikeOnBothEngines(int seed, int programs)
+    public InstructionFuzzTests(ITestOutputHelper output) => this.output = output;
+
+    public const int CaseCount = 22;
+
+    /// <summary>Every mode, CPL and generator: (mode, CPL, IOPL 3 in virtual-8086 mode, generator, seed, programs in CI).</summary>
+    public static TheoryData<FuzzMode, int, bool, FuzzGenerator, int, int> Cases()
     {
-        if (int.TryParse(Environment.GetEnvironmentVariable("EMU_FUZZ_PROGRAMS"), out int asked) && asked > 0) programs = asked;
-        var random = new Random(seed);
-        var image = new byte[Ram];
-        int faulted = 0, ranOut = 0;
-        for (int p = 0; p < programs; p++)
+        var d = new TheoryData<FuzzMode, int, bool, FuzzGenerator, int, int>();
+        int seed = 1;
+        foreach (FuzzGenerator g in new[] { FuzzGenerator.Bytes, FuzzGenerator.Instructions })
         {
-            random.NextBytes(image);
-            uint[] regs = new uint[8];
-            for (int r = 0; r < 8; r++) regs[r] = random.Next(2) == 0 ? (uint)random.Next((int)Ram) : (uint)random.Next() * 2u;
-            regs[Reg.ESP] = 0x1000u + (uint)random.Next((int)Ram - 0x2000);
-            uint flags = Flags.Reserved1 | ((uint)random.Next() & 0xCD5);
-
-            using var interpreter = Start(Engines.Interpreter, image, regs, flags);
-            using var translator = Start(Engines.Translator, image, regs, flags);
-            // The translator's budget ends at a block boundary of its own: the interpreter then
-            // follows it exactly as far, as lockstep's shadow does, into its exception if it took one.
-            StopReason b = translator.Run(Code, Budget);
-            if (b == StopReason.UnhandledException) faulted++;
-            if (b == StopReason.BudgetExhausted) ranOut++;
-            interpreter.Cpu.Eip = Code;
-            interpreter.Cpu.Follow(translator.Cpu.InstructionCount, b == StopReason.UnhandledException);
-
-            string what = $"seed {seed}, program {p} (bytes at {Code:X}: {Convert.ToHexString(image, (int)Code, 16)}; translator: {b})";
-            Assert.True(interpreter.Cpu.InstructionCount == translator.Cpu.InstructionCount,
-                $"{what}: {interpreter.Cpu.InstructionCount} instructions on the interpreter, {translator.Cpu.InstructionCount} on the translator");
-            Assert.True(Equals(interpreter.Cpu.LastFault, translator.Cpu.LastFault),
-                $"{what}: faults {interpreter.Cpu.LastFault} and {translator.Cpu.LastFault}");
-            StateDifference? d = interpreter.Cpu.FirstDifference(translator.Cpu);
-            Assert.True(d is null, $"{what}: {d}");
-            var ra = new byte[Ram];
-            var rb = new byte[Ram];
-            interpreter.Physical.ReadBytes(0, ra);
-            translator.Physical.ReadBytes(0, rb);
-            int at = ra.AsSpan().CommonPrefixLength(rb);
-            Assert.True(at == ra.Length, $"{what}: RAM differs at {at:X}");
+            int n = g == FuzzGenerator.Bytes ? 20 : 30;
+            d.Add(FuzzMode.Real, 0, false, g, seed++, n);
+            d.Add(FuzzMode.Virtual8086, 3, false, g, seed++, n);
+            d.Add(FuzzMode.Virtual8086, 3, true, g, seed++, n);
+            for (int cpl = 0; cpl < 4; cpl++)
+            {
+                d.Add(FuzzMode.Protected16, cpl, false, g, seed++, n);
+                d.Add(FuzzMode.Protected32, cpl, false, g, seed++, n);
+            }
         }
-        // Both kinds of ending are exercised: random code mostly faults soon, and some runs last.
-        Assert.True(faulted > programs / 2, $"only {faulted} of {programs} programs faulted");
-        Assert.True(ranOut > 0 || programs < 100, $"no program ran its {Budget} instructions");
+        return d;
     }
 
-    private static TestCpu Start(string engine, byte[] image, uint[] regs, uint flags)
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ProgramsRunAlikeOnBothEngines(FuzzMode mode, int cpl, bool iopl3, FuzzGenerator generator, int seed, int programs)
     {
-        var t = TestCpu.Flat32(engine, Ram);
-        t.Physical.WriteBytes(0, image);
-        for (int r = 0; r < 8; r++) t.Cpu.Gpr[r] = regs[r];
-        t.Cpu.SetEflagsRaw(flags);
-        return t;
+        if (int.TryParse(Environment.GetEnvironmentVariable("EMU_FUZZ_PROGRAMS"), out int asked) && asked > 0) programs = asked;
+        if (int.TryParse(Environment.GetEnvironmentVariable("EMU_FUZZ_SEED"), out int s)) seed = seed * 7919 + s;
+        long.TryParse(Environment.GetEnvironmentVariable("EMU_FUZZ_FIRST"), out long first);
+        var runner = new FuzzRunner();
+        if (Environment.GetEnvironmentVariable("EMU_FUZZ_TRACE") == "1") runner.Trace = output.WriteLine;
+        var clock = Stopwatch.StartNew();
+        for (long i = first; i < first + programs; i++)
+        {
+            try
+            {
+                runner.Run(FuzzRunner.ProgramSeed(seed, i), mode, cpl, iopl3, generator);
+            }
+            catch (Exception e)
+            {
+                throw new Xunit.Sdk.XunitException($"seed {seed}, program {i}: {e.Message}");
+            }
+        }
+        output.WriteLine($"{mode} CPL {cpl} {generator}: {runner.Summary()} {clock.Elapsed.TotalSeconds:F1} s, {programs / clock.Elapsed.TotalSeconds:F1} programs/s");
+        // The programs do something: they retire instructions and take exceptions, and not all stop at once.
+        Assert.True(runner.Instructions > programs, $"only {runner.Instructions} instructions in {programs} programs");
+        Assert.True(runner.Faults > 0, "no program took an exception");
     }
 }

@@ -1,0 +1,190 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using Emu.Memory;
+using Emu.X86;
+
+namespace Emu.Cpu.Tests.Fuzz;
+
+/// <summary>
+/// Runs fuzz programs on the translator and, in lockstep, on the interpreter: after every
+/// step of the translator (one <c>Run(1)</c>: a block, or a chain of compiled regions) the
+/// interpreter follows it exactly as far (<see cref="Emu.X86.Cpu.Follow"/>, as the emulator's
+/// lockstep engine does), and the two must have stopped the same way, with the same exception,
+/// the same architectural state and the same count of exceptions taken; at the end their RAM
+/// must be the same. A host exception from either engine fails the program.
+/// </summary>
+public sealed class FuzzRunner
+{
+    /// <summary>Instructions a program may retire.</summary>
+    public const long Budget = 400;
+
+    /// <summary>
+    /// Exceptions a program may take: a handler whose first fetch faults again takes exception
+    /// after exception without retiring anything, which the instruction budget cannot end.
+    /// </summary>
+    public const int FaultLimit = 1000;
+
+    private readonly byte[] image = new byte[FuzzLayout.RamSize];
+
+    /// <summary>Called with a line for each step (debugging a failure).</summary>
+    public Action<string>? Trace;
+
+    public long Programs, Instructions, Faults, Steps, Regions;
+    public TimeSpan CompileTime;
+    public readonly Dictionary<string, long> Endings = new();
+
+    /// <summary>The seed of program <paramref name="index"/> of a run with <paramref name="seed"/>.</summary>
+    public static int ProgramSeed(int seed, long index) =>
+        (int)(((ulong)seed * 0x9E37_79B9_7F4A_7C15UL + (ulong)index * 0xBF58_476D_1CE4_E5B9UL) >> 33);
+
+    /// <summary>Builds and runs one program; throws (an xunit assertion) at the first difference.</summary>
+    public void Run(int programSeed, FuzzMode mode, int cpl, bool iopl3, FuzzGenerator generator)
+    {
+        var r = new Random(programSeed);
+        var ig = new InstructionGenerator(r, new FuzzLayout());
+        FuzzState state = FuzzEnvironment.Build(r, mode, cpl, iopl3, generator, ig, image);
+        string what = $"{mode} CPL {cpl}{(mode == FuzzMode.Virtual8086 ? iopl3 ? " IOPL 3" : " IOPL<3" : "")} {generator}, program seed {programSeed}";
+
+        var counters = new FaultCounter[2];
+        using var interpreter = Start(Engines.Interpreter, state, counters[0] = new FaultCounter());
+        using var translator = Start(Engines.Translator, state, counters[1] = new FaultCounter());
+        Emu.X86.Cpu a = interpreter.Cpu, b = translator.Cpu;
+        StopReason p;
+        while (true)
+        {
+            ushort cs = b.Seg[SegReg.CS].Selector;
+            uint eip = b.Eip, csBase = b.Seg[SegReg.CS].Base;
+            long before = b.InstructionCount, faults = b.FaultsTaken;
+            try
+            {
+                p = b.Run(1);
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                throw new Xunit.Sdk.XunitException($"{what}: the translator threw {e} at {cs:X4}:{eip:X8} ({b.DisassembleAt(csBase, eip)}); start: {state}");
+            }
+            bool endsInFault = b.EndedInFault(faults);
+            StopReason q;
+            try
+            {
+                q = a.Follow(b.InstructionCount - before, endsInFault);
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                throw new Xunit.Sdk.XunitException($"{what}: the interpreter threw {e} at {cs:X4}:{eip:X8} ({a.DisassembleAt(csBase, eip)}); start: {state}");
+            }
+            // An instruction the emulator does not implement yet stops the translator's step before
+            // it retires; the interpreter, stopped just before it, goes on into it.
+            if (p == StopReason.Unimplemented && q == StopReason.BudgetExhausted) q = a.Follow(1, false);
+            Steps++;
+            Trace?.Invoke($"step {Steps}: {cs:X4}:{eip:X8} {b.DisassembleAt(csBase, eip)} retired {b.InstructionCount - before} faults {b.FaultsTaken - faults} -> {b.Seg[SegReg.CS].Selector:X4}:{b.Eip:X8} / {a.Seg[SegReg.CS].Selector:X4}:{a.Eip:X8} {p}");
+            string? difference = null;
+            if (p != q) difference = $"the translator stopped with {p}{Limitation(b)}, the interpreter with {q}{Limitation(a)}";
+            else if (!Equals(a.LastFault, b.LastFault) && p == StopReason.UnhandledException) difference = $"faults {a.LastFault} (interpreter) and {b.LastFault} (translator)";
+            else if (p == StopReason.Unimplemented && a.LastLimitation != b.LastLimitation) difference = $"limitations '{a.LastLimitation}' and '{b.LastLimitation}'";
+            else if (a.FirstDifference(b) is { } d) difference = $"{d.Name} is {d.Actual} on the translator, {d.Expected} on the interpreter";
+            else if (a.FaultsTaken != b.FaultsTaken) difference = $"{a.FaultsTaken} exceptions taken on the interpreter, {b.FaultsTaken} on the translator";
+            else if (counters[0].Shutdown != counters[1].Shutdown) difference = $"shutdown {counters[0].Shutdown} on the interpreter, {counters[1].Shutdown} on the translator";
+            if (difference is not null && Trace is not null)
+            {
+                Trace(Listing(a, csBase, eip, a.Code32 || b.Code32, 12));
+                Trace($"interpreter: {a.LastFault} events {Events(a)}; translator: {b.LastFault} events {Events(b)}");
+            }
+            if (difference is not null)
+                Assert.Fail($"{what}: at the step from {cs:X4}:{eip:X8} ({a.DisassembleAt(csBase, eip)}), instruction {before}: {difference}; start: {state}; code: {Convert.ToHexString(image, (int)FuzzLayout.Program, 32)}");
+            if (p != StopReason.BudgetExhausted || b.InstructionCount >= Budget) break;
+        }
+        int at = RamDifference(interpreter, translator);
+        if (at >= 0)
+            Assert.Fail($"{what}: RAM differs at {at:X} (interpreter {interpreter.Read8((uint)at):X2}, translator {translator.Read8((uint)at):X2}); start: {state}");
+
+        Programs++;
+        if (translator.Engine is Emu.Translator.TranslatorEngine engine)
+        {
+            Regions += engine.CompiledRegions;
+            CompileTime += engine.CompileTime;
+        }
+        Instructions += b.InstructionCount;
+        Faults += b.FaultsTaken;
+        string ending = p == StopReason.UnhandledException
+            ? counters[1].Shutdown ? "shutdown" : counters[1].Delivered > FaultLimit ? "fault limit" : $"stopped at {b.LastFault?.Name}"
+            : p.ToString();
+        Endings[ending] = Endings.GetValueOrDefault(ending) + 1;
+    }
+
+    /// <summary>The events (exceptions, software interrupts) a CPU delivered, by vector.</summary>
+    private static string Events(Emu.X86.Cpu c)
+    {
+        var s = new StringBuilder();
+        for (int i = 0; i < c.Events.Length; i++)
+            if (c.Events[i] != 0) s.Append($" {i / 256}:{i % 256:X2}h x{c.Events[i]}");
+        return s.ToString();
+    }
+
+    /// <summary>Disassembles <paramref name="count"/> instructions at CS:EIP (for a failure's trace).</summary>
+    private static string Listing(Emu.X86.Cpu c, uint csBase, uint eip, bool code32, int count)
+    {
+        var bytes = new byte[15 * count];
+        int n = 0;
+        try
+        {
+            for (; n < bytes.Length; n++) bytes[n] = c.Mmu.FetchByte(csBase + eip + (uint)n);
+        }
+        catch (GuestFault)
+        {
+        }
+        var d = Iced.Intel.Decoder.Create(code32 ? 32 : 16, new Iced.Intel.ByteArrayCodeReader(bytes, 0, n), eip);
+        var f = new Iced.Intel.NasmFormatter();
+        var o = new Iced.Intel.StringOutput();
+        var s = new StringBuilder();
+        for (int i = 0; i < count && d.IP < eip + (ulong)n; i++)
+        {
+            d.Decode(out Iced.Intel.Instruction ins);
+            f.Format(ins, o);
+            s.Append($"\n  {ins.IP:X8} {o.ToStringAndReset()}");
+        }
+        return s.ToString();
+    }
+
+    private static string Limitation(Emu.X86.Cpu c) => c.StopReason == StopReason.Unimplemented ? $" ({c.LastLimitation})" : "";
+
+    private sealed class FaultCounter
+    {
+        public int Delivered;
+        public bool Shutdown;
+    }
+
+    private TestCpu Start(string engine, FuzzState state, FaultCounter counter)
+    {
+        var t = new TestCpu(engine, FuzzLayout.RamSize);
+        t.Physical.WriteBytes(0, image);
+        state.Apply(t.Cpu);
+        // Exceptions are delivered through the guest's IVT or IDT, as the CPU does, up to a limit;
+        // a triple fault ends the program as an unhandled exception would.
+        t.Cpu.DeliverException = (c, f) =>
+        {
+            if (++counter.Delivered > FaultLimit) return false;
+            Interrupts.Deliver(c, f.Vector, f.HasErrorCode, f.ErrorCode, f.IsSoftwareInterrupt ? EventSource.Software : EventSource.Exception, f.InstructionEip);
+            if (c.StopReason != StopReason.Shutdown) return true;
+            counter.Shutdown = true;
+            return false;
+        };
+        return t;
+    }
+
+    private static unsafe int RamDifference(TestCpu a, TestCpu b)
+    {
+        var x = new ReadOnlySpan<byte>(a.Physical.Ram, (int)FuzzLayout.RamSize);
+        var y = new ReadOnlySpan<byte>(b.Physical.Ram, (int)FuzzLayout.RamSize);
+        int same = x.CommonPrefixLength(y);
+        return same == x.Length ? -1 : same;
+    }
+
+    public string Summary()
+    {
+        var s = new StringBuilder($"{Programs} programs, {Instructions} instructions, {Faults} exceptions, {Steps} steps, {Regions} regions compiled in {CompileTime.TotalSeconds:F1} s;");
+        foreach (var (k, v) in Endings) s.Append($" {k}: {v};");
+        return s.ToString();
+    }
+}
