@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Text;
 using Emu.Memory;
+using Emu.Translator;
 using Emu.X86;
 
 namespace Emu.Cpu.Tests.Fuzz;
@@ -25,6 +26,9 @@ public sealed class FuzzRunner
     /// </summary>
     public const int FaultLimit = 1000;
 
+    /// <summary>Exceptions in a row a program may take without retiring an instruction.</summary>
+    public const int StallLimit = 64;
+
     private readonly byte[] image = new byte[FuzzLayout.RamSize];
 
     /// <summary>Called with a line for each step (debugging a failure).</summary>
@@ -32,6 +36,7 @@ public sealed class FuzzRunner
 
     public long Programs, Instructions, Faults, Steps, Regions;
     public TimeSpan CompileTime;
+    public long TBuild, TStart, TRun, TCompare;
     public readonly Dictionary<string, long> Endings = new();
 
     /// <summary>The seed of program <paramref name="index"/> of a run with <paramref name="seed"/>.</summary>
@@ -41,15 +46,16 @@ public sealed class FuzzRunner
     /// <summary>Builds and runs one program; throws (an xunit assertion) at the first difference.</summary>
     public void Run(int programSeed, FuzzMode mode, int cpl, bool iopl3, FuzzGenerator generator)
     {
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         var r = new Random(programSeed);
         var ig = new InstructionGenerator(r, new FuzzLayout());
         FuzzState state = FuzzEnvironment.Build(r, mode, cpl, iopl3, generator, ig, image);
         string what = $"{mode} CPL {cpl}{(mode == FuzzMode.Virtual8086 ? iopl3 ? " IOPL 3" : " IOPL<3" : "")} {generator}, program seed {programSeed}";
 
-        var counters = new FaultCounter[2];
-        using var interpreter = Start(Engines.Interpreter, state, counters[0] = new FaultCounter());
-        using var translator = Start(Engines.Translator, state, counters[1] = new FaultCounter());
-        Emu.X86.Cpu a = interpreter.Cpu, b = translator.Cpu;
+        long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var engine = new TranslatorEngine(threshold: 1, synchronous: true);
+        Emu.X86.Cpu a = interpreter.Start(image, state, null), b = translator.Start(image, state, engine);
+        long t2 = System.Diagnostics.Stopwatch.GetTimestamp();
         StopReason p;
         while (true)
         {
@@ -85,7 +91,8 @@ public sealed class FuzzRunner
             else if (p == StopReason.Unimplemented && a.LastLimitation != b.LastLimitation) difference = $"limitations '{a.LastLimitation}' and '{b.LastLimitation}'";
             else if (a.FirstDifference(b) is { } d) difference = $"{d.Name} is {d.Actual} on the translator, {d.Expected} on the interpreter";
             else if (a.FaultsTaken != b.FaultsTaken) difference = $"{a.FaultsTaken} exceptions taken on the interpreter, {b.FaultsTaken} on the translator";
-            else if (counters[0].Shutdown != counters[1].Shutdown) difference = $"shutdown {counters[0].Shutdown} on the interpreter, {counters[1].Shutdown} on the translator";
+            else if (interpreter.Shutdown != translator.Shutdown || interpreter.Stalled != translator.Stalled)
+                difference = $"shut down {interpreter.Shutdown}, stalled {interpreter.Stalled} on the interpreter; {translator.Shutdown}, {translator.Stalled} on the translator";
             if (difference is not null && Trace is not null)
             {
                 Trace(Listing(a, csBase, eip, a.Code32 || b.Code32, 12));
@@ -95,20 +102,22 @@ public sealed class FuzzRunner
                 Assert.Fail($"{what}: at the step from {cs:X4}:{eip:X8} ({a.DisassembleAt(csBase, eip)}), instruction {before}: {difference}; start: {state}; code: {Convert.ToHexString(image, (int)FuzzLayout.Program, 32)}");
             if (p != StopReason.BudgetExhausted || b.InstructionCount >= Budget) break;
         }
-        int at = RamDifference(interpreter, translator);
+        long t3 = System.Diagnostics.Stopwatch.GetTimestamp();
+        int at = RamDifference(a, b);
         if (at >= 0)
-            Assert.Fail($"{what}: RAM differs at {at:X} (interpreter {interpreter.Read8((uint)at):X2}, translator {translator.Read8((uint)at):X2}); start: {state}");
+            Assert.Fail($"{what}: RAM differs at {at:X} (interpreter {a.Physical.Read8((uint)at):X2}, translator {b.Physical.Read8((uint)at):X2}); start: {state}");
+        // A region the translator could not compile would have run interpreted, untested.
+        Assert.True(engine.Failures == 0, $"{what}: the translator failed to compile {engine.Failures} region(s)");
 
         Programs++;
-        if (translator.Engine is Emu.Translator.TranslatorEngine engine)
-        {
-            Regions += engine.CompiledRegions;
-            CompileTime += engine.CompileTime;
-        }
+        long t4 = System.Diagnostics.Stopwatch.GetTimestamp();
+        TBuild += t1 - t0; TStart += t2 - t1; TRun += t3 - t2; TCompare += t4 - t3;
+        Regions += engine.CompiledRegions;
+        CompileTime += engine.CompileTime;
         Instructions += b.InstructionCount;
         Faults += b.FaultsTaken;
         string ending = p == StopReason.UnhandledException
-            ? counters[1].Shutdown ? "shutdown" : counters[1].Delivered > FaultLimit ? "fault limit" : $"stopped at {b.LastFault?.Name}"
+            ? translator.Shutdown ? "shutdown" : translator.Stalled ? "fault limit" : $"stopped at {b.LastFault?.Name}"
             : p.ToString();
         Endings[ending] = Endings.GetValueOrDefault(ending) + 1;
     }
@@ -149,31 +158,71 @@ public sealed class FuzzRunner
 
     private static string Limitation(Emu.X86.Cpu c) => c.StopReason == StopReason.Unimplemented ? $" ({c.LastLimitation})" : "";
 
-    private sealed class FaultCounter
-    {
-        public int Delivered;
-        public bool Shutdown;
-    }
+    private readonly Machine interpreter = new(), translator = new();
 
-    private TestCpu Start(string engine, FuzzState state, FaultCounter counter)
+    /// <summary>
+    /// One engine's machine, kept from program to program: making RAM and an MMU costs more than
+    /// running a short program (the physical memory map alone is two arrays of a million pages).
+    /// Each program gets the CPU state of a new one (<see cref="Template"/>), empty caches, and
+    /// its own copy of RAM.
+    /// </summary>
+    private sealed class Machine
     {
-        var t = new TestCpu(engine, FuzzLayout.RamSize);
-        t.Physical.WriteBytes(0, image);
-        state.Apply(t.Cpu);
-        // Exceptions are delivered through the guest's IVT or IDT, as the CPU does, up to a limit;
-        // a triple fault ends the program as an unhandled exception would.
-        t.Cpu.DeliverException = (c, f) =>
+        private static readonly Emu.X86.Cpu Template = new(new Mmu(new PhysicalMemory(PhysicalMemory.PageSize)), new IoSpace());
+
+        public readonly PhysicalMemory Physical = new(FuzzLayout.RamSize);
+        public readonly Emu.X86.Cpu Cpu;
+        public int Delivered, Stalls;
+        public long LastCount;
+        public bool Shutdown, Stalled;
+
+        public Machine()
         {
-            if (++counter.Delivered > FaultLimit) return false;
-            Interrupts.Deliver(c, f.Vector, f.HasErrorCode, f.ErrorCode, f.IsSoftwareInterrupt ? EventSource.Software : EventSource.Exception, f.InstructionEip);
-            if (c.StopReason != StopReason.Shutdown) return true;
-            counter.Shutdown = true;
-            return false;
-        };
-        return t;
+            Cpu = new Emu.X86.Cpu(new Mmu(Physical), new IoSpace());
+            // Exceptions are delivered through the guest's IVT or IDT, as the CPU does. A triple
+            // fault ends the program as an unhandled exception would; so does a run of exceptions
+            // with no instruction retired between them (a handler whose first fetch faults again),
+            // which the instruction budget cannot end.
+            Cpu.DeliverException = (c, f) =>
+            {
+                if (c.InstructionCount != LastCount)
+                {
+                    LastCount = c.InstructionCount;
+                    Stalls = 0;
+                }
+                if (++Stalls > StallLimit || ++Delivered > FaultLimit)
+                {
+                    Stalled = true;
+                    return false;
+                }
+                Interrupts.Deliver(c, f.Vector, f.HasErrorCode, f.ErrorCode, f.IsSoftwareInterrupt ? EventSource.Software : EventSource.Exception, f.InstructionEip);
+                if (c.StopReason != StopReason.Shutdown) return true;
+                Shutdown = true;
+                return false;
+            };
+        }
+
+        public unsafe Emu.X86.Cpu Start(byte[] image, FuzzState state, IExecutionEngine? engine)
+        {
+            Emu.X86.Cpu c = Cpu;
+            c.Engine = engine;
+            c.Reset();                 // drops every block (and the previous engine's regions with them)
+            c.CopyStateFrom(Template); // what Reset leaves alone: the instruction count, TSC offset, FPU, ...
+            c.LastFault = null;
+            c.LastLimitation = null;
+            c.ShutdownCause = null;
+            c.FaultsTaken = c.InstructionCountAtFault = 0;
+            Array.Clear(c.Events);
+            image.CopyTo(new Span<byte>(Physical.Ram, image.Length));
+            state.Apply(c);
+            Delivered = Stalls = 0;
+            LastCount = 0;
+            Shutdown = Stalled = false;
+            return c;
+        }
     }
 
-    private static unsafe int RamDifference(TestCpu a, TestCpu b)
+    private static unsafe int RamDifference(Emu.X86.Cpu a, Emu.X86.Cpu b)
     {
         var x = new ReadOnlySpan<byte>(a.Physical.Ram, (int)FuzzLayout.RamSize);
         var y = new ReadOnlySpan<byte>(b.Physical.Ram, (int)FuzzLayout.RamSize);
@@ -184,6 +233,8 @@ public sealed class FuzzRunner
     public string Summary()
     {
         var s = new StringBuilder($"{Programs} programs, {Instructions} instructions, {Faults} exceptions, {Steps} steps, {Regions} regions compiled in {CompileTime.TotalSeconds:F1} s;");
+        double f = 1000.0 / System.Diagnostics.Stopwatch.Frequency;
+        s.Append($" ms: build {TBuild * f:F0} start {TStart * f:F0} run {TRun * f:F0} compare {TCompare * f:F0};");
         foreach (var (k, v) in Endings) s.Append($" {k}: {v};");
         return s.ToString();
     }
