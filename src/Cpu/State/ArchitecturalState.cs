@@ -39,7 +39,7 @@ public sealed partial class Cpu
     };
 
     /// <summary>
-    /// Makes this CPU's architectural state (and the A20 gate of its MMU) a copy of
+    /// Makes this CPU's architectural state (and the A20 gate and paging controls of its MMU) a copy of
     /// <paramref name="other"/>'s, lazy flags included, and drops its block lookup shortcuts.
     /// Memory is not copied.
     /// </summary>
@@ -78,6 +78,7 @@ public sealed partial class Cpu
         StackShadow = other.StackShadow;
         deferredDataHits = other.deferredDataHits;
         UpdateBreakpoints(); // derives the armed breakpoints from DR7 and tells the MMU
+        LoadPagingControls(); // CR0.PG and WP, CR3, CR4.PSE and PGE: the MMU translates as the other's does
         Mmu.A20Enabled = other.Mmu.A20Enabled;
         Mmu.UserMode = Cpl == 3;
         Mmu.FlushAll();
