@@ -39,16 +39,16 @@ public sealed class FuzzLayout
     public const uint Tss16 = 0x2400;        // the current task's TSS when it is a 16-bit one
     public const uint PageDirectory = 0x3000;
     public const uint PageTable = 0x4000;    // maps 0-4 MiB
-    public const uint Handlers32 = 0x10000;  // 64 interrupt handlers of 64 bytes, 32-bit code (flat segments)
+    public const uint Handlers32 = 0x10000;  // 32 interrupt handlers of 64 bytes, 32-bit code (flat segments)
     public const uint Code16Base = 0x20000;  // the base of the 16-bit code segments and of real-mode CS
-    public const uint Handlers16 = 0x28000;  // 64 handlers of 16-bit code, at offset 8000h of the 16-bit code segments
+    public const uint Handlers16 = 0x28000;  // 32 handlers of 16-bit code, at offset 8000h of the 16-bit code segments
     public const uint Program = 0x20100;     // the program (offset 100h of the 16-bit code segments)
     public const int ProgramBytes = 0x300;
     public const uint Stack16Base = 0x30000; // the base of the 16-bit data segments and of real-mode SS
     public const uint Data = 0x40000;        // far pointers and selectors for indirect far transfers and segment loads
 
     public const int GdtEntries = 64, LdtEntries = 32;
-    public const int HandlerBytes = 64, HandlerCount = 64;
+    public const int HandlerBytes = 64, HandlerCount = 32;
 
     // GDT selectors: for DPL d, four segments from index 1 + 4d: flat 32-bit code, flat 32-bit data,
     // 16-bit code at Code16Base, 16-bit data at Stack16Base.

@@ -40,7 +40,7 @@ public sealed class InstructionFuzzTests
         int seed = 1;
         foreach (FuzzGenerator g in new[] { FuzzGenerator.Bytes, FuzzGenerator.Instructions })
         {
-            int n = g == FuzzGenerator.Bytes ? 20 : 30;
+            int n = g == FuzzGenerator.Bytes ? 16 : 24;
             d.Add(FuzzMode.Real, 0, false, g, seed++, n);
             d.Add(FuzzMode.Virtual8086, 3, false, g, seed++, n);
             d.Add(FuzzMode.Virtual8086, 3, true, g, seed++, n);
