@@ -2,6 +2,8 @@ using System;
 using System.Diagnostics;
 using Xunit.Abstractions;
 
+using Emu.TestSupport.Fuzz;
+
 namespace Emu.Cpu.Tests.Fuzz;
 
 /// <summary>
@@ -75,7 +77,7 @@ public sealed class InstructionFuzzTests
             }
             catch (Exception e)
             {
-                string message = $"seed {seed}, program {i}: {(e is Xunit.Sdk.XunitException ? e.Message : e.ToString())}";
+                string message = $"seed {seed}, program {i}: {(e is FuzzFailure ? e.Message : e.ToString())}";
                 if (programs <= 1000) throw new Xunit.Sdk.XunitException(message);
                 if (++failed <= 10) failures.Add(message);
             }

@@ -1,7 +1,7 @@
 using System;
 using Emu.X86;
 
-namespace Emu.Cpu.Tests.Fuzz;
+namespace Emu.TestSupport.Fuzz;
 
 /// <summary>The processor mode a fuzz program starts in.</summary>
 public enum FuzzMode

@@ -5,7 +5,7 @@ using Emu.Memory;
 using Emu.Translator;
 using Emu.X86;
 
-namespace Emu.Cpu.Tests.Fuzz;
+namespace Emu.TestSupport.Fuzz;
 
 /// <summary>
 /// Runs fuzz programs on the translator and, in lockstep, on the interpreter: after every
@@ -15,6 +15,7 @@ namespace Emu.Cpu.Tests.Fuzz;
 /// the same architectural state and the same count of exceptions taken; at the end their RAM
 /// must be the same. A host exception from either engine fails the program.
 /// </summary>
+/// <remarks>Every failure is a <see cref="FuzzFailure"/> whose message names the program and what differed.</remarks>
 public sealed class FuzzRunner
 {
     /// <summary>Instructions a program may retire.</summary>
@@ -43,13 +44,21 @@ public sealed class FuzzRunner
     public static int ProgramSeed(int seed, long index) =>
         (int)(((ulong)seed * 0x9E37_79B9_7F4A_7C15UL + (ulong)index * 0xBF58_476D_1CE4_E5B9UL) >> 33);
 
-    /// <summary>Builds and runs one program; throws (an xunit assertion) at the first difference.</summary>
+    /// <summary>
+    /// Builds program <paramref name="programSeed"/>: fills <paramref name="image"/> (RAM, <see cref="FuzzLayout.RamSize"/>
+    /// bytes) with its world and code and returns the CPU state it starts from.
+    /// </summary>
+    public static FuzzState Build(int programSeed, FuzzMode mode, int cpl, bool iopl3, FuzzGenerator generator, byte[] image)
+    {
+        var r = new Random(programSeed);
+        return FuzzEnvironment.Build(r, mode, cpl, iopl3, generator, new InstructionGenerator(r, new FuzzLayout()), image);
+    }
+
+    /// <summary>Builds and runs one program; throws a <see cref="FuzzFailure"/> at the first difference.</summary>
     public void Run(int programSeed, FuzzMode mode, int cpl, bool iopl3, FuzzGenerator generator)
     {
         long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        var r = new Random(programSeed);
-        var ig = new InstructionGenerator(r, new FuzzLayout());
-        FuzzState state = FuzzEnvironment.Build(r, mode, cpl, iopl3, generator, ig, image);
+        FuzzState state = Build(programSeed, mode, cpl, iopl3, generator, image);
         string what = $"{mode} CPL {cpl}{(mode == FuzzMode.Virtual8086 ? iopl3 ? " IOPL 3" : " IOPL<3" : "")} {generator}, program seed {programSeed}";
 
         long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -66,9 +75,9 @@ public sealed class FuzzRunner
             {
                 p = b.Run(1);
             }
-            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            catch (Exception e) when (e is not FuzzFailure)
             {
-                throw new Xunit.Sdk.XunitException($"{what}: the translator threw {e} at {cs:X4}:{eip:X8} ({b.DisassembleAt(csBase, eip)}); start: {state}");
+                throw new FuzzFailure($"{what}: the translator threw {e} at {cs:X4}:{eip:X8} ({b.DisassembleAt(csBase, eip)}); start: {state}");
             }
             bool endsInFault = b.EndedInFault(faults);
             StopReason q;
@@ -76,9 +85,9 @@ public sealed class FuzzRunner
             {
                 q = a.Follow(b.InstructionCount - before, endsInFault);
             }
-            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            catch (Exception e) when (e is not FuzzFailure)
             {
-                throw new Xunit.Sdk.XunitException($"{what}: the interpreter threw {e} at {cs:X4}:{eip:X8} ({a.DisassembleAt(csBase, eip)}); start: {state}");
+                throw new FuzzFailure($"{what}: the interpreter threw {e} at {cs:X4}:{eip:X8} ({a.DisassembleAt(csBase, eip)}); start: {state}");
             }
             // An instruction the emulator does not implement yet stops the translator's step before
             // it retires; the interpreter, stopped just before it, goes on into it.
@@ -99,15 +108,15 @@ public sealed class FuzzRunner
                 Trace($"interpreter: {a.LastFault} events {Events(a)}; translator: {b.LastFault} events {Events(b)}");
             }
             if (difference is not null)
-                Assert.Fail($"{what}: at the step from {cs:X4}:{eip:X8} ({a.DisassembleAt(csBase, eip)}), instruction {before}: {difference}; start: {state}; code: {Convert.ToHexString(image, (int)FuzzLayout.Program, 32)}");
+                throw new FuzzFailure($"{what}: at the step from {cs:X4}:{eip:X8} ({a.DisassembleAt(csBase, eip)}), instruction {before}: {difference}; start: {state}; code: {Convert.ToHexString(image, (int)FuzzLayout.Program, 32)}");
             if (p != StopReason.BudgetExhausted || b.InstructionCount >= Budget) break;
         }
         long t3 = System.Diagnostics.Stopwatch.GetTimestamp();
         int at = RamDifference(a, b);
         if (at >= 0)
-            Assert.Fail($"{what}: RAM differs at {at:X} (interpreter {a.Physical.Read8((uint)at):X2}, translator {b.Physical.Read8((uint)at):X2}); start: {state}");
+            throw new FuzzFailure($"{what}: RAM differs at {at:X} (interpreter {a.Physical.Read8((uint)at):X2}, translator {b.Physical.Read8((uint)at):X2}); start: {state}");
         // A region the translator could not compile would have run interpreted, untested.
-        Assert.True(engine.Failures == 0, $"{what}: the translator failed to compile {engine.Failures} region(s)");
+        if (engine.Failures != 0) throw new FuzzFailure($"{what}: the translator failed to compile {engine.Failures} region(s)");
 
         Programs++;
         long t4 = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -172,35 +181,16 @@ public sealed class FuzzRunner
 
         public readonly PhysicalMemory Physical = new(FuzzLayout.RamSize);
         public readonly Emu.X86.Cpu Cpu;
-        public int Delivered, Stalls;
-        public long LastCount;
-        public bool Shutdown, Stalled;
+        public readonly LimitedDelivery Delivery = new();
 
         public Machine()
         {
             Cpu = new Emu.X86.Cpu(new Mmu(Physical), new IoSpace());
-            // Exceptions are delivered through the guest's IVT or IDT, as the CPU does. A triple
-            // fault ends the program as an unhandled exception would; so does a run of exceptions
-            // with no instruction retired between them (a handler whose first fetch faults again),
-            // which the instruction budget cannot end.
-            Cpu.DeliverException = (c, f) =>
-            {
-                if (c.InstructionCount != LastCount)
-                {
-                    LastCount = c.InstructionCount;
-                    Stalls = 0;
-                }
-                if (++Stalls > StallLimit || ++Delivered > FaultLimit)
-                {
-                    Stalled = true;
-                    return false;
-                }
-                Interrupts.Deliver(c, f.Vector, f.HasErrorCode, f.ErrorCode, f.IsSoftwareInterrupt ? EventSource.Software : EventSource.Exception, f.InstructionEip);
-                if (c.StopReason != StopReason.Shutdown) return true;
-                Shutdown = true;
-                return false;
-            };
+            Cpu.DeliverException = Delivery.Deliver;
         }
+
+        public bool Shutdown => Delivery.ShutDown(Cpu);
+        public bool Stalled => Delivery.Stalled(Cpu);
 
         public unsafe Emu.X86.Cpu Start(byte[] image, FuzzState state, IExecutionEngine? engine)
         {
@@ -215,9 +205,7 @@ public sealed class FuzzRunner
             Array.Clear(c.Events);
             image.CopyTo(new Span<byte>(Physical.Ram, image.Length));
             state.Apply(c);
-            Delivered = Stalls = 0;
-            LastCount = 0;
-            Shutdown = Stalled = false;
+            Delivery.Reset(c);
             return c;
         }
     }
@@ -238,4 +226,64 @@ public sealed class FuzzRunner
         foreach (var (k, v) in Endings) s.Append($" {k}: {v};");
         return s.ToString();
     }
+}
+
+/// <summary>A fuzz program that failed: a host exception, or the engines disagreed.</summary>
+public sealed class FuzzFailure : Exception
+{
+    public FuzzFailure(string message) : base(message) { }
+}
+
+/// <summary>
+/// Delivers a CPU's exceptions through the guest's IVT or IDT as the CPU does (a
+/// <see cref="Emu.X86.Cpu.DeliverException"/> hook), and ends the run as an unhandled
+/// exception would at a triple fault, after <see cref="FuzzRunner.FaultLimit"/> exceptions, or
+/// after <see cref="FuzzRunner.StallLimit"/> in a row with no instruction retired between them
+/// (a handler whose first fetch faults again), which an instruction budget cannot end. One
+/// instance serves several CPUs, each counted apart: lockstep's shadow gets the primary's hook.
+/// </summary>
+public sealed class LimitedDelivery
+{
+    private sealed class Count
+    {
+        public int Delivered, Stalls;
+        public long LastInstructionCount;
+        public bool Shutdown, Stalled;
+    }
+
+    private readonly Dictionary<Emu.X86.Cpu, Count> counts = new(ReferenceEqualityComparer.Instance);
+
+    private Count Of(Emu.X86.Cpu c)
+    {
+        if (!counts.TryGetValue(c, out Count? n)) counts[c] = n = new Count();
+        return n;
+    }
+
+    public bool Deliver(Emu.X86.Cpu c, GuestFault f)
+    {
+        Count n = Of(c);
+        if (c.InstructionCount != n.LastInstructionCount)
+        {
+            n.LastInstructionCount = c.InstructionCount;
+            n.Stalls = 0;
+        }
+        if (++n.Stalls > FuzzRunner.StallLimit || ++n.Delivered > FuzzRunner.FaultLimit)
+        {
+            n.Stalled = true;
+            return false;
+        }
+        Interrupts.Deliver(c, f.Vector, f.HasErrorCode, f.ErrorCode, f.IsSoftwareInterrupt ? EventSource.Software : EventSource.Exception, f.InstructionEip);
+        if (c.StopReason != StopReason.Shutdown) return true;
+        n.Shutdown = true;
+        return false;
+    }
+
+    /// <summary>Whether the CPU's run ended in a triple fault.</summary>
+    public bool ShutDown(Emu.X86.Cpu c) => Of(c).Shutdown;
+
+    /// <summary>Whether the CPU's run ended at the limit of exceptions.</summary>
+    public bool Stalled(Emu.X86.Cpu c) => Of(c).Stalled;
+
+    /// <summary>Starts counting afresh (a new program).</summary>
+    public void Reset(Emu.X86.Cpu c) => counts[c] = new Count();
 }

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using Emu.X86;
 using Iced.Intel;
 
-namespace Emu.Cpu.Tests.Fuzz;
+namespace Emu.TestSupport.Fuzz;
 
 /// <summary>
 /// Random valid instructions, encoded by Iced's <see cref="Encoder"/>: a <see cref="Code"/>
