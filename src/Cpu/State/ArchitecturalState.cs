@@ -39,7 +39,7 @@ public sealed partial class Cpu
     };
 
     /// <summary>
-    /// Makes this CPU's architectural state (and the A20 gate and paging controls of its MMU) a copy of
+    /// Makes this CPU's architectural state (and the A20 gate, paging controls and alignment checking of its MMU) a copy of
     /// <paramref name="other"/>'s, lazy flags included, and drops its block lookup shortcuts.
     /// Memory is not copied.
     /// </summary>
@@ -81,6 +81,8 @@ public sealed partial class Cpu
         LoadPagingControls(); // CR0.PG and WP, CR3, CR4.PSE and PGE: the MMU translates as the other's does
         Mmu.A20Enabled = other.Mmu.A20Enabled;
         Mmu.UserMode = Cpl == 3;
+        // Alignment checking follows CR0.AM, EFLAGS.AC and CPL 3, as UpdateModes derives it (#AC, Intel SDM Vol. 3, 6.15).
+        Mmu.AlignmentCheck = (Cr0 & Cr0Bits.AM) != 0 && (Eflags & Flags.AC) != 0 && Cpl == 3;
         Mmu.FlushAll();
         Blocks.FlushJumpCache();
     }

@@ -23,8 +23,9 @@ namespace Emu.Cpu.Tests.Fuzz;
 /// cases, so N = 45000 is about 10^6 programs), and <c>EMU_FUZZ_SEED=S</c> changes the seed of
 /// every case. For example, on one core:
 /// <code>EMU_FUZZ_PROGRAMS=45000 dotnet test tests/Emu.Cpu.Tests -c Release --filter FullyQualifiedName~InstructionFuzz</code>
-/// A failure names the program (case, seed, index); <c>EMU_FUZZ_FIRST=I EMU_FUZZ_PROGRAMS=1</c> with
-/// the same seed and a filter on the case runs that one program again.
+/// A failure names the program (case, seed, index, program seed); <c>EMU_FUZZ_PROGRAM_SEED=P</c> with a
+/// filter on the case runs that one program again (<c>EMU_FUZZ_TRACE=1</c> lists its steps), as does
+/// <c>EMU_FUZZ_FIRST=I EMU_FUZZ_PROGRAMS=1</c> with the same seed.
 /// </para>
 /// </summary>
 public sealed class InstructionFuzzTests
@@ -69,11 +70,14 @@ public sealed class InstructionFuzzTests
         // and reports the first few at the end.
         var failures = new System.Collections.Generic.List<string>();
         int failed = 0;
+        // EMU_FUZZ_PROGRAM_SEED=P runs the one program a failure names (the case filtered to its mode).
+        int? only = int.TryParse(Environment.GetEnvironmentVariable("EMU_FUZZ_PROGRAM_SEED"), out int p) ? p : null;
+        if (only is not null) programs = 1;
         for (long i = first; i < first + programs; i++)
         {
             try
             {
-                runner.Run(FuzzRunner.ProgramSeed(seed, i), mode, cpl, iopl3, generator);
+                runner.Run(only ?? FuzzRunner.ProgramSeed(seed, i), mode, cpl, iopl3, generator);
             }
             catch (Exception e)
             {
