@@ -66,6 +66,7 @@ public sealed class InstructionFuzzTests
         var runner = new FuzzRunner();
         if (Environment.GetEnvironmentVariable("EMU_FUZZ_TRACE") == "1") runner.Trace = output.WriteLine;
         var clock = Stopwatch.StartNew();
+        TimeSpan cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         // A long run goes on after a failing program (the runner's machines start afresh for each)
         // and reports the first few at the end.
         var failures = new System.Collections.Generic.List<string>();
@@ -86,7 +87,10 @@ public sealed class InstructionFuzzTests
                 if (++failed <= 10) failures.Add(message);
             }
         }
-        output.WriteLine($"{mode} CPL {cpl} {generator}: {runner.Summary()} {clock.Elapsed.TotalSeconds:F1} s, {programs / clock.Elapsed.TotalSeconds:F1} programs/s");
+        // Programs per second of the process's processor time: on a shared machine the wall clock says little.
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+        output.WriteLine($"{mode} CPL {cpl} {generator}: {runner.Summary()} {clock.Elapsed.TotalSeconds:F1} s, " +
+            $"{programs / clock.Elapsed.TotalSeconds:F1} programs/s; {cpuSeconds:F1} s of processor time, {programs / cpuSeconds:F1} programs per processor-second");
         Assert.True(failed == 0, $"{failed} of {programs} programs failed; the first:\n{string.Join("\n", failures)}");
         // The programs do something: they retire instructions and take exceptions, and not all stop at once.
         Assert.True(runner.Instructions > programs, $"only {runner.Instructions} instructions in {programs} programs");
