@@ -12,7 +12,7 @@ namespace Emu.Machine.Tests;
 /// the emulator's own lockstep engine (<see cref="LockstepRunner"/>, <c>--engine lockstep</c>):
 /// the translator's machine and the interpreter's shadow, with its copied RAM, its dirty-page
 /// comparison and its device replay, must not diverge. A few programs per mode in CI;
-/// <c>EMU_FUZZ_PROGRAMS=N</c> runs N per case.
+/// <c>EMU_FUZZ_PROGRAMS=N</c> runs N per case, <c>EMU_FUZZ_SEED=S</c> other programs.
 /// </summary>
 public sealed class LockstepFuzzTests
 {
@@ -26,6 +26,7 @@ public sealed class LockstepFuzzTests
     public void FuzzProgramsRunInLockstepWithoutDivergence(FuzzMode mode, int cpl, bool iopl3, FuzzGenerator generator, int seed)
     {
         int programs = int.TryParse(Environment.GetEnvironmentVariable("EMU_FUZZ_PROGRAMS"), out int asked) && asked > 0 ? asked : 6;
+        if (int.TryParse(Environment.GetEnvironmentVariable("EMU_FUZZ_SEED"), out int s)) seed = seed * 7919 + s;
         var image = new byte[FuzzLayout.RamSize];
         long steps = 0, retired = 0;
         for (int i = 0; i < programs; i++)
