@@ -111,7 +111,7 @@ public sealed class InstructionGeneratorTests
     public void ItEncodesValidInstructionsOfEveryKindSystemOnesIncluded(int bitness)
     {
         var r = new Random(bitness);
-        var g = new InstructionGenerator(r, new FuzzLayout());
+        var g = new InstructionGenerator(r);
         var code = new byte[64 * 1024];
         const uint ip = 0x100;
         g.Fill(code, bitness, ip);

@@ -25,7 +25,7 @@ public enum FuzzGenerator
 /// Where a fuzz program's environment lies in guest RAM (physical = linear: paging, when on,
 /// maps RAM mostly to itself), and the selectors and code offsets generated instructions aim at.
 /// </summary>
-public sealed class FuzzLayout
+public static class FuzzLayout
 {
     public const uint RamSize = 1u << 20;
 
@@ -61,7 +61,7 @@ public sealed class FuzzLayout
     public const int FirstGate = 22, FirstRandom = 32;
 
     /// <summary>A selector into the GDT or LDT, any RPL; now and then anything at all.</summary>
-    public ushort RandomSelector(Random r)
+    public static ushort RandomSelector(Random r)
     {
         int k = r.Next(16);
         if (k == 0) return (ushort)r.Next(0x10000);
@@ -71,7 +71,7 @@ public sealed class FuzzLayout
     }
 
     /// <summary>An offset into code: the program or a handler, as a flat segment or the 16-bit code segment sees it.</summary>
-    public uint RandomCodeOffset(Random r, int size)
+    public static uint RandomCodeOffset(Random r, int size)
     {
         uint linear = r.Next(3) switch
         {
@@ -83,7 +83,7 @@ public sealed class FuzzLayout
     }
 
     /// <summary>The program's first offset in its code segment.</summary>
-    public uint CodeOffset(int bitness) => bitness == 16 ? Program - Code16Base : Program;
+    public static uint CodeOffset(int bitness) => bitness == 16 ? Program - Code16Base : Program;
 }
 
 /// <summary>
@@ -205,12 +205,11 @@ public static class FuzzEnvironment
         WriteTss16(r, ram, FuzzLayout.TargetTss16, current: false);
 
         // Far pointers (16:32 and 16:16) and selectors for indirect far transfers and segment loads.
-        var layout = new FuzzLayout();
         for (uint a = FuzzLayout.Data; a < FuzzLayout.Data + 0x1000; a += 8)
         {
-            Put32(ram, a, layout.RandomCodeOffset(r, r.Next(2) == 0 ? 16 : 32));
-            Put16(ram, a + 4, layout.RandomSelector(r));
-            Put16(ram, a + 6, layout.RandomSelector(r));
+            Put32(ram, a, FuzzLayout.RandomCodeOffset(r, r.Next(2) == 0 ? 16 : 32));
+            Put16(ram, a + 4, FuzzLayout.RandomSelector(r));
+            Put16(ram, a + 6, FuzzLayout.RandomSelector(r));
         }
 
         // Handlers: a few instructions, sometimes popping the error code, then IRET of the code size.
@@ -224,7 +223,7 @@ public static class FuzzEnvironment
         bool real = mode == FuzzMode.Real;
         int bitness = mode == FuzzMode.Protected32 ? 32 : 16;
         if (generator == FuzzGenerator.Instructions)
-            ig.Fill(ram.AsSpan((int)FuzzLayout.Program, FuzzLayout.ProgramBytes), bitness, layout.CodeOffset(bitness));
+            ig.Fill(ram.AsSpan((int)FuzzLayout.Program, FuzzLayout.ProgramBytes), bitness, FuzzLayout.CodeOffset(bitness));
 
         // Control registers.
         uint cr4 = 0;
@@ -282,7 +281,7 @@ public static class FuzzEnvironment
             st.Gpr[g] = r.Next(6) switch
             {
                 0 or 1 => (uint)r.Next((int)FuzzLayout.RamSize),
-                2 => layout.RandomSelector(r),
+                2 => FuzzLayout.RandomSelector(r),
                 3 => (uint)r.Next(256),
                 4 => FuzzLayout.Data + (uint)r.Next(0x1000),
                 _ => (uint)r.Next() * 2u + (uint)r.Next(2),
@@ -331,7 +330,7 @@ public static class FuzzEnvironment
         }
         st.Gpr[Reg.ESP] = stack16 ? 0xE000u - (uint)cpl * 0x1000 - (uint)r.Next(0x100) * 2
             : FuzzLayout.Stack16Base + 0x8000u - (uint)cpl * 0x1000 - (uint)r.Next(0x100) * 4;
-        st.Eip = layout.CodeOffset(code16 ? 16 : 32);
+        st.Eip = FuzzLayout.CodeOffset(code16 ? 16 : 32);
         return st;
     }
 
@@ -358,27 +357,25 @@ public static class FuzzEnvironment
     /// <summary>A call gate (16- or 32-bit, to a code segment of any DPL, 0-3 parameters) or a task gate.</summary>
     private static ulong RandomGate(Random r)
     {
-        var layout = new FuzzLayout();
         if (r.Next(5) == 0)
             return Gate(r.Next(2) == 0 ? FuzzLayout.TargetTss32Selector : FuzzLayout.TargetTss16Selector, 0, 5, r.Next(4), r.Next(10) != 0);
         bool gate32 = r.Next(3) != 0;
         int dpl = r.Next(4);
-        ushort target = r.Next(8) == 0 ? layout.RandomSelector(r)
+        ushort target = r.Next(8) == 0 ? FuzzLayout.RandomSelector(r)
             : gate32 ? FuzzLayout.Code32Selector(r.Next(4)) : FuzzLayout.Code16Selector(r.Next(4));
-        return Gate(target, layout.RandomCodeOffset(r, gate32 ? 32 : 16), gate32 ? 0xC : 0x4, dpl, r.Next(12) != 0, r.Next(4));
+        return Gate(target, FuzzLayout.RandomCodeOffset(r, gate32 ? 32 : 16), gate32 ? 0xC : 0x4, dpl, r.Next(12) != 0, r.Next(4));
     }
 
     /// <summary>An IDT entry: an interrupt or trap gate (mostly to ring-0 code), a task gate, or something broken.</summary>
     private static ulong RandomIdtGate(Random r)
     {
-        var layout = new FuzzLayout();
         int k = r.Next(20);
         if (k == 0) return RandomDescriptor(r);
         if (k < 3) return Gate(r.Next(2) == 0 ? FuzzLayout.TargetTss32Selector : FuzzLayout.TargetTss16Selector, 0, 5, r.Next(4), r.Next(10) != 0);
         bool gate32 = r.Next(5) != 0;
         int handler = r.Next(FuzzLayout.HandlerCount) * FuzzLayout.HandlerBytes;
         int targetDpl = r.Next(6) == 0 ? r.Next(4) : 0;
-        ushort selector = r.Next(12) == 0 ? layout.RandomSelector(r)
+        ushort selector = r.Next(12) == 0 ? FuzzLayout.RandomSelector(r)
             : gate32 ? FuzzLayout.Code32Selector(targetDpl) : FuzzLayout.Code16Selector(targetDpl);
         uint offset = gate32 ? FuzzLayout.Handlers32 + (uint)handler : FuzzLayout.Handlers16 - FuzzLayout.Code16Base + (uint)handler;
         int type = (gate32 ? 0xE : 0x6) | r.Next(2);
@@ -410,7 +407,7 @@ public static class FuzzEnvironment
         {
             bool small = r.Next(8) == 0;
             Put32(ram, at + 0x04 + 8u * (uint)n, small ? 0xF000u - (uint)n * 0x400 : 0x3F000u - (uint)n * 0x400);
-            Put32(ram, at + 0x08 + 8u * (uint)n, r.Next(12) == 0 ? (uint)new FuzzLayout().RandomSelector(r)
+            Put32(ram, at + 0x08 + 8u * (uint)n, r.Next(12) == 0 ? (uint)FuzzLayout.RandomSelector(r)
                 : small ? FuzzLayout.Data16Selector(n) : FuzzLayout.Data32Selector(n));
         }
         Put32(ram, at + 0x1C, FuzzLayout.PageDirectory);
@@ -419,7 +416,7 @@ public static class FuzzEnvironment
         for (int g = 0; g < 8; g++) Put32(ram, at + 0x28 + 4u * (uint)g, (uint)r.Next((int)FuzzLayout.RamSize));
         Put32(ram, at + 0x38, 0x3E000u - (uint)r.Next(0x100) * 4); // ESP
         ushort[] segs = { FuzzLayout.Data32Selector(0), FuzzLayout.Code32Selector(0), FuzzLayout.Data32Selector(0), FuzzLayout.Data32Selector(0), FuzzLayout.Data32Selector(0), FuzzLayout.Data32Selector(0) };
-        for (int s = 0; s < 6; s++) Put32(ram, at + 0x48 + 4u * (uint)s, r.Next(16) == 0 ? new FuzzLayout().RandomSelector(r) : segs[s]);
+        for (int s = 0; s < 6; s++) Put32(ram, at + 0x48 + 4u * (uint)s, r.Next(16) == 0 ? FuzzLayout.RandomSelector(r) : segs[s]);
         Put32(ram, at + 0x60, r.Next(4) == 0 ? 0u : FuzzLayout.LdtSelector);
         // The I/O permission bitmap at 68h: ports 0-3FFh, then the terminating FFh byte (Intel SDM Vol. 1, 19.5.2).
         uint ioMap = current ? (r.Next(6) == 0 ? (uint)r.Next(0x10000) : 0x68u) : 0x68u;
@@ -434,14 +431,14 @@ public static class FuzzEnvironment
         for (int n = 0; n < 3; n++)
         {
             Put16(ram, at + 2 + 4u * (uint)n, (ushort)(0xF000 - n * 0x400));
-            Put16(ram, at + 4 + 4u * (uint)n, r.Next(12) == 0 ? new FuzzLayout().RandomSelector(r) : FuzzLayout.Data16Selector(n));
+            Put16(ram, at + 4 + 4u * (uint)n, r.Next(12) == 0 ? FuzzLayout.RandomSelector(r) : FuzzLayout.Data16Selector(n));
         }
         Put16(ram, at + 14, (ushort)(0x8000 + r.Next(FuzzLayout.HandlerCount) * FuzzLayout.HandlerBytes));
         Put16(ram, at + 16, (ushort)(Flags.Reserved1 | ((uint)r.Next() & 0xCD5)));
         for (int g = 0; g < 8; g++) Put16(ram, at + 18 + 2u * (uint)g, (ushort)r.Next(0x10000));
         Put16(ram, at + 26, (ushort)(0xE000 - r.Next(0x100) * 2)); // SP
         ushort[] segs = { FuzzLayout.Data16Selector(0), FuzzLayout.Code16Selector(0), FuzzLayout.Data16Selector(0), FuzzLayout.Data16Selector(0) };
-        for (int s = 0; s < 4; s++) Put16(ram, at + 34 + 2u * (uint)s, r.Next(16) == 0 ? new FuzzLayout().RandomSelector(r) : segs[s]);
+        for (int s = 0; s < 4; s++) Put16(ram, at + 34 + 2u * (uint)s, r.Next(16) == 0 ? FuzzLayout.RandomSelector(r) : segs[s]);
         Put16(ram, at + 42, r.Next(4) == 0 ? (ushort)0 : FuzzLayout.LdtSelector);
         _ = current;
     }

@@ -35,9 +35,16 @@ public sealed class FuzzRunner
     /// <summary>Called with a line for each step (debugging a failure).</summary>
     public Action<string>? Trace;
 
+    /// <summary>Totals over the programs run, for the test's report.</summary>
     public long Programs, Instructions, Faults, Steps, Regions;
+
+    /// <summary>Time the translator spent compiling regions (RyuJIT included).</summary>
     public TimeSpan CompileTime;
-    public long TBuild, TStart, TRun, TCompare;
+
+    /// <summary>Where the time went (<see cref="System.Diagnostics.Stopwatch"/> ticks): building programs, starting the machines, running, comparing RAM.</summary>
+    public long BuildTicks, StartTicks, RunTicks, CompareTicks;
+
+    /// <summary>How the programs ended: a stop reason, the exception that stopped one, a shutdown or the exception limit.</summary>
     public readonly Dictionary<string, long> Endings = new();
 
     /// <summary>The seed of program <paramref name="index"/> of a run with <paramref name="seed"/>.</summary>
@@ -51,7 +58,7 @@ public sealed class FuzzRunner
     public static FuzzState Build(int programSeed, FuzzMode mode, int cpl, bool iopl3, FuzzGenerator generator, byte[] image)
     {
         var r = new Random(programSeed);
-        return FuzzEnvironment.Build(r, mode, cpl, iopl3, generator, new InstructionGenerator(r, new FuzzLayout()), image);
+        return FuzzEnvironment.Build(r, mode, cpl, iopl3, generator, new InstructionGenerator(r), image);
     }
 
     /// <summary>Builds and runs one program; throws a <see cref="FuzzFailure"/> at the first difference.</summary>
@@ -120,7 +127,7 @@ public sealed class FuzzRunner
 
         Programs++;
         long t4 = System.Diagnostics.Stopwatch.GetTimestamp();
-        TBuild += t1 - t0; TStart += t2 - t1; TRun += t3 - t2; TCompare += t4 - t3;
+        BuildTicks += t1 - t0; StartTicks += t2 - t1; RunTicks += t3 - t2; CompareTicks += t4 - t3;
         Regions += engine.CompiledRegions;
         CompileTime += engine.CompileTime;
         Instructions += b.InstructionCount;
@@ -222,7 +229,7 @@ public sealed class FuzzRunner
     {
         var s = new StringBuilder($"{Programs} programs, {Instructions} instructions, {Faults} exceptions, {Steps} steps, {Regions} regions compiled in {CompileTime.TotalSeconds:F1} s;");
         double f = 1000.0 / System.Diagnostics.Stopwatch.Frequency;
-        s.Append($" ms: build {TBuild * f:F0} start {TStart * f:F0} run {TRun * f:F0} compare {TCompare * f:F0};");
+        s.Append($" ms: build {BuildTicks * f:F0} start {StartTicks * f:F0} run {RunTicks * f:F0} compare {CompareTicks * f:F0};");
         foreach (var (k, v) in Endings) s.Append($" {k}: {v};");
         return s.ToString();
     }

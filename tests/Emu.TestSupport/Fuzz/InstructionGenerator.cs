@@ -26,15 +26,13 @@ public sealed class InstructionGenerator
     private static readonly Table Code16 = Build(16), Code32 = Build(32);
 
     private readonly Random random;
-    private readonly FuzzLayout layout;
     private readonly byte[] buffer = new byte[32];
     private readonly BufferWriter writer;
     private readonly Encoder encoder16, encoder32;
 
-    public InstructionGenerator(Random random, FuzzLayout layout)
+    public InstructionGenerator(Random random)
     {
         this.random = random;
-        this.layout = layout;
         writer = new BufferWriter(buffer);
         encoder16 = Encoder.Create(16, writer);
         encoder32 = Encoder.Create(32, writer);
@@ -278,19 +276,19 @@ public sealed class InstructionGenerator
                 }
                 case OpCodeOperandKind.br16_2 or OpCodeOperandKind.br32_4:
                 {
-                    uint target = random.Next(4) == 0 ? layout.CodeOffset(bitness) + (uint)random.Next(0x400) : (uint)(ip + random.Next(-64, 256));
+                    uint target = random.Next(4) == 0 ? FuzzLayout.CodeOffset(bitness) + (uint)random.Next(0x400) : (uint)(ip + random.Next(-64, 256));
                     SetNear(ref ins, i, k == OpCodeOperandKind.br16_2, target);
                     break;
                 }
                 case OpCodeOperandKind.farbr2_2:
                     ins.SetOpKind(i, OpKind.FarBranch16);
-                    ins.FarBranchSelector = layout.RandomSelector(random);
-                    ins.FarBranch16 = (ushort)layout.RandomCodeOffset(random, 16);
+                    ins.FarBranchSelector = FuzzLayout.RandomSelector(random);
+                    ins.FarBranch16 = (ushort)FuzzLayout.RandomCodeOffset(random, 16);
                     break;
                 case OpCodeOperandKind.farbr4_2:
                     ins.SetOpKind(i, OpKind.FarBranch32);
-                    ins.FarBranchSelector = layout.RandomSelector(random);
-                    ins.FarBranch32 = layout.RandomCodeOffset(random, 32);
+                    ins.FarBranchSelector = FuzzLayout.RandomSelector(random);
+                    ins.FarBranch32 = FuzzLayout.RandomCodeOffset(random, 32);
                     break;
                 default:
                     return false;
@@ -387,7 +385,7 @@ public sealed class InstructionGenerator
     {
         0 => (uint)random.Next(256),
         1 => (uint)random.Next((int)FuzzLayout.RamSize),
-        2 => layout.RandomSelector(random),
+        2 => FuzzLayout.RandomSelector(random),
         _ => (uint)random.Next() * 2u + (uint)random.Next(2),
     };
 
