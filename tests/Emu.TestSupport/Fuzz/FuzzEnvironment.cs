@@ -96,6 +96,7 @@ public sealed class FuzzState
     public readonly SegmentCache[] Seg = new SegmentCache[6];
     public readonly uint[] Dr = new uint[8];
     public uint Eip, Eflags, Cr0, Cr3, Cr4;
+    public uint SysenterCs, SysenterEsp, SysenterEip;
     public TableRegister Gdtr, Idtr;
     public SegmentCache Ldtr, Tr;
     public bool Paging;
@@ -112,6 +113,9 @@ public sealed class FuzzState
         for (int s = 0; s < 6; s++) c.Seg[s] = Seg[s];
         for (int r = 0; r < 8; r++) c.Gpr[r] = Gpr[r];
         c.Eip = Eip;
+        c.SysenterCs = SysenterCs;
+        c.SysenterEsp = SysenterEsp;
+        c.SysenterEip = SysenterEip;
         c.SetEflagsRaw(Eflags);
         for (int r = 0; r < 8; r++) c.Dr[r] = Dr[r];
         c.UpdateBreakpoints();
@@ -126,7 +130,7 @@ public sealed class FuzzState
         s.Append($"CS:EIP {Seg[SegReg.CS].Selector:X4}:{Eip:X8} EFLAGS {Emu.X86.Cpu.DescribeEflags(Eflags)} CR0 {Cr0:X8} CR3 {Cr3:X8} CR4 {Cr4:X8} DR7 {Dr[7]:X8}");
         for (int r = 0; r < 8; r++) s.Append($" {Reg.Names32[r]} {Gpr[r]:X8}");
         for (int g = 0; g < 6; g++) s.Append($" {SegReg.Names[g]} {Seg[g].Selector:X4}");
-        s.Append($" TR {Tr.Selector:X4} LDTR {Ldtr.Selector:X4}");
+        s.Append($" TR {Tr.Selector:X4} LDTR {Ldtr.Selector:X4} SYSENTER {SysenterCs:X4}:{SysenterEip:X8} ESP {SysenterEsp:X8}");
         return s.ToString();
     }
 }
@@ -254,6 +258,14 @@ public static class FuzzEnvironment
         {
             for (int n = 0; n < 4; n++) st.Dr[n] = FuzzLayout.Program + (uint)r.Next(0x40000);
             st.Dr[7] |= (uint)r.Next(0x100) | ((uint)r.Next(0x10000) << 16);
+        }
+
+        // SYSENTER's MSRs, half the time: CS 08h (SS 10h follows it, Intel SDM Vol. 2, SYSENTER), a ring-0 stack and a handler.
+        if (r.Next(2) == 0)
+        {
+            st.SysenterCs = FuzzLayout.Code32Selector(0);
+            st.SysenterEsp = 0x3D000u - (uint)r.Next(0x100) * 4;
+            st.SysenterEip = FuzzLayout.Handlers32 + (uint)(r.Next(FuzzLayout.HandlerCount) * FuzzLayout.HandlerBytes);
         }
 
         st.Gdtr = new TableRegister { Base = FuzzLayout.Gdt, Limit = FuzzLayout.GdtEntries * 8 - 1 };
@@ -456,6 +468,8 @@ public static class FuzzEnvironment
         if (r.Next(20) == 0) pde0 &= ~RwBit;
         if (r.Next(20) == 0) pde0 &= ~UsBit;
         if (r.Next(4) == 0) pde0 |= 0x60; // accessed, dirty (ignored in a directory entry)
+        // Now and then the first 4 MiB are one large page (CR4.PSE, Intel SDM Vol. 3, 4.3): RAM mapped to itself.
+        if (pse && r.Next(4) == 0) pde0 = (pde0 & 0x67) | PsBit | (r.Next(3) == 0 ? GlobalBit : 0);
         Put32(ram, FuzzLayout.PageDirectory, pde0);
         for (int extra = r.Next(6); extra > 0; extra--)
         {
