@@ -23,7 +23,7 @@ public sealed partial class Cpu
         nameof(Cr0), nameof(Cr2), nameof(Cr3), nameof(Cr4), nameof(Dr),
         nameof(Cpl), nameof(Code32), nameof(Stack32), nameof(Halted), nameof(InterruptShadow),
         nameof(InstructionCount), nameof(TscOffset), nameof(SysenterCs), nameof(SysenterEsp), nameof(SysenterEip),
-        nameof(Fpu), nameof(Mtrr), nameof(NmiBlocked), nameof(StackShadow), nameof(deferredDataHits),
+        nameof(Fpu), nameof(Mtrr), nameof(NmiBlocked), nameof(StackShadow), nameof(deferredDataHits), nameof(DebugTrapPending),
         nameof(InstructionBreakpointsArmed), nameof(DataBreakpointsArmed),
     };
 
@@ -77,6 +77,7 @@ public sealed partial class Cpu
         NmiBlocked = other.NmiBlocked;
         StackShadow = other.StackShadow;
         deferredDataHits = other.deferredDataHits;
+        DebugTrapPending = other.DebugTrapPending;
         UpdateBreakpoints(); // derives the armed breakpoints from DR7 and tells the MMU
         LoadPagingControls(); // CR0.PG and WP, CR3, CR4.PSE and PGE: the MMU translates as the other's does
         Mmu.A20Enabled = other.Mmu.A20Enabled;
@@ -130,6 +131,7 @@ public sealed partial class Cpu
             if (e.Mtrr[m] != a.Mtrr[m]) return new StateDifference($"MTRR slot {m}", $"0x{e.Mtrr[m]:X16}", $"0x{a.Mtrr[m]:X16}");
         if (e.NmiBlocked != a.NmiBlocked) return Bool("NMI blocked", e.NmiBlocked, a.NmiBlocked);
         if (e.StackShadow != a.StackShadow) return Bool("MOV SS shadow", e.StackShadow, a.StackShadow);
+        if (e.DebugTrapPending != a.DebugTrapPending) return Bool("debug trap pending (TSS T flag)", e.DebugTrapPending, a.DebugTrapPending);
         if (e.Mmu.A20Enabled != a.Mmu.A20Enabled) return Bool("A20 enabled", e.Mmu.A20Enabled, a.Mmu.A20Enabled);
         return null;
     }
