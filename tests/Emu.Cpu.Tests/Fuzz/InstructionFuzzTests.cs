@@ -21,8 +21,16 @@ namespace Emu.Cpu.Tests.Fuzz;
 /// CI runs a few programs of each mode and generator (<see cref="Cases"/>). Longer runs:
 /// <c>EMU_FUZZ_PROGRAMS=N</c> runs N programs per case instead (there are <see cref="CaseCount"/>
 /// cases, so N = 45000 is about 10^6 programs), and <c>EMU_FUZZ_SEED=S</c> changes the seed of
-/// every case. For example, on one core:
-/// <code>EMU_FUZZ_PROGRAMS=45000 dotnet test tests/Emu.Cpu.Tests -c Release --filter FullyQualifiedName~InstructionFuzz</code>
+/// every case, so that one process per core runs different programs. A core does about 100
+/// programs a second (most of it RyuJIT compiling the translator's regions; each case reports
+/// its rate), so 10^6 programs take about three hours on one core. For example, two processes:
+/// <code>
+/// dotnet build tests/Emu.Cpu.Tests -c Release
+/// EMU_FUZZ_SEED=1 EMU_FUZZ_PROGRAMS=22500 dotnet test tests/Emu.Cpu.Tests -c Release --no-build --filter FullyQualifiedName~InstructionFuzz &amp;
+/// EMU_FUZZ_SEED=2 EMU_FUZZ_PROGRAMS=22500 dotnet test tests/Emu.Cpu.Tests -c Release --no-build --filter FullyQualifiedName~InstructionFuzz
+/// </code>
+/// (add <c>--logger "console;verbosity=detailed"</c> to see each case's counts and rate). The same
+/// programs also run through the emulator's lockstep engine: Emu.Machine.Tests' LockstepFuzzTests.
 /// A failure names the program (case, seed, index, program seed); <c>EMU_FUZZ_PROGRAM_SEED=P</c> with a
 /// filter on the case runs that one program again (<c>EMU_FUZZ_TRACE=1</c> lists its steps), as does
 /// <c>EMU_FUZZ_FIRST=I EMU_FUZZ_PROGRAMS=1</c> with the same seed.
