@@ -100,6 +100,7 @@ public sealed class InstructionFuzzTests
         output.WriteLine($"{mode} CPL {cpl} {generator}: {runner.Summary()} {clock.Elapsed.TotalSeconds:F1} s, " +
             $"{programs / clock.Elapsed.TotalSeconds:F1} programs/s; {cpuSeconds:F1} s of processor time, {programs / cpuSeconds:F1} programs per processor-second");
         Assert.True(failed == 0, $"{failed} of {programs} programs failed; the first:\n{string.Join("\n", failures)}");
+        if (programs < 10) return; // one program replayed: the checks above are all it gets
         // The programs do something: they retire instructions and take exceptions, and not all stop at once.
         Assert.True(runner.Instructions > programs, $"only {runner.Instructions} instructions in {programs} programs");
         Assert.True(runner.Faults > 0, "no program took an exception");
