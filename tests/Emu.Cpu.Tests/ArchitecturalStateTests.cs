@@ -56,6 +56,55 @@ public class ArchitecturalStateTests
         Assert.Equal(1u, b.Cpu.Edx & 0xFF);
     }
 
+    /// <summary>
+    /// A copy of a CPU with paging on translates as the original does: CR0, CR3 and CR4 reach
+    /// its MMU. Its MMU had kept its own (paging off), so a shadow started from a running guest
+    /// would have read physical memory at linear addresses.
+    /// </summary>
+    [Fact]
+    public void ACopyOfACpuWithPagingOnTranslatesAsItDoes()
+    {
+        using var a = TestCpu.Flat32();
+        using var b = TestCpu.Flat32();
+        foreach (TestCpu t in new[] { a, b })
+        {
+            // A page directory at 10000h, its table at 11000h: the first 4 MiB map to themselves,
+            // except linear 5000h, which maps to physical 7000h.
+            t.Write32(0x1_0000, 0x1_1000 | 7);
+            for (uint i = 0; i < 1024; i++) t.Write32(0x1_1000 + 4 * i, (i << 12) | 7);
+            t.Write32(0x1_1000 + 4 * 5, 0x7000 | 7);
+            t.Write32(0x5000, 0x5555_5555);
+            t.Write32(0x7000, 0x7777_7777);
+        }
+        a.Cpu.WriteCr3(0x1_0000);
+        a.Cpu.WriteCr0(a.Cpu.Cr0 | Cr0Bits.PG);
+        Assert.Equal(0x7777_7777u, a.Cpu.Mmu.Read32(0x5000));
+        b.Cpu.CopyStateFrom(a.Cpu);
+        Assert.Equal(0x7777_7777u, b.Cpu.Mmu.Read32(0x5000));
+    }
+
+    /// <summary>
+    /// A copy of a CPU at CPL 3 with CR0.AM and EFLAGS.AC set checks alignment as it does
+    /// (#AC on a misaligned access, Intel SDM Vol. 3, 6.15): the copy's MMU had kept its own
+    /// setting, so lockstep's shadow missed the #AC the translator took (found by the
+    /// instruction fuzzer's lockstep run, in virtual-8086 mode).
+    /// </summary>
+    [Fact]
+    public void ACopyOfACpuCheckingAlignmentChecksItToo()
+    {
+        using var a = TestCpu.Flat32();
+        using var b = TestCpu.Flat32();
+        a.Cpu.WriteCr0(a.Cpu.Cr0 | Cr0Bits.AM);
+        a.Cpu.SetEflags(a.Cpu.GetEflags() | Flags.AC);
+        const uint dpl3 = SegmentCache.RightsP | SegmentCache.RightsS | SegmentCache.RightsDB | SegmentCache.RightsG | (3u << 5);
+        a.Cpu.Seg[SegReg.CS].Load(0x1B, 0, 0xFFFF_FFFF, dpl3 | 0xB);
+        a.Cpu.Seg[SegReg.SS].Load(0x23, 0, 0xFFFF_FFFF, dpl3 | 3);
+        a.Cpu.UpdateModes();
+        Assert.Equal(Emu.Memory.ExceptionVectors.AC, Assert.Throws<Emu.Memory.GuestFault>(() => a.Cpu.Mmu.Read32(0x5001)).Vector);
+        b.Cpu.CopyStateFrom(a.Cpu);
+        Assert.Equal(Emu.Memory.ExceptionVectors.AC, Assert.Throws<Emu.Memory.GuestFault>(() => b.Cpu.Mmu.Read32(0x5001)).Vector);
+    }
+
     [Fact]
     public void FlagsHeldDifferentlyButReadingTheSameAreNoDifference()
     {

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text;
 using Emu.Machine.Lockstep;
 using Emu.Memory;
+using Emu.TestSupport;
 using Emu.Translator;
 using Emu.X86;
 using Iced.Intel;
@@ -64,6 +65,33 @@ public sealed class LockstepTests : IClassFixture<FirmwareFixture>
         Assert.True(lockstep.Steps > 100);
         Assert.Equal(board.Cpu.InstructionCount, lockstep.Shadow.InstructionCount);
         Assert.Equal(board.Cpu.Eip, lockstep.Shadow.Eip);
+    }
+
+    /// <summary>
+    /// An instruction the emulator does not implement yet (RDPMC) inside a block stops the
+    /// translator before it retires; the shadow, which follows exactly as far, goes on into it
+    /// and stops the same way: no divergence. The shadow used to stop before it ("it went on")
+    /// and lockstep reported a divergence instead of the limitation (found by the instruction
+    /// fuzzer's lockstep run).
+    /// </summary>
+    [Fact]
+    public void AnUnimplementedInstructionInsideABlockStopsBothMachinesAlike()
+    {
+        using var engine = new TranslatorEngine(threshold: 1, synchronous: true);
+        using var t = TestCpu.Flat32(engine);
+        t.Load(0x1000, a =>
+        {
+            a.inc(eax);
+            a.rdpmc();
+            a.hlt();
+        });
+        t.Cpu.Eip = 0x1000;
+        using var lockstep = new LockstepRunner(t.Cpu, "translator");
+        Assert.Equal(StopReason.Unimplemented, lockstep.Step());
+        Assert.True(lockstep.Divergence is null, lockstep.Divergence?.Summary);
+        Assert.Equal(1, lockstep.Shadow.InstructionCount);
+        Assert.Equal(StopReason.Unimplemented, lockstep.Shadow.StopReason);
+        Assert.Equal(0x1001u, lockstep.Shadow.Eip);
     }
 
     // ---- a deliberately wrong engine: the report names the block, the location, both values ----

@@ -237,6 +237,11 @@ public sealed unsafe class BlockCache
             }
             scratch[count++] = ins;
             next = (uint)ins.NextIP;
+            // In 16-bit code IP wraps at 64 KiB after every instruction (as ExecuteAt and NextEip
+            // have it): past FFFFh the block ends, and the next one starts at the wrapped IP. The
+            // decoder would go on at 10000h, where a large CS limit (or an EIP above FFFFh left by
+            // a 32-bit far transfer) lets it read.
+            bool wraps = !code32 && ins.NextIP > 0xFFFF;
             if (!code32) next &= 0xFFFF;
             InstrFlags f = InstructionTable.Info[(int)ins.Code];
             if ((f & (InstrFlags.Branch | InstrFlags.EndsBlock)) != 0)
@@ -244,6 +249,7 @@ public sealed unsafe class BlockCache
                 endsInBranch = (f & InstrFlags.Branch) != 0;
                 break;
             }
+            if (wraps) break;
             if (reader.Remaining == 0) break;
         }
         uint length = (uint)(next - eip) & (code32 ? 0xFFFF_FFFFu : 0xFFFFu);

@@ -23,7 +23,7 @@ public sealed partial class Cpu
         nameof(Cr0), nameof(Cr2), nameof(Cr3), nameof(Cr4), nameof(Dr),
         nameof(Cpl), nameof(Code32), nameof(Stack32), nameof(Halted), nameof(InterruptShadow),
         nameof(InstructionCount), nameof(TscOffset), nameof(SysenterCs), nameof(SysenterEsp), nameof(SysenterEip),
-        nameof(Fpu), nameof(Mtrr), nameof(NmiBlocked), nameof(StackShadow), nameof(deferredDataHits),
+        nameof(Fpu), nameof(Mtrr), nameof(NmiBlocked), nameof(StackShadow), nameof(deferredDataHits), nameof(DebugTrapPending),
         nameof(InstructionBreakpointsArmed), nameof(DataBreakpointsArmed),
     };
 
@@ -39,7 +39,7 @@ public sealed partial class Cpu
     };
 
     /// <summary>
-    /// Makes this CPU's architectural state (and the A20 gate of its MMU) a copy of
+    /// Makes this CPU's architectural state (and the A20 gate, paging controls and alignment checking of its MMU) a copy of
     /// <paramref name="other"/>'s, lazy flags included, and drops its block lookup shortcuts.
     /// Memory is not copied.
     /// </summary>
@@ -77,9 +77,13 @@ public sealed partial class Cpu
         NmiBlocked = other.NmiBlocked;
         StackShadow = other.StackShadow;
         deferredDataHits = other.deferredDataHits;
+        DebugTrapPending = other.DebugTrapPending;
         UpdateBreakpoints(); // derives the armed breakpoints from DR7 and tells the MMU
+        LoadPagingControls(); // CR0.PG and WP, CR3, CR4.PSE and PGE: the MMU translates as the other's does
         Mmu.A20Enabled = other.Mmu.A20Enabled;
         Mmu.UserMode = Cpl == 3;
+        // Alignment checking follows CR0.AM, EFLAGS.AC and CPL 3, as UpdateModes derives it (#AC, Intel SDM Vol. 3, 6.15).
+        Mmu.AlignmentCheck = (Cr0 & Cr0Bits.AM) != 0 && (Eflags & Flags.AC) != 0 && Cpl == 3;
         Mmu.FlushAll();
         Blocks.FlushJumpCache();
     }
@@ -127,6 +131,7 @@ public sealed partial class Cpu
             if (e.Mtrr[m] != a.Mtrr[m]) return new StateDifference($"MTRR slot {m}", $"0x{e.Mtrr[m]:X16}", $"0x{a.Mtrr[m]:X16}");
         if (e.NmiBlocked != a.NmiBlocked) return Bool("NMI blocked", e.NmiBlocked, a.NmiBlocked);
         if (e.StackShadow != a.StackShadow) return Bool("MOV SS shadow", e.StackShadow, a.StackShadow);
+        if (e.DebugTrapPending != a.DebugTrapPending) return Bool("debug trap pending (TSS T flag)", e.DebugTrapPending, a.DebugTrapPending);
         if (e.Mmu.A20Enabled != a.Mmu.A20Enabled) return Bool("A20 enabled", e.Mmu.A20Enabled, a.Mmu.A20Enabled);
         return null;
     }

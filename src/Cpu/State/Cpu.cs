@@ -108,6 +108,7 @@ public sealed partial class Cpu
         Halted = false;
         NmiBlocked = false;
         InterruptShadow = false;
+        DebugTrapPending = false;
         System.Array.Clear(Mtrr);
         UpdateBreakpoints();
         UpdateModes();

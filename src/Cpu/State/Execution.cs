@@ -219,6 +219,14 @@ public sealed partial class Cpu
         while (true)
         {
             if (StopRequested) return StopReason == StopReason.None ? StopReason.Requested : StopReason;
+            if (DebugTrapPending)
+            {
+                // A task switch into a TSS with the T flag: #DB before the new task's first instruction.
+                DebugTrapPending = false;
+                CurrentBlock = null; // between blocks: the switching instruction has been counted
+                CurrentBlocks = null;
+                throw GuestFault.Create(ExceptionVectors.DB);
+            }
             if (InstructionCount >= end) return StopReason = StopReason.BudgetExhausted;
             if (stopAt.HasValue && Seg[SegReg.CS].Base + Eip == stopAt.Value) return StopReason = StopReason.StopAddress;
             if (stopAt2.HasValue && Seg[SegReg.CS].Base + Eip == stopAt2.Value) return StopReason = StopReason.StopAddress;
@@ -338,6 +346,7 @@ public sealed partial class Cpu
         }
         if ((singleStep || dataHits != 0) && !StopRequested)
         {
+            DebugTrapPending = false; // one #DB reports a task switch's T flag too (DR6.BT is set)
             // A data breakpoint is a trap after the access's instruction (Intel SDM Vol. 3, 17.3.1.2).
             Dr[6] = (Dr[6] & ~0xFu) | dataHits | (singleStep ? 1u << 14 : 0);
             // A trap after an iteration of a repeated string instruction that is not its last
@@ -353,6 +362,9 @@ public sealed partial class Cpu
     /// traps wait until after the next instruction.
     /// </summary>
     public bool StackShadow;
+
+    /// <summary>A task switch into a TSS with the T flag set: #DB is raised before the next instruction (see <see cref="TaskSwitch"/>).</summary>
+    public bool DebugTrapPending;
 
     /// <summary>Data breakpoint hits held back by the shadow of MOV SS or POP SS.</summary>
     private uint deferredDataHits;

@@ -59,7 +59,16 @@ public static class Interrupts
             {
                 c.Events[(int)source * 256 + (vector & 0xFF)]++;
                 DeliverOnce(c, vector, hasErrorCode, errorCode, source, ext);
-                return;
+                if (!c.DebugTrapPending) return;
+                // A task gate switched to a TSS with the T flag: the debug trap comes now, before
+                // the handler's first instruction (Intel SDM Vol. 3, 17.3.1.5), delivered serially.
+                c.DebugTrapPending = false;
+                vector = ExceptionVectors.DB;
+                hasErrorCode = false;
+                errorCode = 0;
+                source = EventSource.Exception;
+                ext = true;
+                continue;
             }
             catch (GuestFault second)
             {

@@ -171,9 +171,14 @@ public static class TaskSwitch
         if (c.Eip > c.Seg[SegReg.CS].ValidHigh) throw Fault(ExceptionVectors.GP, 0);
         if (trap)
         {
-            // T flag in the new TSS: a debug trap once the switch is complete (Intel SDM Vol. 3, 17.3.1.5).
+            // T flag in the new TSS: a debug trap once the switch is complete (Intel SDM Vol. 3,
+            // 17.3.1.5), before the new task's first instruction. Raised there by the run loop
+            // (DebugTrapPending), not thrown here: the instruction that switched has completed and
+            // retires, and EIP is already the new task's, so a fault here would count it wrongly
+            // and, for a task gate, skip the error code the switch pushes after this.
             c.Dr[6] |= 1u << 15;
-            throw GuestFault.Create(ExceptionVectors.DB);
+            c.DebugTrapPending = true;
+            c.Poke(); // compiled code goes back to the run loop at its next block boundary
         }
     }
 

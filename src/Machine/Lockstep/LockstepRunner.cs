@@ -136,6 +136,9 @@ public sealed class LockstepRunner : IDisposable
         // The same instructions, even when the step ended part way through a block, and the
         // same exception when one ended it.
         StopReason s = shadow.Follow(retired, endsInFault);
+        // An instruction the emulator does not implement stops the primary before it retires,
+        // possibly part way through a block: the shadow, stopped just before it, goes on into it.
+        if (p == StopReason.Unimplemented && s == StopReason.BudgetExhausted) s = shadow.Follow(1, false);
         shadowLine.Intr = false;
         Steps++;
 

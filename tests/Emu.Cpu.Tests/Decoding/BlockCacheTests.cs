@@ -362,6 +362,36 @@ public class BlockCacheTests
         Assert.Equal(4u, t.Cpu.Eax);
     }
 
+    /// <summary>
+    /// In 16-bit code IP wraps at 64 KiB after every instruction, also when a 32-bit far
+    /// transfer left EIP above FFFFh in a 16-bit segment with a large limit: the instruction
+    /// after one at 1:2000h runs at 2001h. A block decoded on from 12000h ran the bytes at
+    /// 12001h instead when executed whole, and those at 2001h when run one instruction at a
+    /// time, so the engines disagreed (found by the instruction fuzzer).
+    /// </summary>
+    [Theory, OnEveryEngine]
+    public void SixteenBitCodeWrapsIpAfterAnInstructionAboveFfffh(string engine)
+    {
+        using var t = TestCpu.Flat32(engine);
+        // GDT at 800h: null, flat 32-bit code (08h), 16-bit code with a 4 GiB limit (10h).
+        t.Write32(0x800, 0);
+        t.Write32(0x804, 0);
+        t.Write32(0x808, 0x0000_FFFF);
+        t.Write32(0x80C, 0x00CF_9B00);
+        t.Write32(0x810, 0x0000_FFFF);
+        t.Write32(0x814, 0x008F_9B00); // G=1, D=0
+        t.Cpu.Gdtr = new TableRegister { Base = 0x800, Limit = 0x17 };
+        t.Load(At, a => a.jmp(0x10, 0x1_2000));
+        t.WriteBytes(0x1_2000, 0x40, 0x43, 0xF4); // INC AX; INC BX; HLT
+        t.WriteBytes(0x2001, 0x41, 0xF4);         // INC CX; HLT
+        t.Cpu.Eax = t.Cpu.Ebx = t.Cpu.Ecx = 0;
+        Assert.Equal(StopReason.Halted, t.Run(At));
+        Assert.Equal(1u, t.Cpu.Eax);
+        Assert.Equal(0u, t.Cpu.Ebx);
+        Assert.Equal(1u, t.Cpu.Ecx);
+        Assert.Equal(0x2003u, t.Cpu.Eip);
+    }
+
     // ---- #UD only when reached ----
 
     [Theory]
