@@ -145,10 +145,20 @@ public sealed partial class Cpu
     /// </summary>
     public string? LastLimitation;
 
+    /// <summary>
+    /// Exceptions delivered in a row with no instruction retired after which <see cref="Run"/>
+    /// returns (as if its budget were spent), so the board gets control back: a handler whose
+    /// first instruction faults again (each delivery taking the same fault) retires nothing, and
+    /// the board's timers, stop requests and interrupts must still be served.
+    /// </summary>
+    public const int MaxFaultsWithoutRetiring = 1000;
+
     /// <summary>Runs until a stop condition or until <paramref name="maxInstructions"/> more instructions have retired.</summary>
     public StopReason Run(long maxInstructions = long.MaxValue)
     {
         long end = maxInstructions == long.MaxValue ? long.MaxValue : InstructionCount + maxInstructions;
+        long streakAt = -1;
+        int streak = 0;
         StopRequested = false;
         StopReason = StopReason.None;
         while (true)
@@ -193,6 +203,15 @@ public sealed partial class Cpu
                     }
                 }
                 if (stopAfterFault) return StopReason = StopReason.BudgetExhausted;
+                if (InstructionCount != streakAt)
+                {
+                    streakAt = InstructionCount;
+                    streak = 0;
+                }
+                else if (++streak >= MaxFaultsWithoutRetiring)
+                {
+                    return StopReason = StopReason.BudgetExhausted;
+                }
             }
             catch (EmulatorLimitationException e)
             {

@@ -47,6 +47,27 @@ public sealed class InterruptLineTests
         }
     }
 
+    /// <summary>
+    /// A #UD handler that is itself UD2: every delivery faults again and nothing retires. The
+    /// run still comes back (after <see cref="Emu.X86.Cpu.MaxFaultsWithoutRetiring"/> faults in
+    /// a row), as its budget would end it, so a board keeps serving its timers and stop requests.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AFaultLoopThatRetiresNothingStillReturns(bool translator)
+    {
+        using var rig = new Rig(translator);
+        rig.Handler(6, Handlers, a => a.ud2());
+        rig.T.Load(Code, a => a.ud2());
+        rig.T.Cpu.Eip = Code;
+        StopReason r = rig.T.Cpu.Run(1000);
+        Assert.Equal(StopReason.BudgetExhausted, r);
+        Assert.Equal(0, rig.T.Cpu.InstructionCount);
+        Assert.Equal(Handlers, rig.T.Cpu.Eip);
+        Assert.True(rig.T.Cpu.FaultsTaken >= Emu.X86.Cpu.MaxFaultsWithoutRetiring, $"{rig.T.Cpu.FaultsTaken} faults");
+    }
+
     private sealed class Rig : IDisposable
     {
         public readonly TestCpu T;
