@@ -190,26 +190,11 @@ public sealed class InstructionGenerator
                 case OpCodeOperandKind.ax: Reg(ref ins, i, Register.AX); break;
                 case OpCodeOperandKind.dx: Reg(ref ins, i, Register.DX); break;
                 case OpCodeOperandKind.eax: Reg(ref ins, i, Register.EAX); break;
-                case OpCodeOperandKind.r8_or_mem:
-                    if (random.Next(2) == 0) Reg(ref ins, i, Register.AL + random.Next(8));
-                    else Memory(ref ins, i, addressSize);
-                    break;
-                case OpCodeOperandKind.r16_or_mem:
-                    if (random.Next(2) == 0) Reg(ref ins, i, Register.AX + random.Next(8));
-                    else Memory(ref ins, i, addressSize);
-                    break;
-                case OpCodeOperandKind.r32_or_mem:
-                    if (random.Next(2) == 0) Reg(ref ins, i, Register.EAX + random.Next(8));
-                    else Memory(ref ins, i, addressSize);
-                    break;
-                case OpCodeOperandKind.mm_or_mem:
-                    if (random.Next(2) == 0) Reg(ref ins, i, Register.MM0 + random.Next(8));
-                    else Memory(ref ins, i, addressSize);
-                    break;
-                case OpCodeOperandKind.xmm_or_mem:
-                    if (random.Next(2) == 0) Reg(ref ins, i, Register.XMM0 + random.Next(8));
-                    else Memory(ref ins, i, addressSize);
-                    break;
+                case OpCodeOperandKind.r8_or_mem: RegOrMemory(ref ins, i, Register.AL, addressSize); break;
+                case OpCodeOperandKind.r16_or_mem: RegOrMemory(ref ins, i, Register.AX, addressSize); break;
+                case OpCodeOperandKind.r32_or_mem: RegOrMemory(ref ins, i, Register.EAX, addressSize); break;
+                case OpCodeOperandKind.mm_or_mem: RegOrMemory(ref ins, i, Register.MM0, addressSize); break;
+                case OpCodeOperandKind.xmm_or_mem: RegOrMemory(ref ins, i, Register.XMM0, addressSize); break;
                 case OpCodeOperandKind.mem:
                     Memory(ref ins, i, addressSize);
                     break;
@@ -325,6 +310,13 @@ public sealed class InstructionGenerator
         if (r == 1) ins.HasRepPrefix = true;
         else if (r == 2) ins.HasRepnePrefix = true;
         if (random.Next(5) == 0) ins.SegmentPrefix = Register.ES + random.Next(6);
+    }
+
+    /// <summary>A register of the group starting at <paramref name="first"/> or a memory operand, one or the other at random.</summary>
+    private void RegOrMemory(ref Instruction ins, int i, Register first, int addressSize)
+    {
+        if (random.Next(2) == 0) Reg(ref ins, i, first + random.Next(8));
+        else Memory(ref ins, i, addressSize);
     }
 
     /// <summary>A memory operand: base, index, scale and displacement of the address size, sometimes a segment override.</summary>
