@@ -81,9 +81,7 @@ public sealed partial class Cpu
         UpdateBreakpoints(); // derives the armed breakpoints from DR7 and tells the MMU
         LoadPagingControls(); // CR0.PG and WP, CR3, CR4.PSE and PGE: the MMU translates as the other's does
         Mmu.A20Enabled = other.Mmu.A20Enabled;
-        Mmu.UserMode = Cpl == 3;
-        // Alignment checking follows CR0.AM, EFLAGS.AC and CPL 3, as UpdateModes derives it (#AC, Intel SDM Vol. 3, 6.15).
-        Mmu.AlignmentCheck = (Cr0 & Cr0Bits.AM) != 0 && (Eflags & Flags.AC) != 0 && Cpl == 3;
+        UpdateMmuPrivilege(); // user mode and alignment checking, from the copied CPL, CR0.AM and EFLAGS.AC
         Mmu.FlushAll();
         Blocks.FlushJumpCache();
     }

@@ -123,6 +123,12 @@ public sealed partial class Cpu
         if ((Cr0 & Cr0Bits.PE) == 0) Cpl = 0;
         else if ((Eflags & Flags.VM) != 0) Cpl = 3;
         else Cpl = Seg[SegReg.CS].Selector & 3;
+        UpdateMmuPrivilege();
+    }
+
+    /// <summary>Tells the MMU the privilege its checks follow: user mode at CPL 3, and alignment checking.</summary>
+    internal void UpdateMmuPrivilege()
+    {
         Mmu.UserMode = Cpl == 3;
         // Alignment checking: CR0.AM and EFLAGS.AC at CPL 3 (Intel SDM Vol. 3, 6.15, #AC).
         Mmu.AlignmentCheck = (Cr0 & Cr0Bits.AM) != 0 && (Eflags & Flags.AC) != 0 && Cpl == 3;
