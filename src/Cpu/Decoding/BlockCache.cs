@@ -23,15 +23,25 @@ public sealed unsafe class BlockCache
     private readonly Block?[] jump = new Block?[1 << JumpBits];
 
     /// <summary>
-    /// The address space each jump-cache entry was made in: the <see cref="addressSpace"/> of
-    /// the time, or <see cref="AnyAddressSpace"/> for a block in a global page, whose linear
+    /// The key each jump-cache entry was made under: the address space of the time (see
+    /// <see cref="NewAddressSpace"/>), or "any" for a block in a global page, whose linear
     /// address means the same in every address space (the TLB keeps such translations across
-    /// CR3 loads too). A CR3 load starts a new address space instead of clearing the cache,
-    /// so the kernel's blocks stay found from one process to the next.
+    /// CR3 loads too), and in both the privilege its fetch was checked at. A CR3 load starts a
+    /// new address space instead of clearing the cache, so the kernel's blocks stay found from
+    /// one process to the next. The privilege is part of the key because an entry made at CPL
+    /// 0-2 says nothing of a fetch at CPL 3: a supervisor-only page must still fault (#PF,
+    /// U/S) when user code jumps into it (Intel SDM Vol. 3, 4.6).
     /// </summary>
     private readonly int[] jumpSpace = new int[1 << JumpBits];
     private int addressSpace;
-    private const int AnyAddressSpace = -1;
+
+    /// <summary>The keys a lookup matches now (<see cref="jumpSpace"/>): this address space, and any address space, at the current privilege.</summary>
+    private int spaceKey, anyKey = AnySupervisor;
+
+    /// <summary>Whether fetches are checked as user-mode (CPL 3) ones; the low bit of the keys.</summary>
+    private int user;
+
+    private const int AnySupervisor = -2, AnyUser = -1;
     private readonly Block?[] pageLists;
     private readonly PointerCodeReader reader = new();
     private readonly Decoder decoder16;
@@ -97,7 +107,7 @@ public sealed unsafe class BlockCache
         int j = (int)((eip ^ (eip >> JumpBits)) & ((1 << JumpBits) - 1));
         Block? b = jump[j];
         if (b is not null && b.Eip == eip && b.CsBase == csBase && b.Code32 == code32 && b.Valid
-            && b.LastByte <= c.Seg[SegReg.CS].ValidHigh && (jumpSpace[j] == addressSpace || jumpSpace[j] == AnyAddressSpace))
+            && b.LastByte <= c.Seg[SegReg.CS].ValidHigh && (jumpSpace[j] == spaceKey || jumpSpace[j] == anyKey))
             return b;
         return GetSlow(eip, csBase, code32, j);
     }
@@ -155,7 +165,7 @@ public sealed unsafe class BlockCache
     {
         jump[j] = b;
         // A block running into the next page depends on that page's mapping as well.
-        jumpSpace[j] = global && !b.Straddles ? AnyAddressSpace : addressSpace;
+        jumpSpace[j] = global && !b.Straddles ? anyKey : spaceKey;
     }
 
     /// <summary>
@@ -164,11 +174,23 @@ public sealed unsafe class BlockCache
     /// </summary>
     public void NewAddressSpace()
     {
-        if (++addressSpace == int.MaxValue)
+        if (++addressSpace == 1 << 30)
         {
             addressSpace = 0;
             FlushJumpCache();
         }
+        spaceKey = addressSpace << 1 | user;
+    }
+
+    /// <summary>
+    /// The privilege fetches are checked at changed (CPL 3 or not, as the MMU's user mode):
+    /// entries made at the other privilege stop answering (see <see cref="jumpSpace"/>).
+    /// </summary>
+    public void SetUserMode(bool userMode)
+    {
+        user = userMode ? 1 : 0;
+        spaceKey = addressSpace << 1 | user;
+        anyKey = userMode ? AnyUser : AnySupervisor;
     }
 
     /// <summary>

@@ -126,10 +126,14 @@ public sealed partial class Cpu
         UpdateMmuPrivilege();
     }
 
-    /// <summary>Tells the MMU the privilege its checks follow: user mode at CPL 3, and alignment checking.</summary>
+    /// <summary>
+    /// Tells the MMU the privilege its checks follow (user mode at CPL 3, and alignment
+    /// checking), and the block cache the privilege its fetch checks hold for.
+    /// </summary>
     internal void UpdateMmuPrivilege()
     {
         Mmu.UserMode = Cpl == 3;
+        Blocks.SetUserMode(Cpl == 3);
         // Alignment checking: CR0.AM and EFLAGS.AC at CPL 3 (Intel SDM Vol. 3, 6.15, #AC).
         Mmu.AlignmentCheck = (Cr0 & Cr0Bits.AM) != 0 && (Eflags & Flags.AC) != 0 && Cpl == 3;
     }

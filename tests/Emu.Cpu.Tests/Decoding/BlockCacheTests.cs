@@ -497,6 +497,38 @@ public class BlockCacheTests
         Assert.True(t.Cpu.Blocks.JumpMisses <= 2 * Iterations + 10, $"{t.Cpu.Blocks.JumpMisses} jump-cache misses in {Iterations} passes");
     }
 
+    [Theory, OnEveryEngine]
+    public void UserCodeJumpingIntoSupervisorCodeTheKernelRanFaults(string engine)
+    {
+        // Page 5000h is supervisor-only; the kernel (CPL 0) calls a function there, so its block
+        // is cached and found by EIP. Then user code (CPL 3) jumps to it: the fetch must still be
+        // checked at CPL 3 and raise #PF with error code 5 (present, user, read), as it would
+        // with nothing cached (Intel SDM Vol. 3, 4.6). Found by the instruction fuzzer: the
+        // EIP-keyed lookup answered the user's fetch with the kernel's block.
+        const uint Pd = 0x10_0000, Pt = 0x10_1000;
+        using var t = TestCpu.Flat32(engine);
+        t.Write32(Pd, Pt | 7);
+        for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | (i == 5 ? 3u : 7u));
+        t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
+        t.Load(0x1000, a => { a.mov(esp, 0x9000); a.call(0x5000); a.call(0x5000); a.hlt(); });
+        t.Load(0x2000, a => { a.mov(eax, 0); a.jmp(0x5000); });
+        t.Cpu.WriteCr3(Pd);
+        t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
+        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        Assert.Equal(0xAAAAu, t.Cpu.Eax);
+
+        Emu.X86.Cpu c = t.Cpu;
+        const uint common = SegmentCache.RightsP | SegmentCache.RightsS | SegmentCache.RightsDB | SegmentCache.RightsG | (3u << 5);
+        for (int s = 0; s < 6; s++) c.Seg[s].Load(0x23, 0, 0xFFFF_FFFF, common | 3);
+        c.Seg[SegReg.CS].Load(0x1B, 0, 0xFFFF_FFFF, common | 0xB);
+        c.UpdateModes();
+        Assert.Equal(StopReason.UnhandledException, t.Run(0x2000));
+        Assert.Equal(ExceptionVectors.PF, c.LastFault!.Value.Vector);
+        Assert.Equal(5u, c.LastFault.Value.ErrorCode);
+        Assert.Equal(0x5000u, c.Cr2);
+        Assert.Equal(0u, c.Eax); // the kernel's MOV EAX did not run at CPL 3
+    }
+
     // ---- A20 and the block lookup ----
 
     [Theory, OnEveryEngine]
