@@ -88,7 +88,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     public long CompiledInstructions => Interlocked.Read(ref compiledInstructions);
 
     /// <summary>Time spent building IL and running RyuJIT on it.</summary>
-    public TimeSpan CompileTime => TimeSpan.FromTicks(Interlocked.Read(ref compileTicks) * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
+    public TimeSpan CompileTime => FromStopwatchTicks(Interlocked.Read(ref compileTicks));
 
     /// <summary>Regions the compiler refused (their blocks stay interpreted).</summary>
     public long Failures => Interlocked.Read(ref failures);
@@ -103,7 +103,14 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     public long ColdRuns;
 
     /// <summary>Time regions waited in the compile queue before the compile thread took them.</summary>
-    public TimeSpan QueueWait => TimeSpan.FromTicks(Interlocked.Read(ref queueWaitTicks) * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
+    public TimeSpan QueueWait => FromStopwatchTicks(Interlocked.Read(ref queueWaitTicks));
+
+    /// <summary>
+    /// A sum of <see cref="Stopwatch"/> ticks as a time. Not ticks times 10^7 over the frequency
+    /// in 64 bits: with a 1 GHz stopwatch that overflows past about 920 s, which the queue wait,
+    /// summed over the regions of a Linux run, passes (--stats printed a negative wait).
+    /// </summary>
+    public static TimeSpan FromStopwatchTicks(long ticks) => TimeSpan.FromSeconds(ticks / (double)Stopwatch.Frequency);
 
     public void Execute(Cpu cpu, Block block)
     {

@@ -31,6 +31,15 @@ public class RegionTests
     }
 
     [Fact]
+    public void CompileAndQueueTimesConvertLongSumsWithoutOverflow()
+    {
+        // An hour of stopwatch ticks (a queue wait summed over a Linux run's regions passes 920 s,
+        // where ticks * 10^7 overflowed 64 bits with a 1 GHz stopwatch and --stats went negative).
+        TimeSpan hour = TranslatorEngine.FromStopwatchTicks(System.Diagnostics.Stopwatch.Frequency * 3600);
+        Assert.InRange(hour.TotalSeconds, 3599.999, 3600.001);
+    }
+
+    [Fact]
     public void ALoopOfSeveralBlocksRunsAsOneRegion()
     {
         // A loop with an if/else inside: four blocks, which one region holds.
