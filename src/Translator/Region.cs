@@ -19,8 +19,11 @@ public static class RegionExit
 /// <summary>
 /// A side exit of a region to a target known at translation time. Once the target has been
 /// found compiled, the exit is linked to it, so the next time the engine goes straight there
-/// (chaining). A link is followed only while its target is valid, and only within one linear
-/// page, whose mapping cannot change while the region runs.
+/// (chaining). A link is followed only while its target is valid. Within one linear page
+/// (<see cref="Linkable"/>) that is enough: the page's mapping cannot change while the region
+/// runs. A link into another page is made only between flat regions, and followed only while
+/// the mapping it was made under holds (<see cref="Mapping"/>: no CR3 load unless the target's
+/// page is global, no INVLPG, the same privilege), as the block lookup's own shortcut would.
 /// </summary>
 public struct RegionLink
 {
@@ -28,6 +31,9 @@ public struct RegionLink
     public bool Linkable;
     public Region? Target;
     public int Entry;
+
+    /// <summary>For a link into another page: the block cache's <see cref="BlockCache.MappingKey"/> of the target when the link was made.</summary>
+    public long Mapping;
 }
 
 /// <summary>

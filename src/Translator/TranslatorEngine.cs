@@ -140,7 +140,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
             {
                 ref RegionLink link = ref r.Links[exit];
                 Region? t = link.Target;
-                if (t is not null && t.Valid)
+                if (t is not null && t.Valid && (link.Linkable || cpu.Blocks.MappingHolds(link.Mapping)))
                 {
                     LinkedEntries++;
                     r = t;
@@ -157,10 +157,21 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                 Cold(cpu, next);
                 return;
             }
-            if (exit >= 0 && r.Links[exit].Linkable)
+            if (exit >= 0)
             {
-                r.Links[exit].Target = n;
-                r.Links[exit].Entry = next.RegionEntry;
+                ref RegionLink link = ref r.Links[exit];
+                if (link.Linkable)
+                {
+                    link.Target = n;
+                    link.Entry = next.RegionEntry;
+                }
+                else if (r.Flat && n.Flat && n.Code32 == r.Code32)
+                {
+                    // Into another page: followed while the mapping found now holds.
+                    link.Target = n;
+                    link.Entry = next.RegionEntry;
+                    link.Mapping = cpu.Blocks.MappingKey(next);
+                }
             }
             DispatchedEntries++;
             r = n;

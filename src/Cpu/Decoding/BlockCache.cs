@@ -23,25 +23,29 @@ public sealed unsafe class BlockCache
     private readonly Block?[] jump = new Block?[1 << JumpBits];
 
     /// <summary>
-    /// The key each jump-cache entry was made under: the address space of the time (see
-    /// <see cref="NewAddressSpace"/>), or "any" for a block in a global page, whose linear
-    /// address means the same in every address space (the TLB keeps such translations across
-    /// CR3 loads too), and in both the privilege its fetch was checked at. A CR3 load starts a
-    /// new address space instead of clearing the cache, so the kernel's blocks stay found from
-    /// one process to the next. The privilege is part of the key because an entry made at CPL
-    /// 0-2 says nothing of a fetch at CPL 3: a supervisor-only page must still fault (#PF,
-    /// U/S) when user code jumps into it (Intel SDM Vol. 3, 4.6).
+    /// The key each jump-cache entry was made under (see <see cref="MappingKey"/>): the address
+    /// space of the time, or "any" for a block in a global page, whose linear address means the
+    /// same in every address space (the TLB keeps such translations across CR3 loads too), and
+    /// in both the privilege its fetch was checked at. A CR3 load starts a new address space
+    /// instead of clearing the cache, so the kernel's blocks stay found from one process to the
+    /// next. The privilege is part of the key because an entry made at CPL 0-2 says nothing of
+    /// a fetch at CPL 3: a supervisor-only page must still fault (#PF, U/S) when user code
+    /// jumps into it (Intel SDM Vol. 3, 4.6).
     /// </summary>
-    private readonly int[] jumpSpace = new int[1 << JumpBits];
-    private int addressSpace;
+    private readonly long[] jumpSpace = new long[1 << JumpBits];
 
-    /// <summary>The keys a lookup matches now (<see cref="jumpSpace"/>): this address space, and any address space, at the current privilege.</summary>
-    private int spaceKey, anyKey = AnySupervisor;
+    /// <summary>
+    /// Counts that only grow (64 bits never wrap): the address space, new at each CR3 load and
+    /// each flush of the jump cache; and the epoch of global pages, new at each flush.
+    /// </summary>
+    private long addressSpace, globalEpoch;
+
+    /// <summary>The keys a lookup matches now: this address space (0 and up), and any address space (negative), at the current privilege.</summary>
+    private long spaceKey, anyKey = ~0L;
 
     /// <summary>Whether fetches are checked as user-mode (CPL 3) ones; the low bit of the keys.</summary>
     private int user;
 
-    private const int AnySupervisor = -2, AnyUser = -1;
     private readonly Block?[] pageLists;
     private readonly PointerCodeReader reader = new();
     private readonly Decoder decoder16;
@@ -104,7 +108,7 @@ public sealed unsafe class BlockCache
         bool code32 = c.Code32;
         // The page number folded in: code at the same offset of different pages (a kernel
         // and the process it runs) does not fight over one entry.
-        int j = (int)((eip ^ (eip >> JumpBits)) & ((1 << JumpBits) - 1));
+        int j = JumpIndex(eip);
         Block? b = jump[j];
         if (b is not null && b.Eip == eip && b.CsBase == csBase && b.Code32 == code32 && b.Valid
             && b.LastByte <= c.Seg[SegReg.CS].ValidHigh && (jumpSpace[j] == spaceKey || jumpSpace[j] == anyKey))
@@ -168,18 +172,20 @@ public sealed unsafe class BlockCache
         jumpSpace[j] = global && !b.Straddles ? anyKey : spaceKey;
     }
 
+    private void UpdateKeys()
+    {
+        spaceKey = addressSpace << 1 | (long)user;
+        anyKey = ~(globalEpoch << 1 | (long)user);
+    }
+
     /// <summary>
     /// A CR3 load: the EIP-keyed shortcuts made in the old address space stop answering, those
     /// of global pages stay (see <see cref="jumpSpace"/>).
     /// </summary>
     public void NewAddressSpace()
     {
-        if (++addressSpace == 1 << 30)
-        {
-            addressSpace = 0;
-            FlushJumpCache();
-        }
-        spaceKey = addressSpace << 1 | user;
+        addressSpace++;
+        UpdateKeys();
     }
 
     /// <summary>
@@ -189,9 +195,25 @@ public sealed unsafe class BlockCache
     public void SetUserMode(bool userMode)
     {
         user = userMode ? 1 : 0;
-        spaceKey = addressSpace << 1 | user;
-        anyKey = userMode ? AnyUser : AnySupervisor;
+        UpdateKeys();
     }
+
+    /// <summary>
+    /// Under what the linear address of <paramref name="b"/>, just returned by <see cref="Get"/>,
+    /// leads to it: a key that <see cref="MappingHolds"/> accepts for as long as that stays so
+    /// (no CR3 load unless the page is global, no INVLPG or other flush of the jump cache, the
+    /// same privilege). The translator follows a link into another page only while it holds.
+    /// </summary>
+    public long MappingKey(Block b)
+    {
+        int j = JumpIndex(b.Eip);
+        return ReferenceEquals(jump[j], b) ? jumpSpace[j] : spaceKey;
+    }
+
+    /// <summary>Whether a <see cref="MappingKey"/> still holds.</summary>
+    public bool MappingHolds(long key) => key == spaceKey || key == anyKey;
+
+    private static int JumpIndex(uint eip) => (int)((eip ^ (eip >> JumpBits)) & ((1 << JumpBits) - 1));
 
     /// <summary>
     /// The cached block that starts at physical address <paramref name="phys"/> with this EIP,
@@ -420,11 +442,17 @@ public sealed unsafe class BlockCache
         LiveBlocks = 0;
     }
 
-    /// <summary>Forgets the EIP-keyed shortcuts (after a change of linear-to-physical mapping).</summary>
+    /// <summary>
+    /// Forgets the EIP-keyed shortcuts (after a change of linear-to-physical mapping): new keys
+    /// for this address space and for global pages, so no entry made before answers again, and
+    /// no <see cref="MappingKey"/> given before holds.
+    /// </summary>
     public void FlushJumpCache()
     {
         JumpFlushes++;
-        Array.Clear(jump);
+        addressSpace++;
+        globalEpoch++;
+        UpdateKeys();
     }
 
     /// <summary>Reads code bytes from a host pointer or an array for Iced.</summary>

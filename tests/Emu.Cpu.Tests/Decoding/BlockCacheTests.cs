@@ -498,30 +498,112 @@ public class BlockCacheTests
     }
 
     [Theory, OnEveryEngine]
-    public void UserCodeJumpingIntoSupervisorCodeTheKernelRanFaults(string engine)
+    public void AfterInvlpgACallFollowsTheNewMapping(string engine)
+    {
+        // One CALL to 5000h, run again and again; before each, the PTE of 5000h is switched
+        // between code setting EAX = AAAAh (physical 5000h) and code setting EAX = BBBBh (6000h),
+        // and INVLPG run. The call must follow the new mapping at once: neither the block lookup
+        // nor a link made from the caller's region into page 5000h may keep the old one.
+        const uint Pd = 0x10_0000, Pt = 0x10_1000, Iterations = 50;
+        using var t = TestCpu.Flat32(engine);
+        t.Write32(Pd, Pt | 3);
+        for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | 3);
+        t.Write32(Pt + 5 * 4, 0x6003);
+        t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
+        t.Load(0x6000, a => { a.mov(eax, 0xBBBB); a.ret(); });
+        t.Load(0x1000, a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(esp, 0x9000);
+            a.mov(ecx, Iterations);
+            a.Label(ref top);
+            a.xor(__dword_ptr[Pt + 5 * 4], 0x5003 ^ 0x6003);
+            a.invlpg(__dword_ptr[0x5000]);
+            a.call(0x5000);
+            a.add(esi, eax);
+            a.dec(ecx);
+            a.jnz(top);
+            a.hlt();
+        });
+        t.Cpu.WriteCr3(Pd);
+        t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
+        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Esi);
+    }
+
+    [Theory, OnEveryEngine]
+    public void AfterACr3LoadACallFollowsTheNewAddressSpace(string engine)
+    {
+        // As above, with one CALL to 5000h between MOV CR3 loads that switch between two page
+        // directories mapping 5000h to different code.
+        const uint PdA = 0x10_0000, PtA = 0x10_1000, PdB = 0x10_2000, PtB = 0x10_3000, Iterations = 50;
+        using var t = TestCpu.Flat32(engine);
+        foreach ((uint pd, uint pt, uint x) in new[] { (PdA, PtA, 0x5000u), (PdB, PtB, 0x6000u) })
+        {
+            // Every page but 5000h global, so the CALL's push still hits the TLB after a load
+            // (a miss would end the region there, before its exit to 5000h).
+            t.Write32(pd, pt | 3);
+            for (uint i = 0; i < 1024; i++) t.Write32(pt + i * 4, (i << 12) | 0x103);
+            t.Write32(pt + 5 * 4, x | 3);
+        }
+        t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
+        t.Load(0x6000, a => { a.mov(eax, 0xBBBB); a.ret(); });
+        t.Load(0x1000, a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(esp, 0x9000);
+            a.mov(ecx, Iterations);
+            a.mov(ebx, PdB);
+            a.Label(ref top);
+            a.xor(ebx, PdA ^ PdB);
+            a.mov(cr3, ebx);
+            a.call(0x5000);
+            a.add(esi, eax);
+            a.dec(ecx);
+            a.jnz(top);
+            a.hlt();
+        });
+        t.Cpu.WriteCr4(Cr4Bits.PGE);
+        t.Cpu.WriteCr3(PdA);
+        t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
+        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Esi);
+    }
+
+    [Theory, OnEveryEngine]
+    public void UserCodeCallingSupervisorCodeTheKernelRanFaults(string engine)
     {
         // Page 5000h is supervisor-only; the kernel (CPL 0) calls a function there, so its block
-        // is cached and found by EIP. Then user code (CPL 3) jumps to it: the fetch must still be
-        // checked at CPL 3 and raise #PF with error code 5 (present, user, read), as it would
-        // with nothing cached (Intel SDM Vol. 3, 4.6). Found by the instruction fuzzer: the
-        // EIP-keyed lookup answered the user's fetch with the kernel's block.
+        // is cached and found by EIP. Then user code (CPL 3) calls it from the same place: the
+        // fetch must still be checked at CPL 3 and raise #PF with error code 5 (present, user,
+        // read), as it would with nothing cached (Intel SDM Vol. 3, 4.6). Found by the
+        // instruction fuzzer: the EIP-keyed lookup answered the user's fetch with the kernel's
+        // block. A link from the caller's region into page 5000h must not answer it either.
         const uint Pd = 0x10_0000, Pt = 0x10_1000;
         using var t = TestCpu.Flat32(engine);
         t.Write32(Pd, Pt | 7);
         for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | (i == 5 ? 3u : 7u));
         t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
-        t.Load(0x1000, a => { a.mov(esp, 0x9000); a.call(0x5000); a.call(0x5000); a.hlt(); });
-        t.Load(0x2000, a => { a.mov(eax, 0); a.jmp(0x5000); });
+        // In a user page: the kernel runs it twice (so the CALL's exit is linked), then user code.
+        t.Load(0x2000, a => { a.mov(esp, 0x9000); a.mov(eax, 0); a.call(0x5000); a.hlt(); });
         t.Cpu.WriteCr3(Pd);
         t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
-        Assert.Equal(StopReason.Halted, t.Run(0x1000));
-        Assert.Equal(0xAAAAu, t.Cpu.Eax);
+        for (int pass = 0; pass < 2; pass++)
+        {
+            Assert.Equal(StopReason.Halted, t.Run(0x2000));
+            Assert.Equal(0xAAAAu, t.Cpu.Eax);
+        }
 
         Emu.X86.Cpu c = t.Cpu;
         const uint common = SegmentCache.RightsP | SegmentCache.RightsS | SegmentCache.RightsDB | SegmentCache.RightsG | (3u << 5);
         for (int s = 0; s < 6; s++) c.Seg[s].Load(0x23, 0, 0xFFFF_FFFF, common | 3);
         c.Seg[SegReg.CS].Load(0x1B, 0, 0xFFFF_FFFF, common | 0xB);
         c.UpdateModes();
+        // First a user write to the stack's page, so the CALL's push hits the TLB (a miss would
+        // end the caller's region there, before its exit to 5000h); its HLT stops it with #GP.
+        t.Load(0x3000, a => { a.mov(esp, 0x9000); a.push(eax); a.hlt(); });
+        Assert.Equal(StopReason.UnhandledException, t.Run(0x3000));
+        Assert.Equal(ExceptionVectors.GP, c.LastFault!.Value.Vector);
         Assert.Equal(StopReason.UnhandledException, t.Run(0x2000));
         Assert.Equal(ExceptionVectors.PF, c.LastFault!.Value.Vector);
         Assert.Equal(5u, c.LastFault.Value.ErrorCode);

@@ -40,6 +40,38 @@ public class RegionTests
     }
 
     [Fact]
+    public void ACallIntoAnotherPageIsLinked()
+    {
+        // A loop in page 1000h calls a function in page 3000h: once both are compiled, the CALL's
+        // exit is linked to the function's region (its RET, a target known only at run time,
+        // still goes through the block lookup).
+        const uint Iterations = 1000;
+        static void Load(TestCpu t)
+        {
+            t.Load(0x3000, a => { a.add(eax, ecx); a.ret(); });
+            t.Load(0x1000, a =>
+            {
+                var loop = a.CreateLabel();
+                a.mov(esp, 0x9000);
+                a.xor(eax, eax);
+                a.mov(ecx, Iterations);
+                a.Label(ref loop);
+                a.call(0x3000);
+                a.dec(ecx);
+                a.jnz(loop);
+                a.hlt();
+            });
+        }
+        var interpreted = Run(false, Load, 0x1000);
+        var compiled = Run(true, Load, 0x1000);
+        Assert.Equal(Iterations * (Iterations + 1) / 2, interpreted.Eax);
+        Assert.Equal(interpreted.Eax, compiled.Eax);
+        Assert.Equal(interpreted.Retired, compiled.Retired);
+        Assert.True(compiled.Engine!.LinkedEntries >= Iterations - 10,
+            $"{compiled.Engine.LinkedEntries} linked entries, {compiled.Engine.DispatchedEntries} through the dispatcher, in {Iterations} calls");
+    }
+
+    [Fact]
     public void ALoopOfSeveralBlocksRunsAsOneRegion()
     {
         // A loop with an if/else inside: four blocks, which one region holds.
