@@ -67,6 +67,17 @@ public sealed class Region
     /// <summary>When it was queued for compiling (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
     public long QueuedAt;
 
+    /// <summary>
+    /// Where this flat region's last exit to a target known only at run time (a RET, an indirect
+    /// jump) went: the region and entry found for that EIP, and the block cache's
+    /// <see cref="BlockCache.MappingKey"/> then. The next such exit to the same EIP goes there
+    /// directly while the target is valid and the mapping holds, as a link would.
+    /// </summary>
+    public Region? DynamicTarget;
+    public uint DynamicEip;
+    public int DynamicEntry;
+    public long DynamicMapping;
+
     public Region(Block[] blocks, bool flat)
     {
         Blocks = blocks;

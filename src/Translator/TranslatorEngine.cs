@@ -96,6 +96,9 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// <summary>Region entries through the dispatcher, and through a link from another region.</summary>
     public long DispatchedEntries, LinkedEntries;
 
+    /// <summary>Region entries after a RET or an indirect jump that went where the region's previous one went (its <see cref="Region.DynamicTarget"/>).</summary>
+    public long DynamicHits;
+
     /// <summary>Guest instructions retired by compiled code (a slow path's instruction, which the interpreter runs for it, included).</summary>
     public long CompiledRetired;
 
@@ -148,6 +151,15 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                     continue;
                 }
             }
+            else if (exit == RegionExit.Dynamic && r.DynamicTarget is Region d && cpu.Eip == r.DynamicEip && d.Valid
+                     && cpu.Blocks.MappingHolds(r.DynamicMapping))
+            {
+                // A RET or an indirect jump to where this region's last one went.
+                DynamicHits++;
+                entry = r.DynamicEntry;
+                r = d;
+                continue;
+            }
             // Find the block at EIP as the dispatcher would (this may fault: nothing runs then).
             cpu.CurrentBlock = null;
             Block next = cpu.Blocks.Get();
@@ -172,6 +184,13 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                     link.Entry = next.RegionEntry;
                     link.Mapping = cpu.Blocks.MappingKey(next);
                 }
+            }
+            else if (exit == RegionExit.Dynamic && r.Flat && n.Flat)
+            {
+                r.DynamicTarget = n;
+                r.DynamicEip = next.Eip;
+                r.DynamicEntry = next.RegionEntry;
+                r.DynamicMapping = cpu.Blocks.MappingKey(next);
             }
             DispatchedEntries++;
             r = n;

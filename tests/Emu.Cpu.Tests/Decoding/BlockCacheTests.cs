@@ -521,6 +521,9 @@ public class BlockCacheTests
             a.invlpg(__dword_ptr[0x5000]);
             a.call(0x5000);
             a.add(esi, eax);
+            a.mov(edx, 0x5000);
+            a.call(edx); // a target known only at run time, from the same place each time
+            a.add(edi, eax);
             a.dec(ecx);
             a.jnz(top);
             a.hlt();
@@ -529,6 +532,7 @@ public class BlockCacheTests
         t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
         Assert.Equal(StopReason.Halted, t.Run(0x1000));
         Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Esi);
+        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Edi);
     }
 
     [Theory, OnEveryEngine]
@@ -559,6 +563,9 @@ public class BlockCacheTests
             a.mov(cr3, ebx);
             a.call(0x5000);
             a.add(esi, eax);
+            a.mov(edx, 0x5000);
+            a.call(edx);
+            a.add(edi, eax);
             a.dec(ecx);
             a.jnz(top);
             a.hlt();
@@ -568,10 +575,17 @@ public class BlockCacheTests
         t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
         Assert.Equal(StopReason.Halted, t.Run(0x1000));
         Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Esi);
+        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Edi);
     }
 
     [Theory, OnEveryEngine]
     public void UserCodeCallingSupervisorCodeTheKernelRanFaults(string engine)
+    {
+        UserCodeCallingSupervisorCode(engine, indirect: false);
+        UserCodeCallingSupervisorCode(engine, indirect: true);
+    }
+
+    private static void UserCodeCallingSupervisorCode(string engine, bool indirect)
     {
         // Page 5000h is supervisor-only; the kernel (CPL 0) calls a function there, so its block
         // is cached and found by EIP. Then user code (CPL 3) calls it from the same place: the
@@ -584,8 +598,23 @@ public class BlockCacheTests
         t.Write32(Pd, Pt | 7);
         for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | (i == 5 ? 3u : 7u));
         t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
-        // In a user page: the kernel runs it twice (so the CALL's exit is linked), then user code.
-        t.Load(0x2000, a => { a.mov(esp, 0x9000); a.mov(eax, 0); a.call(0x5000); a.hlt(); });
+        // In a user page: the kernel runs it twice (so the CALL's exit is linked, or its target
+        // remembered), then user code.
+        t.Load(0x2000, a =>
+        {
+            a.mov(esp, 0x9000);
+            a.mov(eax, 0);
+            if (indirect)
+            {
+                a.mov(edx, 0x5000);
+                a.call(edx);
+            }
+            else
+            {
+                a.call(0x5000);
+            }
+            a.hlt();
+        });
         t.Cpu.WriteCr3(Pd);
         t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
         for (int pass = 0; pass < 2; pass++)

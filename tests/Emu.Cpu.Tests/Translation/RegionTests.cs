@@ -43,8 +43,8 @@ public class RegionTests
     public void ACallIntoAnotherPageIsLinked()
     {
         // A loop in page 1000h calls a function in page 3000h: once both are compiled, the CALL's
-        // exit is linked to the function's region (its RET, a target known only at run time,
-        // still goes through the block lookup).
+        // exit is linked to the function's region, and its RET (a target known only at run
+        // time) goes back through the target its region remembers.
         const uint Iterations = 1000;
         static void Load(TestCpu t)
         {
@@ -69,6 +69,9 @@ public class RegionTests
         Assert.Equal(interpreted.Retired, compiled.Retired);
         Assert.True(compiled.Engine!.LinkedEntries >= Iterations - 10,
             $"{compiled.Engine.LinkedEntries} linked entries, {compiled.Engine.DispatchedEntries} through the dispatcher, in {Iterations} calls");
+        // And the RET, always to the same place, goes back through the region's last target.
+        Assert.True(compiled.Engine.DynamicHits >= Iterations - 10,
+            $"{compiled.Engine.DynamicHits} entries after a RET by its last target, {compiled.Engine.DispatchedEntries} through the dispatcher, in {Iterations} calls");
     }
 
     [Fact]
