@@ -47,17 +47,38 @@ public sealed unsafe partial class Mmu
     /// </summary>
     public uint Translate(uint linear, AccessKind kind, bool user, out bool global)
     {
+        bool write = kind == AccessKind.Write;
+        uint physical = Walk(linear, write, user, out global, out uint fault);
+        if (fault != 0) throw GuestFault.PageFault(linear, fault & 7);
+        return physical;
+    }
+
+    /// <summary>
+    /// The page walk behind <see cref="Translate(uint, AccessKind, bool, out bool)"/>, raising
+    /// nothing: a #PF comes back as <paramref name="fault"/> (its error code with bit 31 set;
+    /// 0 when there is none), and then no accessed or dirty bit has been set.
+    /// </summary>
+    private uint Walk(uint linear, bool write, bool user, out bool global, out uint fault)
+    {
         global = false;
+        fault = 0;
         if (!paging) return linear & a20Mask;
         Counters.PageWalks++;
-        bool write = kind == AccessKind.Write;
         uint pdeAddress = (pageDirectory | ((linear >> 20) & 0xFFC)) & a20Mask;
         uint pde = phys.Read(pdeAddress, 4);
-        if ((pde & P) == 0) throw PageFault(linear, present: false, write, user);
+        if ((pde & P) == 0)
+        {
+            fault = FaultCode(present: false, write, user);
+            return 0;
+        }
         if (pse && (pde & PS) != 0)
         {
             // A 4 MiB page: the directory entry maps it directly.
-            CheckAccess(pde, linear, write, user);
+            if (!Allowed(pde, write, user))
+            {
+                fault = FaultCode(present: true, write, user);
+                return 0;
+            }
             uint updated = pde | A | (write ? D : 0);
             if (updated != pde) phys.Write(pdeAddress, 4, updated);
             global = pge && (pde & G) != 0;
@@ -65,9 +86,17 @@ public sealed unsafe partial class Mmu
         }
         uint pteAddress = ((pde & ~PhysicalMemory.PageMask) | ((linear >> 10) & 0xFFC)) & a20Mask;
         uint pte = phys.Read(pteAddress, 4);
-        if ((pte & P) == 0) throw PageFault(linear, present: false, write, user);
+        if ((pte & P) == 0)
+        {
+            fault = FaultCode(present: false, write, user);
+            return 0;
+        }
         // U/S and R/W combine: the stricter of the two levels applies (Intel SDM Vol. 3, 4.6.1).
-        CheckAccess(pde & pte | ~(US | RW) & pte, linear, write, user);
+        if (!Allowed(pde & pte | ~(US | RW) & pte, write, user))
+        {
+            fault = FaultCode(present: true, write, user);
+            return 0;
+        }
         if ((pde & A) == 0) phys.Write(pdeAddress, 4, pde | A);
         uint newPte = pte | A | (write ? D : 0);
         if (newPte != pte) phys.Write(pteAddress, 4, newPte);
@@ -75,21 +104,50 @@ public sealed unsafe partial class Mmu
         return ((pte & ~PhysicalMemory.PageMask) | (linear & PhysicalMemory.PageMask)) & a20Mask;
     }
 
-    private void CheckAccess(uint entry, uint linear, bool write, bool user)
-    {
-        if (user)
-        {
-            if ((entry & US) == 0 || (write && (entry & RW) == 0)) throw PageFault(linear, present: true, write, user);
-        }
-        else if (write && writeProtect && (entry & RW) == 0)
-        {
-            throw PageFault(linear, present: true, write, user);
-        }
-    }
+    /// <summary>Whether a (combined) paging entry allows the access (Intel SDM Vol. 3, 4.6).</summary>
+    private bool Allowed(uint entry, bool write, bool user) =>
+        user ? (entry & US) != 0 && (!write || (entry & RW) != 0)
+             : !write || !writeProtect || (entry & RW) != 0;
 
-    /// <summary>#PF with its error code: P (protection violation), W/R, U/S (Intel SDM Vol. 3, 4.7).</summary>
-    private static GuestFault PageFault(uint linear, bool present, bool write, bool user) =>
-        GuestFault.PageFault(linear, (present ? 1u : 0) | (write ? 2u : 0) | (user ? 4u : 0));
+    /// <summary>A #PF's error code (P for a protection violation, W/R, U/S; Intel SDM Vol. 3, 4.7), with bit 31 set so it is never 0.</summary>
+    private static uint FaultCode(bool present, bool write, bool user) =>
+        0x8000_0000u | (present ? 1u : 0) | (write ? 2u : 0) | (user ? 4u : 0);
+
+    /// <summary>
+    /// For compiled code whose inline TLB lookup missed: translates an access of
+    /// <paramref name="size"/> bytes that stays in its page and fills the TLB as the
+    /// interpreter's own access would (a read the read TLB, a write the write TLB, a
+    /// read-modify-write both), returning the host address of <paramref name="linear"/> on the
+    /// side the access uses (the write side for both writes); or 0 when the access needs the
+    /// slow path after all: a #PF (nothing is changed then), a page-crossing access, a page
+    /// without a host pointer (MMIO, ROM or code on the write side), a watched page, alignment
+    /// checking. Raises nothing.
+    /// </summary>
+    /// <param name="access">0 read, 1 write, 2 read-modify-write.</param>
+    public nint TryFill(uint linear, int size, int access)
+    {
+        if ((linear & PhysicalMemory.PageMask) + (uint)size > PhysicalMemory.PageSize || uncached) return 0;
+        if (watchCount != 0 && PageWatched(linear)) return 0;
+        bool write = access != 0;
+        uint physical = Walk(linear, write, user, out bool global, out uint fault);
+        if (fault != 0) return 0;
+        byte* host = null;
+        if (access != 1)
+        {
+            host = phys.PageHostPointer(physical, write: false);
+            if (host == null) return 0;
+            Counters.ReadMisses++;
+            Fill(readTlb, linear, physical, host, global);
+        }
+        if (write)
+        {
+            host = phys.PageHostPointer(physical, write: true);
+            if (host == null) return 0;
+            Counters.WriteMisses++;
+            Fill(writeTlb, linear, physical, host, global);
+        }
+        return (nint)host + (nint)(linear & PhysicalMemory.PageMask);
+    }
 
     /// <summary>
     /// The start of the second page of an access that crosses a page boundary: it is

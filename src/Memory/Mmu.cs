@@ -396,6 +396,69 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         ProbeWriteSlow(linear, size);
     }
 
+    /// <summary>
+    /// <see cref="ProbeWrite"/> for a read-modify-write operand, whose read and write then go
+    /// through the one translation the probe made (<see cref="ReadRmw"/>), as the processor
+    /// translates such an operand once, for writing. On a miss both TLBs are filled from the
+    /// walk, as compiled code's refill does (<see cref="TryFill"/>), so the two engines hold the
+    /// same translations even when the guest has changed its tables without INVLPG.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ProbeRmw(uint linear, int size)
+    {
+        TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (uint)size)
+            return;
+        ProbeRmwSlow(linear, size);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ProbeRmwSlow(uint linear, int size)
+    {
+        if (((linear ^ (linear + (uint)size - 1)) & ~PhysicalMemory.PageMask) != 0 || uncached || (watchCount != 0 && PageWatched(linear)))
+        {
+            ProbeWriteSlow(linear, size);
+            return;
+        }
+        uint p = Translate(linear, AccessKind.Write, UserMode, out bool global);
+        byte* host = phys.PageHostPointer(p, write: false);
+        if (host != null) Fill(readTlb, linear, p, host, global);
+        host = phys.PageHostPointer(p, write: true);
+        if (host != null) Fill(writeTlb, linear, p, host, global);
+    }
+
+    /// <summary>Reads a read-modify-write operand that <see cref="ProbeRmw"/> checked: through the write side's translation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint ReadRmw(uint linear, int size)
+    {
+        TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (uint)size)
+        {
+            byte* h = (byte*)(e->Addend + (nint)linear);
+            return size switch { 1 => *h, 2 => Unsafe.ReadUnaligned<ushort>(h), _ => Unsafe.ReadUnaligned<uint>(h) };
+        }
+        return ReadRmwSlow(linear, size);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private uint ReadRmwSlow(uint linear, int size)
+    {
+        Counters.ReadMisses++;
+        if (watchCount != 0) CheckWatches(linear, size, write: false);
+        uint offset = linear & PhysicalMemory.PageMask;
+        if (offset + (uint)size <= PhysicalMemory.PageSize) return phys.Read(Translate(linear, AccessKind.Write), size);
+        uint p0 = Translate(linear, AccessKind.Write);
+        uint p1 = Translate(SecondPage(linear, size), AccessKind.Write);
+        int first = (int)(PhysicalMemory.PageSize - offset);
+        uint value = 0;
+        for (int i = 0; i < size; i++)
+        {
+            uint b = i < first ? phys.Read8(p0 + (uint)i) : phys.Read8(p1 + (uint)(i - first));
+            value |= b << (8 * i);
+        }
+        return value;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ProbeWriteSlow(uint linear, int size)
     {

@@ -69,7 +69,7 @@ public static unsafe class BitOps
             return;
         }
         uint lin = c.LinearRmw(seg, ea, Bytes(size));
-        c.WriteLinear(lin, size, BitTest(c, c.ReadLinear(lin, size), bit, kind));
+        c.WriteLinear(lin, size, BitTest(c, c.ReadLinearRmw(lin, size), bit, kind));
     }
 
     private static void BitTestHandler<TSize>(Cpu c, ref Instruction i, int kind) where TSize : struct, IOperandSize

@@ -122,7 +122,7 @@ public static unsafe class DataTransfer
     {
         uint v1 = c.GetReg(r, size);
         uint lin = c.LinearRmw(seg, ea, Bytes(size));
-        uint v0 = c.ReadLinear(lin, size);
+        uint v0 = c.ReadLinearRmw(lin, size);
         c.WriteLinear(lin, size, v1);
         c.SetReg(r, size, v0);
     }
@@ -239,7 +239,7 @@ public static unsafe class DataTransfer
         uint src = c.GetReg(rs, size);
         uint acc = c.GetReg(Reg.EAX, size);
         uint lin = c.LinearRmw(seg, ea, Bytes(size));
-        uint d = c.ReadLinear(lin, size);
+        uint d = c.ReadLinearRmw(lin, size);
         Arithmetic.Sub(c, acc, d, size);
         if (acc == d)
         {
@@ -266,7 +266,7 @@ public static unsafe class DataTransfer
         uint ea = c.EffectiveAddress(ref i);
         uint lo = c.LinearRmw(seg, ea, 4);
         uint hi = c.LinearRmw(seg, ea + 4, 4);
-        uint mlo = c.Mmu.Read32(lo), mhi = c.Mmu.Read32(hi);
+        uint mlo = c.Mmu.ReadRmw(lo, 4), mhi = c.Mmu.ReadRmw(hi, 4);
         if (mlo == c.Gpr[Reg.EAX] && mhi == c.Gpr[Reg.EDX])
         {
             c.Mmu.Write32(lo, c.Gpr[Reg.EBX]);
@@ -298,7 +298,7 @@ public static unsafe class DataTransfer
     {
         uint src = c.GetReg(rs, size);
         uint lin = c.LinearRmw(seg, ea, Bytes(size));
-        uint d = c.ReadLinear(lin, size);
+        uint d = c.ReadLinearRmw(lin, size);
         uint sum = Arithmetic.Add(c, d, src, size);
         c.WriteLinear(lin, size, sum);
         c.SetReg(rs, size, d);

@@ -245,7 +245,7 @@ public static unsafe class Segments
             return;
         }
         uint lin = c.LinearRmw(Cpu.MemSeg(ref i), c.EffectiveAddress(ref i), 2);
-        uint dm = c.Mmu.Read16(lin);
+        uint dm = c.Mmu.ReadRmw(lin, 2);
         bool up = (dm & 3) < (src & 3);
         c.Mmu.Write16(lin, (ushort)(up ? (dm & ~3u) | (src & 3) : dm));
         SetZf(c, up);

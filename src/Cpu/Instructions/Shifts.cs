@@ -228,7 +228,7 @@ public static unsafe class Shifts
     public static void DoubleShiftMemory(Cpu c, int seg, uint ea, uint src, uint count, int size, bool left)
     {
         uint lin = c.LinearRmw(seg, ea, Bytes(size));
-        uint d = c.ReadLinear(lin, size);
+        uint d = c.ReadLinearRmw(lin, size);
         c.WriteLinear(lin, size, left ? Shld(c, d, src, count, size) : Shrd(c, d, src, count, size));
     }
 

@@ -141,6 +141,10 @@ public sealed partial class Cpu
     public uint ReadLinear(uint linear, int size) =>
         size == 2 ? Mmu.Read32(linear) : size == 1 ? Mmu.Read16(linear) : Mmu.Read8(linear);
 
+    /// <summary>Reads a read-modify-write operand at the address <see cref="LinearRmw"/> gave, through the translation it made.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint ReadLinearRmw(uint linear, int size) => Mmu.ReadRmw(linear, OperandSize.Bytes(size));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteLinear(uint linear, int size, uint v)
     {

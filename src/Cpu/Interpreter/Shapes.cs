@@ -89,7 +89,7 @@ public static class Shapes
         if (TOp.WritesResult)
         {
             uint lin = c.LinearRmw(seg, off, OperandSize.Bytes(size));
-            uint res = TOp.Apply(c, c.ReadLinear(lin, size), src, size);
+            uint res = TOp.Apply(c, c.ReadLinearRmw(lin, size), src, size);
             c.WriteLinear(lin, size, res);
         }
         else
@@ -130,7 +130,7 @@ public static class Shapes
     {
         int size = TSize.Size;
         uint lin = c.LinearRmw(seg, off, OperandSize.Bytes(size));
-        c.WriteLinear(lin, size, TOp.Apply(c, c.ReadLinear(lin, size), size));
+        c.WriteLinear(lin, size, TOp.Apply(c, c.ReadLinearRmw(lin, size), size));
     }
 
     /// <summary>The Iced codes named <c>{mnemonic}_{form}</c>, for registering a family of forms at once.</summary>

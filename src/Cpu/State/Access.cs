@@ -60,7 +60,7 @@ public sealed partial class Cpu
     public uint LinearRmw(int seg, uint offset, int size)
     {
         uint lin = LinearWrite(seg, offset, size);
-        Mmu.ProbeWrite(lin, size);
+        Mmu.ProbeRmw(lin, size);
         return lin;
     }
 

@@ -95,7 +95,7 @@ public sealed class FastAlu : IFastEmitter
         else if (writes)
         {
             ctx.LinearRmw(ref i, size);
-            ctx.ReadLinear(size);
+            ctx.ReadLinearRmw(size);
         }
         else
         {
@@ -382,7 +382,7 @@ public sealed class FastShiftMultiply : IFastEmitter
         else
         {
             ctx.LinearRmw(ref i, size);
-            ctx.ReadLinear(size);
+            ctx.ReadLinearRmw(size);
         }
         il.Emit(OpCodes.Stloc, a);
         il.Emit(OpCodes.Ldloc, a);

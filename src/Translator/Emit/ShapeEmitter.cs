@@ -41,7 +41,7 @@ public sealed class ShapeEmitter : IInstructionEmitter
             {
                 ctx.LinearRmw(ref i, size);
                 ctx.LoadCpu();
-                ctx.ReadLinear(size);
+                ctx.ReadLinearRmw(size);
                 il.Emit(OpCodes.Ldloc, ctx.Src);
                 ctx.Const(size);
                 ctx.Call(apply);
@@ -73,7 +73,7 @@ public sealed class ShapeEmitter : IInstructionEmitter
         {
             ctx.LinearRmw(ref i, size);
             ctx.LoadCpu();
-            ctx.ReadLinear(size);
+            ctx.ReadLinearRmw(size);
             ctx.Const(size);
             ctx.Call(apply);
             ctx.WriteLinear(size);
