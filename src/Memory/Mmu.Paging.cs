@@ -114,42 +114,6 @@ public sealed unsafe partial class Mmu
         0x8000_0000u | (present ? 1u : 0) | (write ? 2u : 0) | (user ? 4u : 0);
 
     /// <summary>
-    /// For compiled code whose inline TLB lookup missed: translates an access of
-    /// <paramref name="size"/> bytes that stays in its page and fills the TLB as the
-    /// interpreter's own access would (a read the read TLB, a write the write TLB, a
-    /// read-modify-write both), returning the host address of <paramref name="linear"/> on the
-    /// side the access uses (the write side for both writes); or 0 when the access needs the
-    /// slow path after all: a #PF (nothing is changed then), a page-crossing access, a page
-    /// without a host pointer (MMIO, ROM or code on the write side), a watched page, alignment
-    /// checking. Raises nothing.
-    /// </summary>
-    /// <param name="access">0 read, 1 write, 2 read-modify-write.</param>
-    public nint TryFill(uint linear, int size, int access)
-    {
-        if ((linear & PhysicalMemory.PageMask) + (uint)size > PhysicalMemory.PageSize || uncached) return 0;
-        if (watchCount != 0 && PageWatched(linear)) return 0;
-        bool write = access != 0;
-        uint physical = Walk(linear, write, user, out bool global, out uint fault);
-        if (fault != 0) return 0;
-        byte* host = null;
-        if (access != 1)
-        {
-            host = phys.PageHostPointer(physical, write: false);
-            if (host == null) return 0;
-            Counters.ReadMisses++;
-            Fill(readTlb, linear, physical, host, global);
-        }
-        if (write)
-        {
-            host = phys.PageHostPointer(physical, write: true);
-            if (host == null) return 0;
-            Counters.WriteMisses++;
-            Fill(writeTlb, linear, physical, host, global);
-        }
-        return (nint)host + (nint)(linear & PhysicalMemory.PageMask);
-    }
-
-    /// <summary>
     /// The start of the second page of an access that crosses a page boundary: it is
     /// translated from its first byte, so a #PF there reports that byte in CR2, as the
     /// processor does.

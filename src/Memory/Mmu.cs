@@ -399,9 +399,10 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>
     /// <see cref="ProbeWrite"/> for a read-modify-write operand, whose read and write then go
     /// through the one translation the probe made (<see cref="ReadRmw"/>), as the processor
-    /// translates such an operand once, for writing. On a miss both TLBs are filled from the
-    /// walk, as compiled code's refill does (<see cref="TryFill"/>), so the two engines hold the
-    /// same translations even when the guest has changed its tables without INVLPG.
+    /// translates such an operand once, for writing, and as compiled code does (it reads and
+    /// writes the operand through the write TLB). On a miss both TLBs are filled from the one
+    /// walk, where a read and a write each translating could see different mappings when the
+    /// guest has changed its tables without INVLPG.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ProbeRmw(uint linear, int size)

@@ -880,7 +880,7 @@ public sealed class EmitContext
     /// </summary>
     private const int TlbEntryShift = 4; // log2(Mmu.TlbEntrySize)
 
-    private void TlbLookup(bool write, int size, Label miss, bool rmw = false)
+    private void TlbLookup(bool write, int size, Label miss)
     {
         System.Diagnostics.Debug.Assert(1 << TlbEntryShift == Mmu.TlbEntrySize);
         // The entry's offset in its TLB, ((linear >> 12) & (TlbEntries - 1)) * TlbEntrySize, as
@@ -917,8 +917,7 @@ public sealed class EmitContext
         }
         Const(~PhysicalMemory.PageMask);
         Il.Emit(OpCodes.And);
-        Label refill = Il.DefineLabel(), found = Il.DefineLabel();
-        Il.Emit(OpCodes.Bne_Un, refill);
+        Il.Emit(OpCodes.Bne_Un, miss);
         // host = entry->Addend + linear
         Il.Emit(OpCodes.Ldloc, tlb);
         Il.Emit(OpCodes.Ldloc, entry);
@@ -929,23 +928,6 @@ public sealed class EmitContext
         Il.Emit(OpCodes.Ldloc, linear);
         Il.Emit(OpCodes.Conv_U);
         Il.Emit(OpCodes.Add);
-        Il.Emit(OpCodes.Br, found);
-        // A miss: the MMU walks the tables and fills the entry, and the access goes on inline;
-        // only what the walk cannot settle (a #PF, a page crossing, MMIO, code on the write
-        // side, ...) takes the slow path and leaves the region. Two pages whose entries collide
-        // (the TLB is direct-mapped) then cost a walk each time, not a trip through the dispatcher.
-        Il.MarkLabel(refill);
-        LoadCpu();
-        Il.Emit(OpCodes.Ldfld, Members.MmuField);
-        Il.Emit(OpCodes.Ldloc, linear);
-        Const(OperandSize.Bytes(size));
-        Const(rmw ? 2 : write ? 1 : 0);
-        Call(Members.TryFill);
-        Il.Emit(OpCodes.Dup);
-        Il.Emit(OpCodes.Brtrue, found);
-        Il.Emit(OpCodes.Pop);
-        Il.Emit(OpCodes.Br, miss);
-        Il.MarkLabel(found);
     }
 
     /// <summary>
@@ -957,7 +939,7 @@ public sealed class EmitContext
     {
         EffectiveAddress(ref i);
         Il.Emit(OpCodes.Stloc, linear);
-        TlbLookup(write: true, size, SlowPath(), rmw: true);
+        TlbLookup(write: true, size, SlowPath());
         Il.Emit(OpCodes.Dup);
         Il.Emit(OpCodes.Stloc, entry);
         LoadIndirect(size);
@@ -1344,7 +1326,6 @@ internal static class Members
     public static readonly FieldInfo Eflags = typeof(Cpu).GetField(nameof(Cpu.Eflags))!;
     public static readonly FieldInfo Gpr = typeof(Cpu).GetField(nameof(Cpu.Gpr))!;
     public static readonly FieldInfo MmuField = typeof(Cpu).GetField(nameof(Cpu.Mmu))!;
-    public static readonly MethodInfo TryFill = typeof(Mmu).GetMethod(nameof(Mmu.TryFill))!;
     public static readonly MethodInfo GetReg = Method(nameof(Cpu.GetReg), typeof(int), typeof(int));
     public static readonly MethodInfo SetReg = Method(nameof(Cpu.SetReg), typeof(int), typeof(int), typeof(uint));
     public static readonly MethodInfo GetReg32 = Method(nameof(Cpu.GetReg32), typeof(int));

@@ -75,42 +75,6 @@ public class RegionTests
     }
 
     [Fact]
-    public void TwoPagesWhoseTlbEntriesCollideStayInCompiledCode()
-    {
-        // A loop adds words from two pages 4 MiB apart, whose entries share one slot of the
-        // direct-mapped TLB, so every access misses. The compiled code refills the slot itself
-        // and goes on: the loop stays in its region instead of leaving through the slow path
-        // at each access (as a guest whose hot pages collide, such as gzip's buffers and stack
-        // under Linux's address randomisation, did).
-        const uint Iterations = 1000, A = 0x2_0000, B = 0x42_0000;
-        static void Load(TestCpu t)
-        {
-            t.Write32(A, 3);
-            t.Write32(B, 4);
-            t.Load(0x1000, a =>
-            {
-                var loop = a.CreateLabel();
-                a.xor(eax, eax);
-                a.mov(ecx, Iterations);
-                a.Label(ref loop);
-                a.add(eax, __dword_ptr[A]);
-                a.add(eax, __dword_ptr[B]);
-                a.add(__dword_ptr[B + 4], 1); // a read-modify-write too
-                a.dec(ecx);
-                a.jnz(loop);
-                a.hlt();
-            });
-        }
-        var interpreted = Run(false, Load, 0x1000);
-        var compiled = Run(true, Load, 0x1000);
-        Assert.Equal(7 * Iterations, interpreted.Eax);
-        Assert.Equal(interpreted.Eax, compiled.Eax);
-        Assert.Equal(interpreted.Retired, compiled.Retired);
-        Assert.True(compiled.Engine!.DispatchedEntries < 20,
-            $"{compiled.Engine.DispatchedEntries} region entries through the dispatcher in {Iterations} iterations");
-    }
-
-    [Fact]
     public void ALoopOfSeveralBlocksRunsAsOneRegion()
     {
         // A loop with an if/else inside: four blocks, which one region holds.
