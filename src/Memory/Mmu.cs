@@ -62,6 +62,14 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     private readonly TlbEntry* tlbBlock;
     private TlbEntry* readTlb;
     private TlbEntry* writeTlb;
+
+    /// <summary>
+    /// The TLB code fetches use: the read TLB of the privilege, even while alignment checking
+    /// keeps data accesses out of it (fetches are never checked for alignment). Without it a
+    /// user program with EFLAGS.AC set would fetch with no TLB at all, walking the tables for
+    /// every new block, where the processor goes on with the translation it has cached.
+    /// </summary>
+    private TlbEntry* fetchTlb;
     private uint a20Mask = 0xFFFF_FFFF;
     private bool disposed;
 
@@ -69,7 +77,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     {
         phys = physical;
         tlbBlock = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(sizeof(TlbEntry) * TlbEntries * 6), 64);
-        readTlb = tlbBlock;
+        readTlb = fetchTlb = tlbBlock;
         writeTlb = tlbBlock + TlbEntries;
         FlushAll();
         phys.CodePageMarked += OnCodePageMarked;
@@ -114,7 +122,8 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     private void SelectTlb()
     {
         uncached = alignmentCheck && user;
-        readTlb = uncached ? tlbBlock + 4 * TlbEntries : user ? tlbBlock + 2 * TlbEntries : tlbBlock;
+        fetchTlb = user ? tlbBlock + 2 * TlbEntries : tlbBlock;
+        readTlb = uncached ? tlbBlock + 4 * TlbEntries : fetchTlb;
         writeTlb = readTlb + TlbEntries; // WriteTlbOffset bytes on
     }
 
@@ -518,7 +527,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     public uint TranslateFetch(uint linear, out byte* pageHost, out bool global)
     {
         uint tag = linear & ~PhysicalMemory.PageMask;
-        TlbEntry* e = readTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
+        TlbEntry* e = fetchTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
         if (e->Tag == tag)
         {
             pageHost = (byte*)(e->Addend + (nint)tag);
@@ -526,7 +535,10 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
             return (e->Phys & ~PhysicalMemory.PageMask) | (linear & PhysicalMemory.PageMask);
         }
         Counters.FetchTranslations++;
-        pageHost = TranslateAndFillRead(linear, AccessKind.Fetch, out uint p, out global);
+        uint p = Translate(linear, AccessKind.Fetch, UserMode, out global);
+        pageHost = phys.PageHostPointer(p, write: false);
+        // A watched page stays out: after alignment checking ends, data reads use this TLB too.
+        if (pageHost != null && (watchCount == 0 || !PageWatched(linear))) Fill(fetchTlb, linear, p, pageHost, global);
         return p;
     }
 

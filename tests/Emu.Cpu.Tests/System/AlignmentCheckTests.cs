@@ -47,4 +47,35 @@ public class AlignmentCheckTests
         Assert.Equal(ExceptionVectors.GP, t.Cpu.LastFault!.Value.Vector);
         Assert.Equal(0x1234_5678u, t.Cpu.Ecx);
     }
+    [Theory]
+    [InlineData("interpreter", false)]
+    [InlineData("interpreter", true)]
+    [InlineData("translator", false)]
+    [InlineData("translator", true)]
+    public void CodeFetchesKeepTheirCachedTranslationWhileAlignmentIsChecked(string engine, bool ac)
+    {
+        // User code clears the directory entry that maps it (no INVLPG) and jumps to a new block
+        // in its page. The fetch goes on through the translation the TLB holds, with alignment
+        // checking on as with it off: only data accesses bypass the TLB for #AC. Found by the
+        // instruction fuzzer (virtual-8086 mode with EFLAGS.AC, a REP STOSB over the page
+        // directory): the interpreter, stopped between the blocks, walked the tables for its
+        // next fetch and faulted where compiled code went on.
+        const uint Pd = 0x10_0000, Pt = 0x10_1000;
+        using var t = TestCpu.Flat32(engine);
+        X86Cpu c = t.Cpu;
+        t.Write32(Pd, Pt | 7);
+        for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | 7);
+        t.Load(0x1000, a => { a.mov(__dword_ptr[Pd], 0); a.jmp(0x1100); });
+        t.Load(0x1100, a => { a.mov(eax, 1); a.cli(); });
+        c.WriteCr3(Pd);
+        c.WriteCr0(c.Cr0 | Cr0Bits.PG | Cr0Bits.AM);
+        const uint common = SegmentCache.RightsP | SegmentCache.RightsS | SegmentCache.RightsDB | SegmentCache.RightsG | (3u << 5);
+        for (int s = 0; s < 6; s++) c.Seg[s].Load(0x23, 0, 0xFFFF_FFFF, common | 3);
+        c.Seg[SegReg.CS].Load(0x1B, 0, 0xFFFF_FFFF, common | 0xB);
+        c.SetEflags(ac ? c.GetEflags() | Flags.AC : c.GetEflags() & ~Flags.AC);
+        c.UpdateModes();
+        Assert.Equal(StopReason.UnhandledException, t.Run(0x1000));
+        Assert.Equal(ExceptionVectors.GP, c.LastFault!.Value.Vector); // CLI at CPL 3, IOPL 0
+        Assert.Equal(1u, c.Eax);
+    }
 }
