@@ -296,16 +296,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
             return phys.Read(p, size);
         }
         // Crosses into the next page: translate both pages before reading either.
-        uint p0 = Translate(linear, AccessKind.Read);
-        uint p1 = Translate(SecondPage(linear, size), AccessKind.Read);
-        int first = (int)(PhysicalMemory.PageSize - offset);
-        uint value = 0;
-        for (int i = 0; i < size; i++)
-        {
-            uint b = i < first ? phys.Read8(p0 + (uint)i) : phys.Read8(p1 + (uint)(i - first));
-            value |= b << (8 * i);
-        }
-        return value;
+        return ReadAcross(linear, size, AccessKind.Read);
     }
 
     // ---- writes ----
@@ -399,10 +390,15 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ProbeWrite(uint linear, int size)
     {
+        if (WriteEntry(linear, size) == null) ProbeWriteSlow(linear, size);
+    }
+
+    /// <summary>The write TLB's entry for an access of <paramref name="size"/> bytes that it holds whole, else null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TlbEntry* WriteEntry(uint linear, int size)
+    {
         TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
-        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (uint)size)
-            return;
-        ProbeWriteSlow(linear, size);
+        return e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (uint)size ? e : null;
     }
 
     /// <summary>
@@ -416,10 +412,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ProbeRmw(uint linear, int size)
     {
-        TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
-        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (uint)size)
-            return;
-        ProbeRmwSlow(linear, size);
+        if (WriteEntry(linear, size) == null) ProbeRmwSlow(linear, size);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -441,8 +434,8 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint ReadRmw(uint linear, int size)
     {
-        TlbEntry* e = writeTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
-        if (e->Tag == (linear & ~PhysicalMemory.PageMask) && (linear & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (uint)size)
+        TlbEntry* e = WriteEntry(linear, size);
+        if (e != null)
         {
             byte* h = (byte*)(e->Addend + (nint)linear);
             return size switch { 1 => *h, 2 => Unsafe.ReadUnaligned<ushort>(h), _ => Unsafe.ReadUnaligned<uint>(h) };
@@ -457,9 +450,15 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         if (watchCount != 0) CheckWatches(linear, size, write: false);
         uint offset = linear & PhysicalMemory.PageMask;
         if (offset + (uint)size <= PhysicalMemory.PageSize) return phys.Read(Translate(linear, AccessKind.Write), size);
-        uint p0 = Translate(linear, AccessKind.Write);
-        uint p1 = Translate(SecondPage(linear, size), AccessKind.Write);
-        int first = (int)(PhysicalMemory.PageSize - offset);
+        return ReadAcross(linear, size, AccessKind.Write);
+    }
+
+    /// <summary>A read that crosses into the next page: both pages translated (for <paramref name="kind"/>) before either is read.</summary>
+    private uint ReadAcross(uint linear, int size, AccessKind kind)
+    {
+        uint p0 = Translate(linear, kind);
+        uint p1 = Translate(SecondPage(linear, size), kind);
+        int first = (int)(PhysicalMemory.PageSize - (linear & PhysicalMemory.PageMask));
         uint value = 0;
         for (int i = 0; i < size; i++)
         {

@@ -452,6 +452,25 @@ public class BlockCacheTests
 
     // ---- CR3 loads and the block lookup ----
 
+    private const uint PdA = 0x10_0000, PtA = 0x10_1000, PdB = 0x10_2000, PtB = 0x10_3000;
+
+    /// <summary>
+    /// Two page directories (<see cref="PdA"/>, <see cref="PdB"/>) mapping every page to itself
+    /// with the flags <paramref name="flagsOf"/> gives for its number, but linear 5000h: to code
+    /// setting EAX = AAAAh (physical 5000h) in A, to code setting EAX = BBBBh (6000h) in B.
+    /// </summary>
+    private static void MapTwoAddressSpaces(TestCpu t, Func<uint, uint> flagsOf)
+    {
+        foreach ((uint pd, uint pt, uint x) in new[] { (PdA, PtA, 0x5000u), (PdB, PtB, 0x6000u) })
+        {
+            t.Write32(pd, pt | 3);
+            for (uint i = 0; i < 1024; i++) t.Write32(pt + i * 4, (i << 12) | flagsOf(i));
+            t.Write32(pt + 5 * 4, x | 3);
+        }
+        t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
+        t.Load(0x6000, a => { a.mov(eax, 0xBBBB); a.ret(); });
+    }
+
     [Theory, OnEveryEngine]
     public void AfterACr3LoadGlobalCodeIsStillFoundAndOtherCodeFollowsTheNewMapping(string engine)
     {
@@ -459,16 +478,9 @@ public class BlockCacheTests
         // EAX = BBBBh), and share a global page of code at 1000h that switches between them
         // with MOV CR3 and calls 5000h in each. The EIP-keyed lookup must not run one space's
         // code in the other; the global page's blocks survive the switches.
-        const uint PdA = 0x10_0000, PtA = 0x10_1000, PdB = 0x10_2000, PtB = 0x10_3000, Iterations = 50;
+        const uint Iterations = 50;
         using var t = TestCpu.Flat32(engine);
-        foreach ((uint pd, uint pt, uint x) in new[] { (PdA, PtA, 0x5000u), (PdB, PtB, 0x6000u) })
-        {
-            t.Write32(pd, pt | 3);
-            for (uint i = 0; i < 1024; i++) t.Write32(pt + i * 4, (i << 12) | 3 | (i == 1 ? 0x100u : 0)); // 1000h: global
-            t.Write32(pt + 5 * 4, x | 3);
-        }
-        t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
-        t.Load(0x6000, a => { a.mov(eax, 0xBBBB); a.ret(); });
+        MapTwoAddressSpaces(t, page => page == 1 ? 0x103u : 3u); // 1000h: global
         t.Load(0x1000, a =>
         {
             var top = a.CreateLabel();
@@ -540,18 +552,11 @@ public class BlockCacheTests
     {
         // As above, with one CALL to 5000h between MOV CR3 loads that switch between two page
         // directories mapping 5000h to different code.
-        const uint PdA = 0x10_0000, PtA = 0x10_1000, PdB = 0x10_2000, PtB = 0x10_3000, Iterations = 50;
+        const uint Iterations = 50;
         using var t = TestCpu.Flat32(engine);
-        foreach ((uint pd, uint pt, uint x) in new[] { (PdA, PtA, 0x5000u), (PdB, PtB, 0x6000u) })
-        {
-            // Every page but 5000h global, so the CALL's push still hits the TLB after a load
-            // (a miss would end the region there, before its exit to 5000h).
-            t.Write32(pd, pt | 3);
-            for (uint i = 0; i < 1024; i++) t.Write32(pt + i * 4, (i << 12) | 0x103);
-            t.Write32(pt + 5 * 4, x | 3);
-        }
-        t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
-        t.Load(0x6000, a => { a.mov(eax, 0xBBBB); a.ret(); });
+        // Every page but 5000h global, so the CALL's push still hits the TLB after a load (a
+        // miss would end the region there, before its exit to 5000h).
+        MapTwoAddressSpaces(t, page => 0x103u);
         t.Load(0x1000, a =>
         {
             var top = a.CreateLabel();
