@@ -203,21 +203,24 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>Translates for a read and fills the read TLB; returns the host page or null (slow page).</summary>
     private byte* FillRead(uint linear, out uint physical)
     {
-        byte* host = TranslateAndFillRead(linear, AccessKind.Read, out physical, out _);
+        byte* host = TranslateAndFillRead(linear, AccessKind.Read, readTlb, out physical, out _);
         // A watched page's data accesses take the slow path, which records the hit.
         return host != null && watchCount != 0 && PageWatched(linear) ? null : host;
     }
 
     /// <summary>
-    /// Translates for a read or a fetch (the same permission with 32-bit paging) and fills the
-    /// read TLB, unless the page is watched or alignment checking keeps user accesses out of
-    /// it; returns the host page, or null when the page is not directly readable.
+    /// Translates for a read or a fetch (the same permission with 32-bit paging) and fills
+    /// <paramref name="into"/> (the read or the fetch TLB), unless the page is watched or it is
+    /// the set alignment checking keeps empty; returns the host page, or null when the page is
+    /// not directly readable.
     /// </summary>
-    private byte* TranslateAndFillRead(uint linear, AccessKind kind, out uint physical, out bool global)
+    private byte* TranslateAndFillRead(uint linear, AccessKind kind, TlbEntry* into, out uint physical, out bool global)
     {
         physical = Translate(linear, kind, UserMode, out global);
         byte* host = phys.PageHostPointer(physical, write: false);
-        if (host != null && !uncached && (watchCount == 0 || !PageWatched(linear))) Fill(readTlb, linear, physical, host, global);
+        // The alignment-checking set is never filled; a watched page stays out of every set
+        // (after alignment checking ends, data reads use the fetch TLB too).
+        if (host != null && into != tlbBlock + 4 * TlbEntries && (watchCount == 0 || !PageWatched(linear))) Fill(into, linear, physical, host, global);
         return host;
     }
 
@@ -534,10 +537,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
             return (e->Phys & ~PhysicalMemory.PageMask) | (linear & PhysicalMemory.PageMask);
         }
         Counters.FetchTranslations++;
-        uint p = Translate(linear, AccessKind.Fetch, UserMode, out global);
-        pageHost = phys.PageHostPointer(p, write: false);
-        // A watched page stays out: after alignment checking ends, data reads use this TLB too.
-        if (pageHost != null && (watchCount == 0 || !PageWatched(linear))) Fill(fetchTlb, linear, p, pageHost, global);
+        pageHost = TranslateAndFillRead(linear, AccessKind.Fetch, fetchTlb, out uint p, out global);
         return p;
     }
 
