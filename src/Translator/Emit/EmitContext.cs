@@ -455,17 +455,18 @@ public sealed class EmitContext
     {
         if (Flat)
         {
+            // Inline stores, not StateStore's one call: there is one such exit per region, and
+            // every RET and indirect jump leaving the region passes through it.
+            int knownOp = KnownOp;
+            uint pendingMask = PendingMask;
+            ForgetFlags(); // paths with different flag states meet here (each merged any pending rotate flags)
+            Spill(DirtyAll);
+            KnownOp = knownOp;
+            PendingMask = pendingMask;
+            StoreField(Members.Eip, eip);
             LoadCpu();
-            for (int r = 0; r < 8; r++) Il.Emit(OpCodes.Ldloc, regs[r]);
-            Il.Emit(OpCodes.Ldloc, flagsOp);
-            Il.Emit(OpCodes.Ldloc, flagsSrc1);
-            Il.Emit(OpCodes.Ldloc, flagsSrc2);
-            Il.Emit(OpCodes.Ldloc, flagsRes);
-            Il.Emit(OpCodes.Ldloc, eflags);
-            Il.Emit(OpCodes.Ldloc, count);
-            Il.Emit(OpCodes.Ldloc, eip);
             Const(0);
-            Call(Members.StoreState);
+            Il.Emit(OpCodes.Stfld, Members.RegionBlock);
             return;
         }
         LoadCpu();
