@@ -14,6 +14,29 @@ public static class RegionExit
 
     /// <summary>Back to the dispatcher: a sensitive instruction ended the block, or an early exit.</summary>
     public const int Dispatcher = -2;
+
+    /// <summary>
+    /// Exits to a target known only at run time (RET, an indirect jump or call) made at the
+    /// region's dynamic exit <c>k</c> return <c>FirstDynamicSite - k</c>: each such exit
+    /// remembers its own last target (<see cref="Region.Dynamics"/>).
+    /// </summary>
+    public const int FirstDynamicSite = -16;
+
+    public static int DynamicSite(int k) => FirstDynamicSite - k;
+}
+
+/// <summary>
+/// Where a region's dynamic exit last went: the region and entry found for that EIP, and the
+/// block cache's <see cref="BlockCache.MappingKey"/> then. The next exit from the same place to
+/// the same EIP goes there directly while the target is valid and the mapping holds, as a
+/// link would.
+/// </summary>
+public struct DynamicLink
+{
+    public Region? Target;
+    public uint Eip;
+    public int Entry;
+    public long Mapping;
 }
 
 /// <summary>
@@ -67,16 +90,14 @@ public sealed class Region
     /// <summary>When it was queued for compiling (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
     public long QueuedAt;
 
+
     /// <summary>
-    /// Where this flat region's last exit to a target known only at run time (a RET, an indirect
-    /// jump) went: the region and entry found for that EIP, and the block cache's
-    /// <see cref="BlockCache.MappingKey"/> then. The next such exit to the same EIP goes there
-    /// directly while the target is valid and the mapping holds, as a link would.
+    /// Per exit to a target known only at run time (a RET, an indirect jump or call; see
+    /// <see cref="RegionExit.FirstDynamicSite"/>), where it last went in this flat region. One
+    /// per exit rather than one per region: a region holding several functions' returns, or
+    /// an interpreter's dispatch, sends its exits to different places.
     /// </summary>
-    public Region? DynamicTarget;
-    public uint DynamicEip;
-    public int DynamicEntry;
-    public long DynamicMapping;
+    public DynamicLink[] Dynamics = Array.Empty<DynamicLink>();
 
     public Region(Block[] blocks, bool flat)
     {

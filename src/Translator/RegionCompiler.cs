@@ -72,6 +72,7 @@ public static class RegionCompiler
         ctx.EmitSlowPaths(RegionExit.Dispatcher);
 
         region.Links = c.Links.ToArray();
+        region.Dynamics = new DynamicLink[2 * c.DynamicSites];
         if (Environment.GetEnvironmentVariable("EMU_REGION_IL") is not null)
             Console.Error.WriteLine($"IL {il.ILOffset} bytes for {region.Instructions} instructions in {blocks.Length} blocks, {c.Links.Count} exits");
         return (Func<Cpu, int, int>)dm.CreateDelegate(typeof(Func<Cpu, int, int>), new RegionConstants(region));
@@ -85,6 +86,9 @@ public static class RegionCompiler
         private readonly ILGenerator il;
         public readonly Label[] BlockLabels;
         public readonly List<RegionLink> Links = new();
+
+        /// <summary>Dynamic exits emitted so far (see <see cref="RegionExit.FirstDynamicSite"/>).</summary>
+        public int DynamicSites;
         private readonly Dictionary<uint, int> slotOf = new();
         private readonly int[] dirtyIn;
         private readonly int[] entryGuess;
@@ -142,7 +146,7 @@ public static class RegionCompiler
             }
             il.MarkLabel(leave);
             il.Emit(OpCodes.Ldloc, target);
-            LeaveThrough(RegionExit.Dynamic);
+            LeaveThrough(RegionExit.DynamicSite(DynamicSites++));
         }
 
         /// <summary>Branches to found[k] when the target is the EIP of sorted[k] for some k in [lo, hi), else to <paramref name="none"/>.</summary>
@@ -331,7 +335,7 @@ public static class RegionCompiler
                 }
                 il.MarkLabel(leave);
                 ctx.SpillAll();
-                Return(RegionExit.Dynamic);
+                Return(RegionExit.DynamicSite(DynamicSites++));
                 return;
             }
             if (InstructionTable.Has(end.Code, InstrFlags.EndsBlock))

@@ -96,7 +96,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// <summary>Region entries through the dispatcher, and through a link from another region.</summary>
     public long DispatchedEntries, LinkedEntries;
 
-    /// <summary>Region entries after a RET or an indirect jump that went where the region's previous one went (its <see cref="Region.DynamicTarget"/>).</summary>
+    /// <summary>Region entries after a RET or an indirect jump that went where the region's previous one went (its <see cref="Region.Dynamics"/>).</summary>
     public long DynamicHits;
 
     /// <summary>Guest instructions retired by compiled code (a slow path's instruction, which the interpreter runs for it, included).</summary>
@@ -151,14 +151,21 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                     continue;
                 }
             }
-            else if (exit == RegionExit.Dynamic && r.DynamicTarget is Region d && cpu.Eip == r.DynamicEip && d.Valid
-                     && cpu.Blocks.MappingHolds(r.DynamicMapping))
+            else if (exit <= RegionExit.FirstDynamicSite)
             {
-                // A RET or an indirect jump to where this region's last one went.
-                DynamicHits++;
-                entry = r.DynamicEntry;
-                r = d;
-                continue;
+                // A RET or an indirect jump or call to where one of this exit's last two went.
+                int k = 2 * (RegionExit.FirstDynamicSite - exit);
+                DynamicLink[] dls = r.Dynamics;
+                uint eip = cpu.Eip;
+                if (dls[k].Eip != eip) k++;
+                ref DynamicLink dl = ref dls[k];
+                if (dl.Eip == eip && dl.Target is Region d && d.Valid && cpu.Blocks.MappingHolds(dl.Mapping))
+                {
+                    DynamicHits++;
+                    entry = dl.Entry;
+                    r = d;
+                    continue;
+                }
             }
             // Find the block at EIP as the dispatcher would (this may fault: nothing runs then).
             cpu.CurrentBlock = null;
@@ -185,12 +192,17 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                     link.Mapping = cpu.Blocks.MappingKey(next);
                 }
             }
-            else if (exit == RegionExit.Dynamic && r.Flat && n.Flat)
+            else if (exit <= RegionExit.FirstDynamicSite && r.Flat && n.Flat)
             {
-                r.DynamicTarget = n;
-                r.DynamicEip = next.Eip;
-                r.DynamicEntry = next.RegionEntry;
-                r.DynamicMapping = cpu.Blocks.MappingKey(next);
+                // The newest target first; the one before it second.
+                int k = 2 * (RegionExit.FirstDynamicSite - exit);
+                DynamicLink[] dls = r.Dynamics;
+                dls[k + 1] = dls[k];
+                ref DynamicLink dl = ref dls[k];
+                dl.Target = n;
+                dl.Eip = next.Eip;
+                dl.Entry = next.RegionEntry;
+                dl.Mapping = cpu.Blocks.MappingKey(next);
             }
             DispatchedEntries++;
             r = n;

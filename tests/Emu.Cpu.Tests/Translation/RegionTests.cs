@@ -75,6 +75,43 @@ public class RegionTests
     }
 
     [Fact]
+    public void AReturnToEitherOfTwoCallersGoesStraightBack()
+    {
+        // A function in another page called from two places in a loop: its RET goes to the two
+        // return addresses in turn, and an exit remembering only its last target would miss
+        // every time. Each RET must go straight to its caller's region, not through the
+        // dispatcher.
+        const uint Iterations = 1000;
+        static void Load(TestCpu t)
+        {
+            t.Load(0x3000, a => { a.add(eax, ecx); a.ret(); });
+            t.Load(0x1000, a =>
+            {
+                var loop = a.CreateLabel();
+                a.mov(esp, 0x9000);
+                a.xor(eax, eax);
+                a.xor(ebx, ebx);
+                a.mov(ecx, Iterations);
+                a.Label(ref loop);
+                a.call(0x3000);
+                a.add(ebx, eax);
+                a.call(0x3000);
+                a.dec(ecx);
+                a.jnz(loop);
+                a.hlt();
+            });
+        }
+        var interpreted = Run(false, Load, 0x1000);
+        var compiled = Run(true, Load, 0x1000);
+        Assert.Equal(Iterations * (Iterations + 1), interpreted.Eax);
+        Assert.Equal(interpreted.Eax, compiled.Eax);
+        Assert.Equal(interpreted.Ebx, compiled.Ebx);
+        Assert.Equal(interpreted.Retired, compiled.Retired);
+        Assert.True(compiled.Engine!.DynamicHits >= 2 * Iterations - 20,
+            $"{compiled.Engine.DynamicHits} entries after a RET by a remembered target, {compiled.Engine.DispatchedEntries} through the dispatcher, in {2 * Iterations} calls");
+    }
+
+    [Fact]
     public void ALoopOfSeveralBlocksRunsAsOneRegion()
     {
         // A loop with an if/else inside: four blocks, which one region holds.
