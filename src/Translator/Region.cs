@@ -90,6 +90,8 @@ public sealed class Region
     /// <summary>When it was queued for compiling (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
     public long QueuedAt;
 
+    /// <summary>Its first block's <see cref="Block.Hits"/> when it was queued (the compile queue orders by the hits since).</summary>
+    public int HitsAtQueue;
 
     /// <summary>
     /// Per exit to a target known only at run time (a RET, an indirect jump or call; see
