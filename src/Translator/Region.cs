@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using Emu.Memory;
 using Emu.X86;
 using Iced.Intel;
@@ -101,15 +102,25 @@ public sealed class Region
     /// </summary>
     public DynamicLink[] Dynamics = Array.Empty<DynamicLink>();
 
+    /// <summary>A GC handle of <see cref="Blocks"/>, which the CPU holds while the region runs (<see cref="Cpu.CurrentBlocksHandle"/>); freed with the region.</summary>
+    public readonly nint BlocksHandle;
+
     public Region(Block[] blocks, bool flat)
     {
         Blocks = blocks;
+        BlocksHandle = GCHandle.ToIntPtr(GCHandle.Alloc(blocks));
         CsBase = blocks[0].CsBase;
         Code32 = blocks[0].Code32;
         Flat = flat;
         PhysPage = blocks[0].PhysStart & ~PhysicalMemory.PageMask;
         foreach (Block b in blocks) Instructions += b.Count;
     }
+
+    /// <summary>
+    /// Frees <see cref="BlocksHandle"/>. A region no longer reachable is not running, and the
+    /// CPU clears its handle whenever a region stops running.
+    /// </summary>
+    ~Region() => GCHandle.FromIntPtr(BlocksHandle).Free();
 
     /// <summary>The index of the block starting at <paramref name="eip"/>, or -1.</summary>
     public int IndexOf(uint eip)

@@ -133,11 +133,11 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     {
         while (true)
         {
-            cpu.CurrentBlocks = r.Blocks;
+            cpu.CurrentBlocksHandle = r.BlocksHandle;
             long before = cpu.InstructionCount;
             int exit = r.Code!(cpu, entry);
             CompiledRetired += cpu.InstructionCount - before;
-            cpu.CurrentBlocks = null;
+            cpu.CurrentBlocksHandle = 0;
             if (exit == RegionExit.Dispatcher || cpu.InstructionCount >= cpu.ExitAt) return;
             if (exit >= 0)
             {
@@ -303,7 +303,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
         Cpu? cpu = attached;
         foreach (Region r in list)
         {
-            if (cpu is not null && ReferenceEquals(cpu.CurrentBlocks, r.Blocks)) cpu.Poke();
+            if (cpu is not null && cpu.CurrentBlocksHandle == r.BlocksHandle) cpu.Poke();
             Abandon(r);
         }
     }

@@ -33,7 +33,7 @@ public sealed partial class Cpu
         nameof(Mmu), nameof(Physical), nameof(Io), nameof(Blocks), nameof(Engine), nameof(DeliverException), nameof(TscSource),
         nameof(CurrentBlock), nameof(BlockExit), nameof(StopAtLinear), nameof(StopRequested), nameof(StopReason),
         nameof(LastFault), nameof(LastLimitation), nameof(ShutdownCause), nameof(StopAtLinear2), nameof(StopOnException),
-        nameof(Line), nameof(RepLimit), nameof(FpuErrorPins), nameof(CurrentBlocks), nameof(RegionBlock), nameof(ExitAt),
+        nameof(Line), nameof(RepLimit), nameof(FpuErrorPins), nameof(CurrentBlocksHandle), nameof(RegionBlock), nameof(ExitAt),
         nameof(exactBudget), nameof(stopAfterFault), nameof(FaultsTaken), nameof(InstructionCountAtFault),
         nameof(Events), nameof(Cr3Loads), nameof(Cr3EntriesFlushed),
     };

@@ -42,7 +42,16 @@ public sealed partial class Cpu
     /// <see cref="RegionBlock"/>, the block executing now, so a fault or a device's look at
     /// the clock counts the instructions retired inside it exactly.
     /// </summary>
-    public Block[]? CurrentBlocks;
+    public Block[]? CurrentBlocks =>
+        CurrentBlocksHandle == 0 ? null : (Block[])System.Runtime.InteropServices.GCHandle.FromIntPtr(CurrentBlocksHandle).Target!;
+
+    /// <summary>
+    /// A GC handle (as an integer; 0 outside a compiled region) of <see cref="CurrentBlocks"/>.
+    /// The translator stores it at every entry into a region, hundreds of millions of times a
+    /// run: an object reference stored into the CPU would cost a GC write barrier each time,
+    /// an integer costs nothing. The region that owns the handle outlives its run.
+    /// </summary>
+    public nint CurrentBlocksHandle;
 
     /// <summary>Index in <see cref="CurrentBlocks"/> of the block executing now (compiled code stores it as it enters each block).</summary>
     public int RegionBlock;
@@ -169,7 +178,7 @@ public sealed partial class Cpu
                 // Between runs no block is executing: a device write into the last one must not
                 // leave an early-exit request behind for the next run.
                 CurrentBlock = null;
-                CurrentBlocks = null;
+                CurrentBlocksHandle = 0;
                 return r;
             }
             catch (GuestFault f)
@@ -179,7 +188,7 @@ public sealed partial class Cpu
                 FaultsTaken++;
                 InstructionCountAtFault = InstructionCount;
                 CurrentBlock = null;
-                CurrentBlocks = null;
+                CurrentBlocksHandle = 0;
                 BlockExit = BlockExitKind.None;
                 if (f.Vector == ExceptionVectors.PF) Cr2 = f.Address;
                 var info = new FaultInfo(f.Vector, f.ErrorCode, f.HasErrorCode, Seg[SegReg.CS].Selector, Eip,
@@ -219,7 +228,7 @@ public sealed partial class Cpu
                 // The instruction has not retired, so EIP still points at it for the report.
                 RetirePartialBlock();
                 CurrentBlock = null;
-                CurrentBlocks = null;
+                CurrentBlocksHandle = 0;
                 BlockExit = BlockExitKind.None;
                 LastLimitation = e.Message;
                 StopReason = StopReason.Unimplemented;
@@ -243,7 +252,7 @@ public sealed partial class Cpu
                 // A task switch into a TSS with the T flag: #DB before the new task's first instruction.
                 DebugTrapPending = false;
                 CurrentBlock = null; // between blocks: the switching instruction has been counted
-                CurrentBlocks = null;
+                CurrentBlocksHandle = 0;
                 throw GuestFault.Create(ExceptionVectors.DB);
             }
             if (InstructionCount >= end) return StopReason = StopReason.BudgetExhausted;
@@ -269,7 +278,7 @@ public sealed partial class Cpu
                 continue;
             }
             CurrentBlock = null;
-            CurrentBlocks = null;
+            CurrentBlocksHandle = 0;
             // No block runs here: an early-exit request still standing would make the next
             // block leave after its first store.
             BlockExit = BlockExitKind.None;
@@ -472,7 +481,7 @@ public sealed partial class Cpu
     public void StopAfterCurrentInstruction(StopReason reason)
     {
         RequestStop(reason);
-        if ((CurrentBlock is not null || CurrentBlocks is not null) && BlockExit == BlockExitKind.None) BlockExit = BlockExitKind.ContinueAfter;
+        if ((CurrentBlock is not null || CurrentBlocksHandle != 0) && BlockExit == BlockExitKind.None) BlockExit = BlockExitKind.ContinueAfter;
     }
 
     /// <summary>Disassembles the instruction at CS:EIP for a message (best effort; never faults).</summary>
