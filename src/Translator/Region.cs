@@ -102,6 +102,9 @@ public sealed class Region
     /// </summary>
     public DynamicLink[] Dynamics = Array.Empty<DynamicLink>();
 
+    /// <summary>Targets remembered per dynamic exit (<see cref="Dynamics"/> holds this many per exit, newest first).</summary>
+    public const int DynamicWays = 4;
+
     /// <summary>A GC handle of <see cref="Blocks"/>, which the CPU holds while the region runs (<see cref="Cpu.CurrentBlocksHandle"/>); freed with the region.</summary>
     public readonly nint BlocksHandle;
 

@@ -72,7 +72,7 @@ public static class RegionCompiler
         ctx.EmitSlowPaths(RegionExit.Dispatcher);
 
         region.Links = c.Links.ToArray();
-        region.Dynamics = new DynamicLink[2 * c.DynamicSites];
+        region.Dynamics = new DynamicLink[Region.DynamicWays * c.DynamicSites];
         if (Environment.GetEnvironmentVariable("EMU_REGION_IL") is not null)
             Console.Error.WriteLine($"IL {il.ILOffset} bytes for {region.Instructions} instructions in {blocks.Length} blocks, {c.Links.Count} exits");
         return (Func<Cpu, int, int>)dm.CreateDelegate(typeof(Func<Cpu, int, int>), new RegionConstants(region));

@@ -153,11 +153,11 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
             }
             else if (exit <= RegionExit.FirstDynamicSite)
             {
-                // A RET or an indirect jump or call to where one of this exit's last two went.
-                int k = 2 * (RegionExit.FirstDynamicSite - exit);
+                // A RET or an indirect jump or call to where one of this exit's last few went.
+                int k = Region.DynamicWays * (RegionExit.FirstDynamicSite - exit);
                 DynamicLink[] dls = r.Dynamics;
                 uint eip = cpu.Eip;
-                if (dls[k].Eip != eip) k++;
+                for (int end = k + Region.DynamicWays - 1; k < end && dls[k].Eip != eip; k++) { }
                 ref DynamicLink dl = ref dls[k];
                 if (dl.Eip == eip && dl.Target is Region d && d.Valid && cpu.Blocks.MappingHolds(dl.Mapping))
                 {
@@ -194,10 +194,10 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
             }
             else if (exit <= RegionExit.FirstDynamicSite && r.Flat && n.Flat)
             {
-                // The newest target first; the one before it second.
-                int k = 2 * (RegionExit.FirstDynamicSite - exit);
+                // The newest target first, the older ones after it.
+                int k = Region.DynamicWays * (RegionExit.FirstDynamicSite - exit);
                 DynamicLink[] dls = r.Dynamics;
-                dls[k + 1] = dls[k];
+                for (int w = Region.DynamicWays - 1; w > 0; w--) dls[k + w] = dls[k + w - 1];
                 ref DynamicLink dl = ref dls[k];
                 dl.Target = n;
                 dl.Eip = next.Eip;
