@@ -23,7 +23,7 @@ public sealed partial class Cpu
         nameof(Cr0), nameof(Cr2), nameof(Cr3), nameof(Cr4), nameof(Dr),
         nameof(Cpl), nameof(Code32), nameof(Stack32), nameof(Halted), nameof(InterruptShadow),
         nameof(InstructionCount), nameof(TscOffset), nameof(SysenterCs), nameof(SysenterEsp), nameof(SysenterEip),
-        nameof(Fpu), nameof(Mtrr), nameof(NmiBlocked), nameof(StackShadow), nameof(deferredDataHits), nameof(DebugTrapPending),
+        nameof(Fpu), nameof(Mtrr), nameof(NmiBlocked), nameof(StackShadow), nameof(deferredDataHits), nameof(DebugTrapPending), nameof(PendingTaskFault),
         nameof(InstructionBreakpointsArmed), nameof(DataBreakpointsArmed),
     };
 
@@ -78,6 +78,7 @@ public sealed partial class Cpu
         StackShadow = other.StackShadow;
         deferredDataHits = other.deferredDataHits;
         DebugTrapPending = other.DebugTrapPending;
+        PendingTaskFault = other.PendingTaskFault;
         UpdateBreakpoints(); // derives the armed breakpoints from DR7 and tells the MMU
         LoadPagingControls(); // CR0.PG and WP, CR3, CR4.PSE and PGE: the MMU translates as the other's does
         Mmu.A20Enabled = other.Mmu.A20Enabled;
@@ -130,6 +131,8 @@ public sealed partial class Cpu
         if (e.NmiBlocked != a.NmiBlocked) return Bool("NMI blocked", e.NmiBlocked, a.NmiBlocked);
         if (e.StackShadow != a.StackShadow) return Bool("MOV SS shadow", e.StackShadow, a.StackShadow);
         if (e.DebugTrapPending != a.DebugTrapPending) return Bool("debug trap pending (TSS T flag)", e.DebugTrapPending, a.DebugTrapPending);
+        if (e.PendingTaskFault?.Vector != a.PendingTaskFault?.Vector || e.PendingTaskFault?.ErrorCode != a.PendingTaskFault?.ErrorCode)
+            return new StateDifference("pending task-switch fault", $"{e.PendingTaskFault?.Vector}/{e.PendingTaskFault?.ErrorCode}", $"{a.PendingTaskFault?.Vector}/{a.PendingTaskFault?.ErrorCode}");
         if (e.Mmu.A20Enabled != a.Mmu.A20Enabled) return Bool("A20 enabled", e.Mmu.A20Enabled, a.Mmu.A20Enabled);
         return null;
     }

@@ -109,6 +109,7 @@ public sealed partial class Cpu
         NmiBlocked = false;
         InterruptShadow = false;
         DebugTrapPending = false;
+        PendingTaskFault = null;
         System.Array.Clear(Mtrr);
         UpdateBreakpoints();
         UpdateModes();

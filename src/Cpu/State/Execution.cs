@@ -247,6 +247,15 @@ public sealed partial class Cpu
         while (true)
         {
             if (StopRequested) return StopReason == StopReason.None ? StopReason.Requested : StopReason;
+            if (PendingTaskFault is GuestFault pending)
+            {
+                // A task switch committed, then faulted loading the new task's segments: the
+                // fault is the new task's, before its first instruction.
+                PendingTaskFault = null;
+                CurrentBlock = null; // between blocks: the switching instruction has been counted
+                CurrentBlocksHandle = 0;
+                throw pending;
+            }
             if (DebugTrapPending)
             {
                 // A task switch into a TSS with the T flag: #DB before the new task's first instruction.
@@ -393,6 +402,12 @@ public sealed partial class Cpu
 
     /// <summary>A task switch into a TSS with the T flag set: #DB is raised before the next instruction (see <see cref="TaskSwitch"/>).</summary>
     public bool DebugTrapPending;
+
+    /// <summary>
+    /// A fault of a JMP, CALL or IRET task switch after its point of commitment (a bad segment
+    /// of the new task): raised before the new task's first instruction (see <see cref="TaskSwitch"/>).
+    /// </summary>
+    public GuestFault? PendingTaskFault;
 
     /// <summary>Data breakpoint hits held back by the shadow of MOV SS or POP SS.</summary>
     private uint deferredDataHits;

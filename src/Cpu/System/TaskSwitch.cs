@@ -138,37 +138,51 @@ public static class TaskSwitch
         for (int r = 0; r < 8; r++) c.Gpr[r] = new32 ? gpr[r] : (c.Gpr[r] & 0xFFFF_0000u) | gpr[r];
         c.Eip = newEip;
 
-        // Segment registers: selectors first (unusable until checked), then the checks, faulting in the new task.
-        c.Ldtr.LoadNull(ldt);
-        for (int s = 0; s < 6; s++) c.Seg[s].LoadNull(sel[s]);
-        bool v86 = (newFlags & Flags.VM) != 0;
-        if (v86)
+        // Segment registers: selectors first (unusable until checked), then the checks, faulting in
+        // the new task. The switch is committed: the instruction that switched has completed, and
+        // a fault here belongs to the new task, before its first instruction (Intel SDM Vol. 3,
+        // 7.3). For a JMP, CALL or IRET it is raised there by the run loop (PendingTaskFault),
+        // not thrown here, where EIP is already the new task's and the count of the instructions
+        // retired in the running block would be worked out from it.
+        try
         {
-            for (int s = 0; s < 6; s++)
-                c.Seg[s].Load(sel[s], (uint)sel[s] << 4, 0xFFFF, s == SegReg.CS ? Segments.V86CodeRights : Segments.V86DataRights);
-            c.UpdateModes();
-        }
-        LoadLdt(c, ldt, ext);
-        if (!v86)
-        {
-            ushort cs = sel[SegReg.CS];
-            int cpl = cs & 3;
-            if ((cs & 0xFFFC) == 0) throw Fault(ExceptionVectors.TS, ext);
-            Descriptor cd = c.ReadDescriptor(cs, ExceptionVectors.TS, ext);
-            uint cerr = (cs & 0xFFFCu) | ext;
-            if (!cd.IsCode || (cd.IsConforming ? cd.Dpl > cpl : cd.Dpl != cpl)) throw Fault(ExceptionVectors.TS, cerr);
-            if (!cd.Present) throw Fault(ExceptionVectors.NP, cerr);
-            c.SetAccessed(cs, cd);
-            c.Seg[SegReg.SS] = Segments.CheckStackSegment(c, sel[SegReg.SS], cpl, ExceptionVectors.TS, ext);
-            c.Seg[SegReg.CS] = Cpu.CacheOf(cs, cd);
-            c.UpdateModes();
-            for (int s = 0; s < 6; s++)
+            c.Ldtr.LoadNull(ldt);
+            for (int s = 0; s < 6; s++) c.Seg[s].LoadNull(sel[s]);
+            bool v86 = (newFlags & Flags.VM) != 0;
+            if (v86)
             {
-                if (s is SegReg.CS or SegReg.SS) continue;
-                c.Seg[s] = Segments.CheckDataSegment(c, sel[s], cpl, ExceptionVectors.TS, ext);
+                for (int s = 0; s < 6; s++)
+                    c.Seg[s].Load(sel[s], (uint)sel[s] << 4, 0xFFFF, s == SegReg.CS ? Segments.V86CodeRights : Segments.V86DataRights);
+                c.UpdateModes();
             }
+            LoadLdt(c, ldt, ext);
+            if (!v86)
+            {
+                ushort cs = sel[SegReg.CS];
+                int cpl = cs & 3;
+                if ((cs & 0xFFFC) == 0) throw Fault(ExceptionVectors.TS, ext);
+                Descriptor cd = c.ReadDescriptor(cs, ExceptionVectors.TS, ext);
+                uint cerr = (cs & 0xFFFCu) | ext;
+                if (!cd.IsCode || (cd.IsConforming ? cd.Dpl > cpl : cd.Dpl != cpl)) throw Fault(ExceptionVectors.TS, cerr);
+                if (!cd.Present) throw Fault(ExceptionVectors.NP, cerr);
+                c.SetAccessed(cs, cd);
+                c.Seg[SegReg.SS] = Segments.CheckStackSegment(c, sel[SegReg.SS], cpl, ExceptionVectors.TS, ext);
+                c.Seg[SegReg.CS] = Cpu.CacheOf(cs, cd);
+                c.UpdateModes();
+                for (int s = 0; s < 6; s++)
+                {
+                    if (s is SegReg.CS or SegReg.SS) continue;
+                    c.Seg[s] = Segments.CheckDataSegment(c, sel[s], cpl, ExceptionVectors.TS, ext);
+                }
+            }
+            if (c.Eip > c.Seg[SegReg.CS].ValidHigh) throw Fault(ExceptionVectors.GP, 0);
         }
-        if (c.Eip > c.Seg[SegReg.CS].ValidHigh) throw Fault(ExceptionVectors.GP, 0);
+        catch (GuestFault f) when (reason != TaskSwitchReason.InterruptGate)
+        {
+            c.PendingTaskFault = f;
+            c.Poke(); // compiled code goes back to the run loop at its next block boundary
+            return;
+        }
         if (trap)
         {
             // T flag in the new TSS: a debug trap once the switch is complete (Intel SDM Vol. 3,

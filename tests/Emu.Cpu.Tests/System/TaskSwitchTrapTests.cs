@@ -5,7 +5,11 @@ using static Iced.Intel.AssemblerRegisters;
 
 namespace Emu.Cpu.Tests.SystemTests;
 
-/// <summary>The T flag of a TSS: a debug trap once a task switch into it completes (Intel SDM Vol. 3, 17.3.1.5).</summary>
+/// <summary>
+/// What comes after a task switch's point of commitment, before the new task's first
+/// instruction: the T flag's debug trap (Intel SDM Vol. 3, 17.3.1.5), and faults loading the
+/// new task's segments (7.3).
+/// </summary>
 public class TaskSwitchTrapTests
 {
     /// <summary>
@@ -116,5 +120,53 @@ public class TaskSwitchTrapTests
         Assert.Equal(0x4000u, interpreter.Read32(a.Esp));        // #DB's return EIP: the new task's first instruction
         Assert.Equal(0x98u, interpreter.Read32(a.Esp + 12));     // #GP's error code, on the new task's stack
         Assert.NotEqual(0u, a.Dr[6] & (1u << 15));
+    }
+
+    /// <summary>
+    /// A far JMP to a TSS whose SS selector lies beyond the GDT, at the end of a block of three
+    /// instructions: the switch commits, so all three retire, and #TS(28h) comes in the new
+    /// task, with EIP at its first instruction. The fault was thrown from inside the switch,
+    /// with EIP already the new task's (here the block's second instruction), so the
+    /// instructions of the block that retired were counted as one, and in lockstep the
+    /// interpreter, told that the translator's step retired nothing, stopped elsewhere (found
+    /// by the instruction fuzzer: seed 2100, program seeds 247574519 and 1443202413).
+    /// </summary>
+    [Theory, OnEveryEngine]
+    public void AFaultLoadingTheNewTasksSegmentsComesAfterTheSwitchingInstructionRetired(string engine)
+    {
+        using var t = TestCpu.Flat32(engine);
+        const uint gdt = 0x800, tssA = 0x3000, tssB = 0x3100;
+        void D(uint sel, ulong d)
+        {
+            t.Write32(gdt + sel, (uint)d);
+            t.Write32(gdt + sel + 4, (uint)(d >> 32));
+        }
+        D(0x08, 0x00CF_9B00_0000_FFFF);
+        D(0x10, 0x00CF_9300_0000_FFFF);
+        D(0x18, 0x0000_8B00_0000_0067 | ((ulong)tssA << 16));
+        D(0x20, 0x0000_8900_0000_0067 | ((ulong)tssB << 16));
+        t.Cpu.Gdtr = new TableRegister { Base = gdt, Limit = 0x27 };
+        t.Cpu.Tr = Emu.X86.Cpu.CacheOf(0x18, new Descriptor(0x0000_8B00_0000_0067 | ((ulong)tssA << 16)));
+        t.Write32(tssB + 0x20, 0x1001);                          // the new task's EIP: the block's second instruction
+        t.Write32(tssB + 0x24, 0x2);
+        t.Write32(tssB + 0x38, 0x8000);
+        for (uint s = 0; s < 6; s++) t.Write32(tssB + 0x48 + 4 * s, s switch { SegReg.CS => 0x08u, SegReg.SS => 0x28u, _ => 0x10u });
+        t.Write32(tssB + 0x28, 0x77);
+        t.Load(0x1000, a =>
+        {
+            a.inc(eax);
+            a.inc(eax);
+            a.jmp(0x20, 0);
+        });
+        t.Cpu.Eax = 0;
+        Assert.Equal(StopReason.UnhandledException, t.Run(0x1000));
+        FaultInfo f = t.Cpu.LastFault!.Value;
+        Assert.Equal(ExceptionVectors.TS, f.Vector);
+        Assert.Equal(0x28u, f.ErrorCode);
+        Assert.Equal(0x1001u, f.Eip);
+        Assert.Equal(0x20, t.Cpu.Tr.Selector);
+        Assert.Equal(3, t.Cpu.InstructionCount); // INC, INC and the JMP retired
+        Assert.Equal(2u, t.Read32(tssA + 0x28)); // the old task's EAX, saved by the switch
+        Assert.Equal(0x77u, t.Cpu.Eax);          // the new task's
     }
 }
