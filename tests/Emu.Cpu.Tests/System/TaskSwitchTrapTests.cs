@@ -12,6 +12,42 @@ namespace Emu.Cpu.Tests.SystemTests;
 /// </summary>
 public class TaskSwitchTrapTests
 {
+    private const uint TssA = 0x3000, TssB = 0x3100;
+
+    /// <summary>
+    /// The current task in the busy TSS A (selector 18h); TSS B (20h) available, its task to
+    /// start at 1001h (the block's second instruction) with EAX 77h, flat segments but SS
+    /// <paramref name="ss"/>; at 1000h a block of three instructions: INC EAX twice, then a far
+    /// JMP to TSS B. EAX is 0.
+    /// </summary>
+    private static void SwitchAtTheEndOfABlock(TestCpu t, uint ss)
+    {
+        const uint gdt = 0x800;
+        void D(uint sel, ulong d)
+        {
+            t.Write32(gdt + sel, (uint)d);
+            t.Write32(gdt + sel + 4, (uint)(d >> 32));
+        }
+        D(0x08, 0x00CF_9B00_0000_FFFF);                          // code, DPL 0
+        D(0x10, 0x00CF_9300_0000_FFFF);                          // data, DPL 0
+        D(0x18, 0x0000_8B00_0000_0067 | ((ulong)TssA << 16));    // 32-bit TSS, busy: the current task
+        D(0x20, 0x0000_8900_0000_0067 | ((ulong)TssB << 16));    // 32-bit TSS, available
+        t.Cpu.Gdtr = new TableRegister { Base = gdt, Limit = 0x27 };
+        t.Cpu.Tr = Emu.X86.Cpu.CacheOf(0x18, new Descriptor(0x0000_8B00_0000_0067 | ((ulong)TssA << 16)));
+        t.Write32(TssB + 0x20, 0x1001);
+        t.Write32(TssB + 0x24, 0x2);
+        t.Write32(TssB + 0x38, 0x8000);
+        for (uint s = 0; s < 6; s++) t.Write32(TssB + 0x48 + 4 * s, s switch { SegReg.CS => 0x08u, SegReg.SS => ss, _ => 0x10u });
+        t.Write32(TssB + 0x28, 0x77);
+        t.Load(0x1000, a =>
+        {
+            a.inc(eax);
+            a.inc(eax);
+            a.jmp(0x20, 0);
+        });
+        t.Cpu.Eax = 0;
+    }
+
     /// <summary>
     /// A far JMP to a TSS whose T flag is set, at the end of a block of three instructions:
     /// all three retire, and #DB comes before the new task's first instruction, with EIP at it
@@ -24,39 +60,15 @@ public class TaskSwitchTrapTests
     public void ASwitchIntoATssWithTheTFlagRetiresAndTrapsBeforeTheNewTask(string engine)
     {
         using var t = TestCpu.Flat32(engine);
-        const uint gdt = 0x800, tssA = 0x3000, tssB = 0x3100;
-        void D(uint sel, ulong d)
-        {
-            t.Write32(gdt + sel, (uint)d);
-            t.Write32(gdt + sel + 4, (uint)(d >> 32));
-        }
-        D(0x08, 0x00CF_9B00_0000_FFFF);                          // code, DPL 0
-        D(0x10, 0x00CF_9300_0000_FFFF);                          // data, DPL 0
-        D(0x18, 0x0000_8B00_0000_0067 | ((ulong)tssA << 16));    // 32-bit TSS, busy: the current task
-        D(0x20, 0x0000_8900_0000_0067 | ((ulong)tssB << 16));    // 32-bit TSS, available
-        t.Cpu.Gdtr = new TableRegister { Base = gdt, Limit = 0x27 };
-        t.Cpu.Tr = Emu.X86.Cpu.CacheOf(0x18, new Descriptor(0x0000_8B00_0000_0067 | ((ulong)tssA << 16)));
-        // The new task: EIP 1001h (the block's second instruction), flat segments, the T flag.
-        t.Write32(tssB + 0x20, 0x1001);
-        t.Write32(tssB + 0x24, 0x2);
-        t.Write32(tssB + 0x38, 0x8000);
-        for (uint s = 0; s < 6; s++) t.Write32(tssB + 0x48 + 4 * s, s == SegReg.CS ? 0x08u : 0x10u);
-        t.Write32(tssB + 0x28, 0x77);
-        t.Write32(tssB + 0x64, 1);
-        t.Load(0x1000, a =>
-        {
-            a.inc(eax);
-            a.inc(eax);
-            a.jmp(0x20, 0);
-        });
-        t.Cpu.Eax = 0;
+        SwitchAtTheEndOfABlock(t, ss: 0x10);
+        t.Write32(TssB + 0x64, 1);                               // the T flag
         Assert.Equal(StopReason.UnhandledException, t.Run(0x1000));
         FaultInfo f = t.Cpu.LastFault!.Value;
         Assert.Equal(ExceptionVectors.DB, f.Vector);
         Assert.Equal(0x1001u, f.Eip);
         Assert.Equal(0x20, t.Cpu.Tr.Selector);
         Assert.Equal(3, t.Cpu.InstructionCount); // INC, INC and the JMP retired
-        Assert.Equal(2u, t.Read32(tssA + 0x28)); // the old task's EAX, saved by the switch: both INCs ran
+        Assert.Equal(2u, t.Read32(TssA + 0x28)); // the old task's EAX, saved by the switch: both INCs ran
         Assert.Equal(0x77u, t.Cpu.Eax);          // the new task's, and nothing of it ran
         Assert.NotEqual(0u, t.Cpu.Dr[6] & (1u << 15));
     }
@@ -135,30 +147,7 @@ public class TaskSwitchTrapTests
     public void AFaultLoadingTheNewTasksSegmentsComesAfterTheSwitchingInstructionRetired(string engine)
     {
         using var t = TestCpu.Flat32(engine);
-        const uint gdt = 0x800, tssA = 0x3000, tssB = 0x3100;
-        void D(uint sel, ulong d)
-        {
-            t.Write32(gdt + sel, (uint)d);
-            t.Write32(gdt + sel + 4, (uint)(d >> 32));
-        }
-        D(0x08, 0x00CF_9B00_0000_FFFF);
-        D(0x10, 0x00CF_9300_0000_FFFF);
-        D(0x18, 0x0000_8B00_0000_0067 | ((ulong)tssA << 16));
-        D(0x20, 0x0000_8900_0000_0067 | ((ulong)tssB << 16));
-        t.Cpu.Gdtr = new TableRegister { Base = gdt, Limit = 0x27 };
-        t.Cpu.Tr = Emu.X86.Cpu.CacheOf(0x18, new Descriptor(0x0000_8B00_0000_0067 | ((ulong)tssA << 16)));
-        t.Write32(tssB + 0x20, 0x1001);                          // the new task's EIP: the block's second instruction
-        t.Write32(tssB + 0x24, 0x2);
-        t.Write32(tssB + 0x38, 0x8000);
-        for (uint s = 0; s < 6; s++) t.Write32(tssB + 0x48 + 4 * s, s switch { SegReg.CS => 0x08u, SegReg.SS => 0x28u, _ => 0x10u });
-        t.Write32(tssB + 0x28, 0x77);
-        t.Load(0x1000, a =>
-        {
-            a.inc(eax);
-            a.inc(eax);
-            a.jmp(0x20, 0);
-        });
-        t.Cpu.Eax = 0;
+        SwitchAtTheEndOfABlock(t, ss: 0x28);                     // beyond the GDT's limit
         Assert.Equal(StopReason.UnhandledException, t.Run(0x1000));
         FaultInfo f = t.Cpu.LastFault!.Value;
         Assert.Equal(ExceptionVectors.TS, f.Vector);
@@ -166,7 +155,7 @@ public class TaskSwitchTrapTests
         Assert.Equal(0x1001u, f.Eip);
         Assert.Equal(0x20, t.Cpu.Tr.Selector);
         Assert.Equal(3, t.Cpu.InstructionCount); // INC, INC and the JMP retired
-        Assert.Equal(2u, t.Read32(tssA + 0x28)); // the old task's EAX, saved by the switch
+        Assert.Equal(2u, t.Read32(TssA + 0x28)); // the old task's EAX, saved by the switch
         Assert.Equal(0x77u, t.Cpu.Eax);          // the new task's
     }
 }
