@@ -10,20 +10,20 @@ namespace Emu.Translator;
 /// <summary>What a region's code returns besides an exit slot (0 and up).</summary>
 public static class RegionExit
 {
-    /// <summary>EIP holds a target only known at run time (RET, an indirect jump): look it up.</summary>
-    public const int Dynamic = -1;
-
     /// <summary>Back to the dispatcher: a sensitive instruction ended the block, or an early exit.</summary>
     public const int Dispatcher = -2;
 
     /// <summary>
     /// Exits to a target known only at run time (RET, an indirect jump or call) made at the
     /// region's dynamic exit <c>k</c> return <c>FirstDynamicSite - k</c>: each such exit
-    /// remembers its own last target (<see cref="Region.Dynamics"/>).
+    /// remembers its own last targets (<see cref="Region.Dynamics"/>).
     /// </summary>
     public const int FirstDynamicSite = -16;
 
     public static int DynamicSite(int k) => FirstDynamicSite - k;
+
+    /// <summary>Where the targets remembered for dynamic exit value <paramref name="exit"/> start in <see cref="Region.Dynamics"/>.</summary>
+    public static int FirstDynamicSlot(int exit) => Region.DynamicWays * (FirstDynamicSite - exit);
 }
 
 /// <summary>

@@ -154,7 +154,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
             else if (exit <= RegionExit.FirstDynamicSite)
             {
                 // A RET or an indirect jump or call to where one of this exit's last few went.
-                int k = Region.DynamicWays * (RegionExit.FirstDynamicSite - exit);
+                int k = RegionExit.FirstDynamicSlot(exit);
                 DynamicLink[] dls = r.Dynamics;
                 uint eip = cpu.Eip;
                 for (int end = k + Region.DynamicWays - 1; k < end && dls[k].Eip != eip; k++) { }
@@ -195,7 +195,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
             else if (exit <= RegionExit.FirstDynamicSite && r.Flat && n.Flat)
             {
                 // The newest target first, the older ones after it.
-                int k = Region.DynamicWays * (RegionExit.FirstDynamicSite - exit);
+                int k = RegionExit.FirstDynamicSlot(exit);
                 DynamicLink[] dls = r.Dynamics;
                 for (int w = Region.DynamicWays - 1; w > 0; w--) dls[k + w] = dls[k + w - 1];
                 ref DynamicLink dl = ref dls[k];
