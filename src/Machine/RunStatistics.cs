@@ -36,7 +36,7 @@ public static class RunStatistics
             double usPer = t.CompiledInstructions == 0 ? 0 : t.CompileTime.TotalMilliseconds * 1000 / t.CompiledInstructions;
             s.Append($"  translator: {N(t.CompiledRegions)} regions compiled ({N(t.CompiledBlocks)} blocks, {N(t.CompiledInstructions)} instructions)"
                      + $" in {Seconds(t.CompileTime)} ({usPer.ToString("F1", CultureInfo.InvariantCulture)} us per instruction); waited in the queue {Seconds(t.QueueWait)}; {N(t.Failures)} refused\n");
-            s.Append($"  region entries: {N(t.DispatchedEntries)} from the dispatcher, {N(t.LinkedEntries)} linked, {N(t.DynamicHits)} after a return or indirect jump to its region's last target; {N(t.ColdRuns)} blocks run interpreted\n");
+            s.Append($"  region entries: {N(t.DispatchedEntries)} from the dispatcher, {N(t.LinkedEntries)} linked, {N(t.DynamicHits)} after a return or indirect jump to a target its exit remembers, {N(t.ReturnHits)} after a return to the last call's return point; {N(t.ColdRuns)} blocks run interpreted\n");
         }
         else
         {

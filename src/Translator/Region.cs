@@ -58,6 +58,14 @@ public struct RegionLink
 
     /// <summary>For a link into another page: the block cache's <see cref="BlockCache.MappingKey"/> of the target when the link was made.</summary>
     public long Mapping;
+
+    /// <summary>
+    /// For a CALL out of the region whose return point is one of its blocks: that block's
+    /// index (else -1) and EIP. Following the link, the engine remembers them, so the callee's
+    /// RET comes back straight here (<see cref="TranslatorEngine.ReturnHits"/>).
+    /// </summary>
+    public int ReturnEntry;
+    public uint ReturnEip;
 }
 
 /// <summary>
@@ -108,10 +116,14 @@ public sealed class Region
     /// <summary>A GC handle of <see cref="Blocks"/>, which the CPU holds while the region runs (<see cref="Cpu.CurrentBlocksHandle"/>); freed with the region.</summary>
     public readonly nint BlocksHandle;
 
+    /// <summary>A weak GC handle of the region itself (<see cref="TranslatorEngine"/> remembers a caller's region by it, without keeping it alive); freed with the region.</summary>
+    public readonly nint SelfHandle;
+
     public Region(Block[] blocks, bool flat)
     {
         Blocks = blocks;
         BlocksHandle = GCHandle.ToIntPtr(GCHandle.Alloc(blocks));
+        SelfHandle = GCHandle.ToIntPtr(GCHandle.Alloc(this, GCHandleType.Weak));
         CsBase = blocks[0].CsBase;
         Code32 = blocks[0].Code32;
         Flat = flat;
@@ -120,10 +132,14 @@ public sealed class Region
     }
 
     /// <summary>
-    /// Frees <see cref="BlocksHandle"/>. A region no longer reachable is not running, and the
-    /// CPU clears its handle whenever a region stops running.
+    /// Frees <see cref="BlocksHandle"/> and <see cref="SelfHandle"/>. A region no longer
+    /// reachable is not running, and the CPU clears its handle whenever a region stops running.
     /// </summary>
-    ~Region() => GCHandle.FromIntPtr(BlocksHandle).Free();
+    ~Region()
+    {
+        GCHandle.FromIntPtr(BlocksHandle).Free();
+        GCHandle.FromIntPtr(SelfHandle).Free();
+    }
 
     /// <summary>The index of the block starting at <paramref name="eip"/>, or -1.</summary>
     public int IndexOf(uint eip)

@@ -435,6 +435,14 @@ public static class RegionCompiler
                     ctx.PushFlat32(v, sp);
                     ctx.Generic = true;
                     Retire(b.Count);
+                    int returnBlock = region.IndexOf(next);
+                    if (region.IndexOf(target) < 0 && returnBlock >= 0)
+                    {
+                        // Into another region, returning to this one: the exit notes where.
+                        ctx.Const(target);
+                        LeaveThrough(CallSlot(target, next, returnBlock));
+                        return true;
+                    }
                     Edge(target);
                     return true;
                 }
@@ -497,12 +505,25 @@ public static class RegionCompiler
             il.Emit(OpCodes.Br, BlockLabels[j]);
         }
 
+        /// <summary>
+        /// The exit slot of a CALL to <paramref name="eip"/> outside the region whose return
+        /// point is block <paramref name="returnBlock"/> of it: one per call site, since each
+        /// returns elsewhere (see <see cref="RegionLink.ReturnEntry"/>).
+        /// </summary>
+        private int CallSlot(uint eip, uint returnEip, int returnBlock)
+        {
+            int slot = Links.Count;
+            bool samePage = ((region.CsBase + eip) & ~Emu.Memory.PhysicalMemory.PageMask) == linearPage;
+            Links.Add(new RegionLink { TargetEip = eip, Linkable = samePage, ReturnEip = returnEip, ReturnEntry = returnBlock });
+            return slot;
+        }
+
         private int SlotFor(uint eip)
         {
             if (slotOf.TryGetValue(eip, out int slot)) return slot;
             slot = Links.Count;
             bool samePage = ((region.CsBase + eip) & ~Emu.Memory.PhysicalMemory.PageMask) == linearPage;
-            Links.Add(new RegionLink { TargetEip = eip, Linkable = samePage });
+            Links.Add(new RegionLink { TargetEip = eip, Linkable = samePage, ReturnEntry = -1 });
             slotOf[eip] = slot;
             return slot;
         }

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using Emu.Memory;
 using Emu.X86;
@@ -99,6 +100,26 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// <summary>Region entries after a RET or an indirect jump that went where the region's previous one went (its <see cref="Region.Dynamics"/>).</summary>
     public long DynamicHits;
 
+    /// <summary>
+    /// Region entries after a RET that none of its exit's remembered targets matched, to the
+    /// return point of the last CALL a link followed (<see cref="RegionLink.ReturnEntry"/>).
+    /// </summary>
+    public long ReturnHits;
+
+    /// <summary>
+    /// The return point of the last CALL out of a region that a link followed: the caller's
+    /// <see cref="Region.SelfHandle"/> (0: none), the block's entry and EIP, and the block
+    /// cache's <see cref="BlockCache.SpaceKey"/> then. A function called from many places (in
+    /// i386 position-independent code, <c>__x86.get_pc_thunk.bx</c>: <c>mov ebx, [esp]; ret</c>,
+    /// called by every function's prologue) returns to more places than its RET's exit
+    /// remembers; this takes it back to its caller without the dispatcher. One deep: such
+    /// functions are leaves, and a deeper call only replaces it.
+    /// </summary>
+    private nint returnRegion;
+    private int returnEntry;
+    private uint returnEip;
+    private long returnKey;
+
     /// <summary>Guest instructions retired by compiled code (a slow path's instruction, which the interpreter runs for it, included).</summary>
     public long CompiledRetired;
 
@@ -145,6 +166,13 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                 Region? t = link.Target;
                 if (t is not null && t.Valid && (link.Linkable || cpu.Blocks.MappingHolds(link.Mapping)))
                 {
+                    if (link.ReturnEntry >= 0)
+                    {
+                        returnRegion = r.SelfHandle;
+                        returnEntry = link.ReturnEntry;
+                        returnEip = link.ReturnEip;
+                        returnKey = cpu.Blocks.SpaceKey;
+                    }
                     LinkedEntries++;
                     r = t;
                     entry = link.Entry;
@@ -164,6 +192,17 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                     DynamicHits++;
                     entry = dl.Entry;
                     r = d;
+                    continue;
+                }
+                // A return to the last call's return point, in the caller's region: the same
+                // linear page as then while the address space and privilege are.
+                if (eip == returnEip && returnRegion != 0 && r.Flat && cpu.Blocks.MappingHolds(returnKey)
+                    && GCHandle.FromIntPtr(returnRegion).Target is Region caller && caller.Valid)
+                {
+                    ReturnHits++;
+                    returnRegion = 0;
+                    entry = returnEntry;
+                    r = caller;
                     continue;
                 }
             }

@@ -210,6 +210,12 @@ public sealed unsafe class BlockCache
         return ReferenceEquals(jump[j], b) ? jumpSpace[j] : spaceKey;
     }
 
+    /// <summary>
+    /// The key of the current address space and privilege: <see cref="MappingHolds"/> accepts it
+    /// until CR3 is loaded, the jump cache is flushed (INVLPG and others) or the privilege changes.
+    /// </summary>
+    public long SpaceKey => spaceKey;
+
     /// <summary>Whether a <see cref="MappingKey"/> still holds.</summary>
     public bool MappingHolds(long key) => key == spaceKey || key == anyKey;
 

@@ -85,6 +85,51 @@ public class RegionTests
     }
 
     [Fact]
+    public void AThunkCalledFromManyPlacesReturnsStraightToEachCaller()
+    {
+        // i386 position-independent code calls __x86.get_pc_thunk.bx (mov ebx, [esp]; ret) in
+        // every function's prologue. Here a loop in page 1000h calls such a thunk in page 3000h
+        // from 8 places: more return addresses than a RET's exit remembers (Region.DynamicWays),
+        // so each RET would go through the dispatcher, were the return point of the call just
+        // followed not remembered.
+        const uint Iterations = 500;
+        const int CallSites = 8;
+        void Load(TestCpu t)
+        {
+            t.Load(0x3000, a => { a.mov(ebx, __dword_ptr[esp]); a.ret(); });
+            t.Load(0x1000, a =>
+            {
+                var loop = a.CreateLabel();
+                a.mov(esp, 0x9000);
+                a.xor(eax, eax);
+                a.mov(ecx, Iterations);
+                a.Label(ref loop);
+                for (int i = 0; i < CallSites; i++)
+                {
+                    a.call(0x3000);
+                    a.add(eax, ebx);
+                }
+                a.dec(ecx);
+                a.jnz(loop);
+                a.mov(ebx, eax);
+                a.hlt();
+            });
+        }
+        var interpreted = Run(false, Load, 0x1000);
+        var compiled = Run(true, Load, 0x1000);
+        long calls = CallSites * Iterations;
+        Assert.Equal(interpreted.Eax, compiled.Eax);
+        Assert.Equal(interpreted.Ebx, compiled.Ebx);
+        Assert.Equal(interpreted.Retired, compiled.Retired);
+        // The RET's exit remembers 4 of the 8 return points (those it saw first); the other
+        // returns go back through the call's.
+        TranslatorEngine e = compiled.Engine!;
+        Assert.True(e.ReturnHits + e.DynamicHits >= calls - 100 && e.ReturnHits >= calls / 4,
+            $"{e.ReturnHits} returns to the last call's return point, {e.DynamicHits} to a remembered target, {e.DispatchedEntries} entries through the dispatcher, in {calls} calls");
+        Assert.True(e.DispatchedEntries < 100, $"{e.DispatchedEntries} entries through the dispatcher in {calls} calls");
+    }
+
+    [Fact]
     public void ALoopOfSeveralBlocksRunsAsOneRegion()
     {
         // A loop with an if/else inside: four blocks, which one region holds.
