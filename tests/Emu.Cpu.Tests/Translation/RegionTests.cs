@@ -39,6 +39,35 @@ public class RegionTests
         Assert.InRange(hour.TotalSeconds, 3599.999, 3600.001);
     }
 
+    /// <summary>
+    /// A function at 3000h, and at 1000h a loop of <paramref name="iterations"/> (ECX counts
+    /// down; EAX and EBX start at 0) that calls it from <paramref name="callSites"/> places,
+    /// each call followed by <paramref name="afterCall"/>; then <paramref name="end"/> and HLT.
+    /// </summary>
+    private static void LoadCallLoop(TestCpu t, Action<Assembler> function, int callSites, uint iterations,
+        Action<Assembler> afterCall, Action<Assembler> end)
+    {
+        t.Load(0x3000, function);
+        t.Load(0x1000, a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(esp, 0x9000);
+            a.xor(eax, eax);
+            a.xor(ebx, ebx);
+            a.mov(ecx, iterations);
+            a.Label(ref loop);
+            for (int i = 0; i < callSites; i++)
+            {
+                a.call(0x3000);
+                afterCall(a);
+            }
+            a.dec(ecx);
+            a.jnz(loop);
+            end(a);
+            a.hlt();
+        });
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -52,24 +81,7 @@ public class RegionTests
         const uint Iterations = 1000;
         void Load(TestCpu t)
         {
-            t.Load(0x3000, a => { a.add(eax, ecx); a.ret(); });
-            t.Load(0x1000, a =>
-            {
-                var loop = a.CreateLabel();
-                a.mov(esp, 0x9000);
-                a.xor(eax, eax);
-                a.xor(ebx, ebx);
-                a.mov(ecx, Iterations);
-                a.Label(ref loop);
-                for (int i = 0; i < callSites; i++)
-                {
-                    a.call(0x3000);
-                    a.add(ebx, eax);
-                }
-                a.dec(ecx);
-                a.jnz(loop);
-                a.hlt();
-            });
+            LoadCallLoop(t, a => { a.add(eax, ecx); a.ret(); }, callSites, Iterations, a => a.add(ebx, eax), a => { });
         }
         var interpreted = Run(false, Load, 0x1000);
         var compiled = Run(true, Load, 0x1000);
@@ -96,24 +108,7 @@ public class RegionTests
         const int CallSites = 8;
         void Load(TestCpu t)
         {
-            t.Load(0x3000, a => { a.mov(ebx, __dword_ptr[esp]); a.ret(); });
-            t.Load(0x1000, a =>
-            {
-                var loop = a.CreateLabel();
-                a.mov(esp, 0x9000);
-                a.xor(eax, eax);
-                a.mov(ecx, Iterations);
-                a.Label(ref loop);
-                for (int i = 0; i < CallSites; i++)
-                {
-                    a.call(0x3000);
-                    a.add(eax, ebx);
-                }
-                a.dec(ecx);
-                a.jnz(loop);
-                a.mov(ebx, eax);
-                a.hlt();
-            });
+            LoadCallLoop(t, a => { a.mov(ebx, __dword_ptr[esp]); a.ret(); }, CallSites, Iterations, a => a.add(eax, ebx), a => a.mov(ebx, eax));
         }
         var interpreted = Run(false, Load, 0x1000);
         var compiled = Run(true, Load, 0x1000);
