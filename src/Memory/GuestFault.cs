@@ -62,6 +62,22 @@ public sealed class GuestFault : Exception
         return f;
     }
 
+    /// <summary>
+    /// A fault's values, kept to be raised later (<see cref="Raise"/>): the instance itself is
+    /// reused by the next fault raised on this thread, by this CPU or another one.
+    /// </summary>
+    public readonly record struct Saved(int Vector, uint ErrorCode, bool HasErrorCode, uint Address);
+
+    public Saved Save() => new(Vector, ErrorCode, HasErrorCode, Address);
+
+    /// <summary>The fault <paramref name="s"/> holds, to throw.</summary>
+    public static GuestFault Raise(Saved s)
+    {
+        GuestFault f = Get(s.Vector, s.ErrorCode, s.HasErrorCode, false);
+        f.Address = s.Address;
+        return f;
+    }
+
     public override string Message => IsSoftwareInterrupt ? $"INT {Vector:X2}h" : HasErrorCode
         ? $"{ExceptionVectors.Name(Vector)} (error code 0x{ErrorCode:X})"
         : ExceptionVectors.Name(Vector);

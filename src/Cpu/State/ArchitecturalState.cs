@@ -131,8 +131,8 @@ public sealed partial class Cpu
         if (e.NmiBlocked != a.NmiBlocked) return Bool("NMI blocked", e.NmiBlocked, a.NmiBlocked);
         if (e.StackShadow != a.StackShadow) return Bool("MOV SS shadow", e.StackShadow, a.StackShadow);
         if (e.DebugTrapPending != a.DebugTrapPending) return Bool("debug trap pending (TSS T flag)", e.DebugTrapPending, a.DebugTrapPending);
-        if (e.PendingTaskFault?.Vector != a.PendingTaskFault?.Vector || e.PendingTaskFault?.ErrorCode != a.PendingTaskFault?.ErrorCode)
-            return new StateDifference("pending task-switch fault", $"{e.PendingTaskFault?.Vector}/{e.PendingTaskFault?.ErrorCode}", $"{a.PendingTaskFault?.Vector}/{a.PendingTaskFault?.ErrorCode}");
+        if (e.PendingTaskFault != a.PendingTaskFault)
+            return new StateDifference("pending task-switch fault", $"{e.PendingTaskFault}", $"{a.PendingTaskFault}");
         if (e.Mmu.A20Enabled != a.Mmu.A20Enabled) return Bool("A20 enabled", e.Mmu.A20Enabled, a.Mmu.A20Enabled);
         return null;
     }

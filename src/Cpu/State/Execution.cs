@@ -247,14 +247,14 @@ public sealed partial class Cpu
         while (true)
         {
             if (StopRequested) return StopReason == StopReason.None ? StopReason.Requested : StopReason;
-            if (PendingTaskFault is GuestFault pending)
+            if (PendingTaskFault is GuestFault.Saved pending)
             {
                 // A task switch committed, then faulted loading the new task's segments: the
                 // fault is the new task's, before its first instruction.
                 PendingTaskFault = null;
                 CurrentBlock = null; // between blocks: the switching instruction has been counted
                 CurrentBlocksHandle = 0;
-                throw pending;
+                throw GuestFault.Raise(pending);
             }
             if (DebugTrapPending)
             {
@@ -406,8 +406,9 @@ public sealed partial class Cpu
     /// <summary>
     /// A fault of a JMP, CALL or IRET task switch after its point of commitment (a bad segment
     /// of the new task): raised before the new task's first instruction (see <see cref="TaskSwitch"/>).
+    /// Kept as values: the <see cref="GuestFault"/> instance is reused by the thread's next fault.
     /// </summary>
-    public GuestFault? PendingTaskFault;
+    public GuestFault.Saved? PendingTaskFault;
 
     /// <summary>Data breakpoint hits held back by the shadow of MOV SS or POP SS.</summary>
     private uint deferredDataHits;

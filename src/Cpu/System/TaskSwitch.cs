@@ -179,7 +179,7 @@ public static class TaskSwitch
         }
         catch (GuestFault f) when (reason != TaskSwitchReason.InterruptGate)
         {
-            c.PendingTaskFault = f;
+            c.PendingTaskFault = f.Save();
             c.Poke(); // compiled code goes back to the run loop at its next block boundary
             return;
         }

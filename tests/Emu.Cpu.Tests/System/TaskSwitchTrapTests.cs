@@ -158,4 +158,33 @@ public class TaskSwitchTrapTests
         Assert.Equal(2u, t.Read32(TssA + 0x28)); // the old task's EAX, saved by the switch
         Assert.Equal(0x77u, t.Cpu.Eax);          // the new task's
     }
+
+    /// <summary>
+    /// A stop asked for by a device in the block of the switch: the run ends with the new
+    /// task's #TS still pending. Another fault raised on the same thread meanwhile (as the other
+    /// machine of a lockstep pair raises its own) must not change it: the CPU reuses one
+    /// <see cref="GuestFault"/> per thread, so the pending fault is kept as values.
+    /// </summary>
+    [Theory, OnEveryEngine]
+    public void APendingTaskFaultKeepsItsValuesWhenAnotherFaultIsRaised(string engine)
+    {
+        using var t = TestCpu.Flat32(engine);
+        SwitchAtTheEndOfABlock(t, ss: 0x28);                     // beyond the GDT's limit
+        t.WriteBytes(0x1000, 0xE6, 0xE0);                        // OUT E0h, AL instead of the two INCs
+        t.Io.Register(0xE0, 1, new StopOnWrite(t.Cpu));
+        Assert.Equal(StopReason.Requested, t.Run(0x1000));
+        Assert.NotNull(t.Cpu.PendingTaskFault);
+        _ = GuestFault.Create(ExceptionVectors.GP, 0);           // another fault on this thread
+        Assert.Equal(StopReason.UnhandledException, t.Cpu.Run(1000));
+        FaultInfo f = t.Cpu.LastFault!.Value;
+        Assert.Equal(ExceptionVectors.TS, f.Vector);
+        Assert.Equal(0x28u, f.ErrorCode);
+        Assert.Equal(0x20, t.Cpu.Tr.Selector);
+    }
+
+    private sealed class StopOnWrite(Emu.X86.Cpu cpu) : IPortDevice
+    {
+        public uint In(ushort port, int size) => 0xFFFF_FFFF;
+        public void Out(ushort port, int size, uint value) => cpu.RequestStop(StopReason.Requested);
+    }
 }
