@@ -510,22 +510,20 @@ public static class RegionCompiler
         /// point is block <paramref name="returnBlock"/> of it: one per call site, since each
         /// returns elsewhere (see <see cref="RegionLink.ReturnEntry"/>).
         /// </summary>
-        private int CallSlot(uint eip, uint returnEip, int returnBlock)
-        {
-            int slot = Links.Count;
-            bool samePage = ((region.CsBase + eip) & ~Emu.Memory.PhysicalMemory.PageMask) == linearPage;
-            Links.Add(new RegionLink { TargetEip = eip, Linkable = samePage, ReturnEip = returnEip, ReturnEntry = returnBlock });
-            return slot;
-        }
+        private int CallSlot(uint eip, uint returnEip, int returnBlock) => AddLink(eip, returnEip, returnBlock);
 
         private int SlotFor(uint eip)
         {
             if (slotOf.TryGetValue(eip, out int slot)) return slot;
-            slot = Links.Count;
+            return slotOf[eip] = AddLink(eip, 0, -1);
+        }
+
+        /// <summary>A new exit slot to <paramref name="eip"/>, linkable without a mapping check when that is in the region's page.</summary>
+        private int AddLink(uint eip, uint returnEip, int returnBlock)
+        {
             bool samePage = ((region.CsBase + eip) & ~Emu.Memory.PhysicalMemory.PageMask) == linearPage;
-            Links.Add(new RegionLink { TargetEip = eip, Linkable = samePage, ReturnEntry = -1 });
-            slotOf[eip] = slot;
-            return slot;
+            Links.Add(new RegionLink { TargetEip = eip, Linkable = samePage, ReturnEip = returnEip, ReturnEntry = returnBlock });
+            return Links.Count - 1;
         }
 
         private void Return(int value)
