@@ -44,13 +44,13 @@ public static class RunStatistics
         }
 
         BlockCache blocks = cpu.Blocks;
-        s.Append($"  block lookups: {N(blocks.Lookups)}, {N(blocks.JumpMisses)} past the jump cache ({N(blocks.JumpFlushes)} clears of it), {N(blocks.Decoded)} decoded;"
+        s.Append($"  block lookups: {N(blocks.Lookups)}, {N(blocks.JumpMisses)} past the jump cache ({N(blocks.JumpFlushes)} clears of it, {N(blocks.InvlpgsKept)} INVLPGs of pages without code that kept it), {N(blocks.Decoded)} decoded;"
                  + $" {N(blocks.Invalidated)} invalidated by stores into code (SMC); {N(blocks.Flushes)} flushes\n");
         s.Append($"  blocks cached: {N(blocks.LiveBlocks)}, at most {N(blocks.PeakBlocks)} (cap {N(blocks.MaxBlocks)}, {N(blocks.CapacityFlushes)} flushes at the cap)\n");
 
         MmuCounters m = board.Mmu.Counters;
         s.Append($"  TLB misses: {N(m.ReadMisses)} reads, {N(m.WriteMisses)} writes, {N(m.FetchTranslations)} code fetches;"
-                 + $" {N(m.PageWalks)} page walks; {N(m.FullFlushes)} full flushes\n");
+                 + $" {N(m.PageWalks)} page walks; {N(m.FullFlushes)} full flushes, {N(m.LargePageFlushes)} INVLPGs of 4 MiB pages\n");
         s.Append($"  CR3 loads: {N(cpu.Cr3Loads)}, dropping {N(cpu.Cr3EntriesFlushed)} TLB entries\n");
 
         s.Append("  exceptions: ").Append(Events(cpu, EventSource.Exception, v => ExceptionVectors.Name(v).Split(' ')[0])).Append('\n');

@@ -45,10 +45,10 @@ public sealed unsafe partial class Mmu
     /// descriptor tables, the TSS and inner-level stacks). Sets accessed/dirty bits as the
     /// CPU does and raises #PF (with CR2's value in <see cref="GuestFault.Address"/>).
     /// </summary>
-    public uint Translate(uint linear, AccessKind kind, bool user, out bool global)
+    public uint Translate(uint linear, AccessKind kind, bool user, out PageFlags flags)
     {
         bool write = kind == AccessKind.Write;
-        uint physical = Walk(linear, write, user, out global, out uint fault);
+        uint physical = Walk(linear, write, user, out flags, out uint fault);
         if (fault != 0) throw GuestFault.PageFault(linear, fault & 7);
         return physical;
     }
@@ -58,9 +58,9 @@ public sealed unsafe partial class Mmu
     /// nothing: a #PF comes back as <paramref name="fault"/> (its error code with bit 31 set;
     /// 0 when there is none), and then no accessed or dirty bit has been set.
     /// </summary>
-    private uint Walk(uint linear, bool write, bool user, out bool global, out uint fault)
+    private uint Walk(uint linear, bool write, bool user, out PageFlags flags, out uint fault)
     {
-        global = false;
+        flags = PageFlags.None;
         fault = 0;
         if (!paging) return linear & a20Mask;
         Counters.PageWalks++;
@@ -81,7 +81,7 @@ public sealed unsafe partial class Mmu
             }
             uint updated = pde | A | (write ? D : 0);
             if (updated != pde) phys.Write(pdeAddress, 4, updated);
-            global = pge && (pde & G) != 0;
+            flags = PageFlags.Large | (pge && (pde & G) != 0 ? PageFlags.Global : PageFlags.None);
             return ((pde & 0xFFC0_0000u) | (linear & 0x003F_FFFFu)) & a20Mask;
         }
         uint pteAddress = ((pde & ~PhysicalMemory.PageMask) | ((linear >> 10) & 0xFFC)) & a20Mask;
@@ -100,7 +100,7 @@ public sealed unsafe partial class Mmu
         if ((pde & A) == 0) phys.Write(pdeAddress, 4, pde | A);
         uint newPte = pte | A | (write ? D : 0);
         if (newPte != pte) phys.Write(pteAddress, 4, newPte);
-        global = pge && (pte & G) != 0;
+        flags = pge && (pte & G) != 0 ? PageFlags.Global : PageFlags.None;
         return ((pte & ~PhysicalMemory.PageMask) | (linear & PhysicalMemory.PageMask)) & a20Mask;
     }
 

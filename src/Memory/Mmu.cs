@@ -53,7 +53,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     private struct TlbEntry
     {
         public uint Tag;     // linear page base, or InvalidTag
-        public uint Phys;    // physical page base; bit 0 set for a global page (kept on CR3 loads)
+        public uint Phys;    // physical page base | PageFlags (Global: kept on CR3 loads; Large: part of a 4 MiB page)
         public nint Addend;  // host address = Addend + linear address
     }
 
@@ -72,6 +72,16 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     private TlbEntry* fetchTlb;
     private uint a20Mask = 0xFFFF_FFFF;
     private bool disposed;
+
+    private const int LargeShift = 22;
+    private const uint LargeMask = (1u << LargeShift) - 1;
+
+    /// <summary>
+    /// One bit per 4 MiB of linear space: the TLB may hold an entry of a 4 MiB page there
+    /// (cleared when an INVLPG drops them, or by a full flush), so INVLPG looks for the rest of
+    /// such a page only where there can be one.
+    /// </summary>
+    private readonly uint[] largeRegions = new uint[1 << (32 - LargeShift - 5)];
 
     public Mmu(PhysicalMemory physical)
     {
@@ -162,6 +172,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
             if (tlbBlock[i].Tag != InvalidTag) dropped++;
             tlbBlock[i].Tag = InvalidTag;
         }
+        Array.Clear(largeRegions);
         Counters.FullFlushes++;
         return dropped;
     }
@@ -169,7 +180,12 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>What the MMU counted (<c>emu run --stats</c>); plain fields, written by the emulation thread only.</summary>
     public MmuCounters Counters;
 
-    /// <summary>Drops the cached translations of one linear page.</summary>
+    /// <summary>
+    /// Drops the cached translations of the page holding <paramref name="linear"/> (INVLPG). When
+    /// a 4 MiB page maps it, that is the whole 4 MiB page (Intel SDM Vol. 3, 4.10.4.1: "the page"
+    /// of the address, whatever its size): the TLB holds it as 4 KiB entries, filled one by one,
+    /// so each one of them goes.
+    /// </summary>
     public void FlushPage(uint linear)
     {
         uint tag = linear & ~PhysicalMemory.PageMask;
@@ -178,6 +194,16 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         {
             ref TlbEntry e = ref tlbBlock[set * TlbEntries + index];
             if (e.Tag == tag) e.Tag = InvalidTag;
+        }
+        uint region = linear >> LargeShift;
+        if ((largeRegions[region >> 5] & (1u << (int)region)) == 0) return;
+        largeRegions[region >> 5] &= ~(1u << (int)region);
+        Counters.LargePageFlushes++;
+        uint first = region << LargeShift;
+        for (int i = 0; i < TlbEntries * 4; i++)
+        {
+            ref TlbEntry e = ref tlbBlock[i];
+            if (e.Tag != InvalidTag && (e.Tag & ~LargeMask) == first && (e.Phys & (uint)PageFlags.Large) != 0) e.Tag = InvalidTag;
         }
     }
 
@@ -214,32 +240,33 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// the set alignment checking keeps empty; returns the host page, or null when the page is
     /// not directly readable.
     /// </summary>
-    private byte* TranslateAndFillRead(uint linear, AccessKind kind, TlbEntry* into, out uint physical, out bool global)
+    private byte* TranslateAndFillRead(uint linear, AccessKind kind, TlbEntry* into, out uint physical, out PageFlags flags)
     {
-        physical = Translate(linear, kind, UserMode, out global);
+        physical = Translate(linear, kind, UserMode, out flags);
         byte* host = phys.PageHostPointer(physical, write: false);
         // The alignment-checking set is never filled; a watched page stays out of every set
         // (after alignment checking ends, data reads use the fetch TLB too).
-        if (host != null && into != tlbBlock + 4 * TlbEntries && (watchCount == 0 || !PageWatched(linear))) Fill(into, linear, physical, host, global);
+        if (host != null && into != tlbBlock + 4 * TlbEntries && (watchCount == 0 || !PageWatched(linear))) Fill(into, linear, physical, host, flags);
         return host;
     }
 
     /// <summary>Translates for a write and fills the write TLB; returns the host page or null (slow page).</summary>
     private byte* FillWrite(uint linear, out uint physical)
     {
-        physical = Translate(linear, AccessKind.Write, UserMode, out bool global);
+        physical = Translate(linear, AccessKind.Write, UserMode, out PageFlags flags);
         byte* host = phys.PageHostPointer(physical, write: true);
         if (host != null && watchCount != 0 && PageWatched(linear)) return null;
-        if (host != null && !uncached) Fill(writeTlb, linear, physical, host, global);
+        if (host != null && !uncached) Fill(writeTlb, linear, physical, host, flags);
         return host;
     }
 
-    private static void Fill(TlbEntry* tlb, uint linear, uint physical, byte* host, bool global)
+    private void Fill(TlbEntry* tlb, uint linear, uint physical, byte* host, PageFlags flags)
     {
         uint tag = linear & ~PhysicalMemory.PageMask;
         ref TlbEntry e = ref tlb[(linear >> PhysicalMemory.PageShift) & TlbIndexMask];
         e.Tag = tag;
-        e.Phys = (physical & ~PhysicalMemory.PageMask) | (global ? 1u : 0u);
+        e.Phys = (physical & ~PhysicalMemory.PageMask) | (uint)flags;
+        if ((flags & PageFlags.Large) != 0) largeRegions[linear >> LargeShift >> 5] |= 1u << (int)(linear >> LargeShift);
         e.Addend = (nint)host - (nint)tag;
     }
 
@@ -426,11 +453,11 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
             ProbeWriteSlow(linear, size);
             return;
         }
-        uint p = Translate(linear, AccessKind.Write, UserMode, out bool global);
+        uint p = Translate(linear, AccessKind.Write, UserMode, out PageFlags flags);
         byte* host = phys.PageHostPointer(p, write: false);
-        if (host != null) Fill(readTlb, linear, p, host, global);
+        if (host != null) Fill(readTlb, linear, p, host, flags);
         host = phys.PageHostPointer(p, write: true);
-        if (host != null) Fill(writeTlb, linear, p, host, global);
+        if (host != null) Fill(writeTlb, linear, p, host, flags);
     }
 
     /// <summary>Reads a read-modify-write operand that <see cref="ProbeRmw"/> checked: through the write side's translation.</summary>
@@ -525,19 +552,23 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// </summary>
     public uint TranslateFetch(uint linear, out byte* pageHost) => TranslateFetch(linear, out pageHost, out _);
 
-    /// <summary>As <see cref="TranslateFetch(uint, out byte*)"/>; <paramref name="global"/>: the page is global (CR4.PGE and PTE.G), so the translation survives CR3 loads.</summary>
-    public uint TranslateFetch(uint linear, out byte* pageHost, out bool global)
+    /// <summary>
+    /// As <see cref="TranslateFetch(uint, out byte*)"/>; <paramref name="flags"/>: whether the page
+    /// is global (CR4.PGE and G, so the translation survives CR3 loads) and part of a 4 MiB page
+    /// (an INVLPG anywhere in it drops it).
+    /// </summary>
+    public uint TranslateFetch(uint linear, out byte* pageHost, out PageFlags flags)
     {
         uint tag = linear & ~PhysicalMemory.PageMask;
         TlbEntry* e = fetchTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
         if (e->Tag == tag)
         {
             pageHost = (byte*)(e->Addend + (nint)tag);
-            global = (e->Phys & 1) != 0;
+            flags = (PageFlags)(e->Phys & (uint)(PageFlags.Global | PageFlags.Large));
             return (e->Phys & ~PhysicalMemory.PageMask) | (linear & PhysicalMemory.PageMask);
         }
         Counters.FetchTranslations++;
-        pageHost = TranslateAndFillRead(linear, AccessKind.Fetch, fetchTlb, out uint p, out global);
+        pageHost = TranslateAndFillRead(linear, AccessKind.Fetch, fetchTlb, out uint p, out flags);
         return p;
     }
 
@@ -574,4 +605,20 @@ public struct MmuCounters
 
     /// <summary>Flushes of every translation (CR0, CR4, A20, layout changes; CR3 loads without CR4.PGE).</summary>
     public long FullFlushes;
+
+    /// <summary>INVLPGs in a 4 MiB page whose entries the TLB held: each dropped the whole page.</summary>
+    public long LargePageFlushes;
+}
+
+/// <summary>What a translation found besides the physical address (its low bits in a TLB entry).</summary>
+[Flags]
+public enum PageFlags : uint
+{
+    None = 0,
+
+    /// <summary>A global page (CR4.PGE and G): the translation survives CR3 loads.</summary>
+    Global = 1,
+
+    /// <summary>Part of a 4 MiB page (CR4.PSE and PDE.PS).</summary>
+    Large = 2,
 }

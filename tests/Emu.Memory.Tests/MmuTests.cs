@@ -290,6 +290,47 @@ public unsafe class MmuTests
         }
     }
 
+    /// <summary>
+    /// INVLPG of any address in a 4 MiB page drops the whole page (Intel SDM Vol. 3, 4.10.4.1),
+    /// although the TLB holds it as 4 KiB entries; 4 KiB pages elsewhere keep theirs.
+    /// </summary>
+    [Fact]
+    public void FlushPageInA4MiBPageDropsEveryEntryOfThatPage()
+    {
+        const uint Pd = 0x1000, Pt = 0x2000;
+        using var r = new Rig(0xC0_0000);
+        r.Physical.Write(Pd, 4, Pt | 7);                   // 0-4 MiB: 4 KiB pages, identity
+        for (uint i = 0; i < 1024; i++) r.Physical.Write(Pt + i * 4, 4, (i << 12) | 7);
+        r.Physical.Write(Pd + 4, 4, 0x40_0000 | 0x87);     // 4-8 MiB: one 4 MiB page
+        foreach (uint page in new uint[] { 0x40_1000, 0x40_5000, 0x7F_F000 })
+        {
+            r.Physical.Write(page, 4, 0x1111_0000 | page >> 12);
+            r.Physical.Write(page + 0x40_0000, 4, 0x2222_0000 | page >> 12);
+        }
+        r.Physical.Write(0x6000, 4, 0x6666_6666);
+        r.Mmu.SetPaging(true, Pd, pageSizeExtensions: true, globalPages: false, wp: false);
+        foreach (bool user in new[] { false, true })
+        {
+            r.Mmu.UserMode = user;
+            Assert.Equal(0x1111_0401u, r.Mmu.Read32(0x40_1000));
+            Assert.Equal(0x1111_0405u, r.Mmu.Read32(0x40_5000));
+            Assert.Equal(0x6666_6666u, r.Mmu.Read32(0x6000));
+        }
+        r.Physical.Write(Pd + 4, 4, 0x80_0000 | 0x87);     // the 4 MiB page moves
+        r.Physical.Write(Pt + 6 * 4, 4, 0x7000 | 7);       // and so does 6000h, unflushed
+        Assert.Equal(0x1111_0405u, r.Mmu.Read32(0x40_5000)); // stale until flushed
+
+        r.Mmu.FlushPage(0x7F_F123); // another 4 KiB of the 4 MiB page
+        Assert.Equal(1L, r.Mmu.Counters.LargePageFlushes);
+        foreach (bool user in new[] { false, true })
+        {
+            r.Mmu.UserMode = user;
+            Assert.Equal(0x2222_0401u, r.Mmu.Read32(0x40_1000));
+            Assert.Equal(0x2222_0405u, r.Mmu.Read32(0x40_5000));
+            Assert.Equal(0x6666_6666u, r.Mmu.Read32(0x6000)); // a 4 KiB page elsewhere keeps its entry
+        }
+    }
+
     /// <summary>Compiled code reaches the write TLB from the read TLB's base (one register for both).</summary>
     [Fact]
     public void TheWriteTlbLiesAFixedDistanceAfterTheReadTlbAtEveryPrivilege()

@@ -79,7 +79,7 @@ public sealed unsafe class BlockCache
     /// <summary>Block lookups (<see cref="Get"/>), those the EIP-keyed jump cache did not answer, and whole-cache flushes.</summary>
     public long Lookups, JumpMisses, Flushes;
 
-    /// <summary>Clears of the jump cache (INVLPG, paging mode changes, A20).</summary>
+    /// <summary>Clears of the jump cache (INVLPG of a page code was found in, paging mode changes, A20).</summary>
     public long JumpFlushes;
 
     /// <summary>Called for each block dropped (invalidated or flushed), so compiled code can go too.</summary>
@@ -122,18 +122,25 @@ public sealed unsafe class BlockCache
         ref SegmentCache cs = ref cpu.Seg[SegReg.CS];
         if (eip > cs.ValidHigh || eip < cs.ValidLow) throw GuestFault.Create(ExceptionVectors.GP, 0);
         uint linear = csBase + eip;
-        uint phys = cpu.Mmu.TranslateFetch(linear, out byte* pageHost, out bool global);
+        uint phys = cpu.Mmu.TranslateFetch(linear, out byte* pageHost, out PageFlags flags);
+        bool global = (flags & PageFlags.Global) != 0;
+        bool large = (flags & PageFlags.Large) != 0;
+        // Whatever is returned from here on may be remembered by linear address (here, or in a
+        // link the translator makes from MappingKey): its page now matters to INVLPG.
+        MarkMapped(linear, large);
         int h = HashIndex(phys, eip, code32);
         for (Block? b = hash[h]; b is not null; b = b.HashNext)
         {
             if (b.PhysStart == phys && b.Eip == eip && b.Code32 == code32 && b.LastByte <= cs.ValidHigh
                 && (!b.Straddles || SecondPageOf(linear, b) == b.SecondPage))
             {
+                if (b.Straddles) MarkSecondPage(linear, large);
                 if (b.CsBase == csBase) Remember(j, b, global);
                 return b;
             }
         }
         Block nb = Decode(eip, csBase, linear, phys, pageHost, code32, cs.ValidHigh);
+        if (nb.Straddles) MarkSecondPage(linear, large);
         if (nb.Cacheable)
         {
             if (LiveBlocks >= MaxBlocks)
@@ -449,6 +456,49 @@ public sealed unsafe class BlockCache
     }
 
     /// <summary>
+    /// One stamp per linear page and one per 4 MiB of linear space: equal to
+    /// <see cref="markEpoch"/> when, since the last flush of the jump cache, a block was found
+    /// there (<see cref="GetSlow"/>), the page being 4 KiB or 4 MiB. Only then can a shortcut
+    /// (a jump-cache entry, a translator's link or return point, whose keys that flush changes)
+    /// depend on the mapping of that page, and does an INVLPG of it need to flush. The kernel's
+    /// INVLPGs are mostly of data pages (copy-on-write breaks after fork, unmaps), which leave
+    /// the kernel's and the process's code reachable without the dispatcher.
+    /// </summary>
+    private readonly byte[] pageMarks = new byte[1 << (32 - PhysicalMemory.PageShift)];
+    private readonly byte[] largeMarks = new byte[1 << (32 - LargeShift)];
+    private byte markEpoch = 1;
+    private const int LargeShift = 22;
+
+    /// <summary>INVLPGs that left the jump cache as it was: no block had been found in their page since it was last flushed.</summary>
+    public long InvlpgsKept;
+
+    private void MarkMapped(uint linear, bool large)
+    {
+        pageMarks[linear >> PhysicalMemory.PageShift] = markEpoch;
+        if (large) largeMarks[linear >> LargeShift] = markEpoch;
+    }
+
+    /// <summary>The next linear page of a block straddling into it (in another 4 MiB, that one may be a 4 MiB page too).</summary>
+    private void MarkSecondPage(uint linear, bool large)
+    {
+        uint next = (linear | PhysicalMemory.PageMask) + 1;
+        MarkMapped(next, large || (next >> LargeShift) != (linear >> LargeShift));
+    }
+
+    /// <summary>
+    /// INVLPG of <paramref name="linear"/> (after the MMU dropped its translations): forgets the
+    /// shortcuts that may lead into that page, or into the 4 MiB page holding it; when no block
+    /// was found there since the last flush, there are none, and the rest stay.
+    /// </summary>
+    public void InvalidatePage(uint linear)
+    {
+        if (pageMarks[linear >> PhysicalMemory.PageShift] == markEpoch || largeMarks[linear >> LargeShift] == markEpoch)
+            FlushJumpCache();
+        else
+            InvlpgsKept++;
+    }
+
+    /// <summary>
     /// Forgets the EIP-keyed shortcuts (after a change of linear-to-physical mapping): new keys
     /// for this address space and for global pages, so no entry made before answers again, and
     /// no <see cref="MappingKey"/> given before holds.
@@ -459,6 +509,13 @@ public sealed unsafe class BlockCache
         addressSpace++;
         globalEpoch++;
         UpdateKeys();
+        // The marks of this epoch are cleared by a new epoch; a byte wraps, and then they all go.
+        if (++markEpoch == 0)
+        {
+            Array.Clear(pageMarks);
+            Array.Clear(largeMarks);
+            markEpoch = 1;
+        }
     }
 
     /// <summary>Reads code bytes from a host pointer or an array for Iced.</summary>

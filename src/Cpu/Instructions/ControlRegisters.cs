@@ -219,7 +219,7 @@ public static unsafe class ControlRegisters
         RequireCpl0(c);
         uint linear = c.Seg[Cpu.MemSeg(ref i)].Base + c.EffectiveAddress(ref i);
         c.Mmu.FlushPage(linear);
-        c.Blocks.FlushJumpCache();
+        c.Blocks.InvalidatePage(linear);
     }
 
     internal static void Register()

@@ -548,6 +548,83 @@ public class BlockCacheTests
     }
 
     [Theory, OnEveryEngine]
+    public void AfterInvlpgElsewhereInA4MiBPageACallFollowsItsNewMapping(string engine)
+    {
+        // Linear 400000h-7FFFFFh is one 4 MiB page, switched between physical 400000h (code at
+        // +5000h setting EAX = AAAAh) and 800000h (EAX = BBBBh); the INVLPG names another 4 KiB
+        // of it, where no code is. It drops the whole 4 MiB page (Intel SDM Vol. 3, 4.10.4.1),
+        // so the call must follow the new mapping, in the TLB and in every shortcut to 405000h.
+        const uint Pd = 0x10_0000, Pt = 0x10_1000, Iterations = 50;
+        using var t = TestCpu.Flat32(engine);
+        t.Write32(Pd, Pt | 3);
+        for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | 3);
+        t.Write32(Pd + 4, 0x40_0000 | 0x83);
+        t.Load(0x40_5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
+        t.Load(0x80_5000, a => { a.mov(eax, 0xBBBB); a.ret(); });
+        t.Load(0x1000, a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(esp, 0x9000);
+            a.mov(ecx, Iterations);
+            a.Label(ref top);
+            a.xor(__dword_ptr[Pd + 4], 0x40_0000 ^ 0x80_0000);
+            a.invlpg(__dword_ptr[0x7F_F000]);
+            a.call(0x40_5000);
+            a.add(esi, eax);
+            a.mov(edx, 0x40_5000);
+            a.call(edx);
+            a.add(edi, eax);
+            a.dec(ecx);
+            a.jnz(top);
+            a.hlt();
+        });
+        t.Cpu.WriteCr4(Cr4Bits.PSE);
+        t.Cpu.WriteCr3(Pd);
+        t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
+        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Esi);
+        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Edi);
+    }
+
+    [Theory, OnEveryEngine]
+    public void AnInvlpgOfAPageWithoutCodeKeepsTheShortcutsToCode(string engine)
+    {
+        // The kernel's INVLPGs are mostly of data pages (a copy-on-write break, an unmap). Here a
+        // loop remaps data page 7000h between physical 7000h and 8000h, INVLPGs it and reads
+        // through it: the read follows each new mapping, and the jump cache is never cleared,
+        // as no code was ever found in that page.
+        const uint Pd = 0x10_0000, Pt = 0x10_1000, Iterations = 200;
+        using var t = TestCpu.Flat32(engine);
+        t.Write32(Pd, Pt | 3);
+        for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | 3);
+        t.Write32(0x7000, 1);
+        t.Write32(0x8000, 2);
+        t.Load(0x1000, a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(esp, 0x9000);
+            a.mov(ecx, Iterations);
+            a.Label(ref top);
+            a.xor(__dword_ptr[Pt + 7 * 4], 0x7000 ^ 0x8000);
+            a.invlpg(__dword_ptr[0x7000]);
+            a.add(esi, __dword_ptr[0x7000]);
+            a.call(0x5000);
+            a.dec(ecx);
+            a.jnz(top);
+            a.hlt();
+        });
+        t.Load(0x5000, a => { a.inc(edi); a.ret(); });
+        t.Cpu.WriteCr3(Pd);
+        t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
+        long flushesBefore = t.Cpu.Blocks.JumpFlushes;
+        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        Assert.Equal(Iterations / 2 * (2u + 1u), t.Cpu.Esi);
+        Assert.Equal(Iterations, t.Cpu.Edi);
+        Assert.Equal(flushesBefore, t.Cpu.Blocks.JumpFlushes);
+        Assert.Equal((long)Iterations, t.Cpu.Blocks.InvlpgsKept);
+    }
+
+    [Theory, OnEveryEngine]
     public void AfterACr3LoadACallFollowsTheNewAddressSpace(string engine)
     {
         // As above, with one CALL to 5000h between MOV CR3 loads that switch between two page
