@@ -518,33 +518,60 @@ public class BlockCacheTests
         // nor a link made from the caller's region into page 5000h may keep the old one.
         const uint Pd = 0x10_0000, Pt = 0x10_1000, Iterations = 50;
         using var t = TestCpu.Flat32(engine);
-        t.Write32(Pd, Pt | 3);
-        for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | 3);
+        MapFirst4MiB(t, Pd, Pt);
         t.Write32(Pt + 5 * 4, 0x6003);
         t.Load(0x5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
         t.Load(0x6000, a => { a.mov(eax, 0xBBBB); a.ret(); });
+        LoadSwitchAndCallLoop(t, 0x5000, Iterations, a =>
+        {
+            a.xor(__dword_ptr[Pt + 5 * 4], 0x5003 ^ 0x6003);
+            a.invlpg(__dword_ptr[0x5000]);
+        });
+        t.Cpu.WriteCr3(Pd);
+        t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
+        AssertEachCallFollowedTheSwitch(t, Iterations);
+    }
+
+    /// <summary>Page directory <paramref name="pd"/> maps 0-4 MiB to itself through page table <paramref name="pt"/> (4 KiB pages, supervisor, writable).</summary>
+    private static void MapFirst4MiB(TestCpu t, uint pd, uint pt)
+    {
+        t.Write32(pd, pt | 3);
+        for (uint i = 0; i < 1024; i++) t.Write32(pt + i * 4, (i << 12) | 3);
+    }
+
+    /// <summary>
+    /// The loop at 1000h of the tests below: <paramref name="iterations"/> times, the mapping
+    /// switch <paramref name="switchMapping"/>, then a CALL to <paramref name="target"/> adding
+    /// the EAX it returns to ESI, and the same call through EDX (a target known only at run
+    /// time, from the same place each time) adding it to EDI; then HLT.
+    /// </summary>
+    private static void LoadSwitchAndCallLoop(TestCpu t, uint target, uint iterations, Action<Assembler> switchMapping, Action<Assembler>? setUp = null)
+    {
         t.Load(0x1000, a =>
         {
             var top = a.CreateLabel();
             a.mov(esp, 0x9000);
-            a.mov(ecx, Iterations);
+            a.mov(ecx, iterations);
+            setUp?.Invoke(a);
             a.Label(ref top);
-            a.xor(__dword_ptr[Pt + 5 * 4], 0x5003 ^ 0x6003);
-            a.invlpg(__dword_ptr[0x5000]);
-            a.call(0x5000);
+            switchMapping(a);
+            a.call(target);
             a.add(esi, eax);
-            a.mov(edx, 0x5000);
-            a.call(edx); // a target known only at run time, from the same place each time
+            a.mov(edx, target);
+            a.call(edx);
             a.add(edi, eax);
             a.dec(ecx);
             a.jnz(top);
             a.hlt();
         });
-        t.Cpu.WriteCr3(Pd);
-        t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
+    }
+
+    /// <summary>Runs that loop: every other call found AAAAh, the others BBBBh, both ways.</summary>
+    private static void AssertEachCallFollowedTheSwitch(TestCpu t, uint iterations)
+    {
         Assert.Equal(StopReason.Halted, t.Run(0x1000));
-        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Esi);
-        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Edi);
+        Assert.Equal(iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Esi);
+        Assert.Equal(iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Edi);
     }
 
     [Theory, OnEveryEngine]
@@ -556,34 +583,19 @@ public class BlockCacheTests
         // so the call must follow the new mapping, in the TLB and in every shortcut to 405000h.
         const uint Pd = 0x10_0000, Pt = 0x10_1000, Iterations = 50;
         using var t = TestCpu.Flat32(engine);
-        t.Write32(Pd, Pt | 3);
-        for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | 3);
+        MapFirst4MiB(t, Pd, Pt);
         t.Write32(Pd + 4, 0x40_0000 | 0x83);
         t.Load(0x40_5000, a => { a.mov(eax, 0xAAAA); a.ret(); });
         t.Load(0x80_5000, a => { a.mov(eax, 0xBBBB); a.ret(); });
-        t.Load(0x1000, a =>
+        LoadSwitchAndCallLoop(t, 0x40_5000, Iterations, a =>
         {
-            var top = a.CreateLabel();
-            a.mov(esp, 0x9000);
-            a.mov(ecx, Iterations);
-            a.Label(ref top);
             a.xor(__dword_ptr[Pd + 4], 0x40_0000 ^ 0x80_0000);
             a.invlpg(__dword_ptr[0x7F_F000]);
-            a.call(0x40_5000);
-            a.add(esi, eax);
-            a.mov(edx, 0x40_5000);
-            a.call(edx);
-            a.add(edi, eax);
-            a.dec(ecx);
-            a.jnz(top);
-            a.hlt();
         });
         t.Cpu.WriteCr4(Cr4Bits.PSE);
         t.Cpu.WriteCr3(Pd);
         t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
-        Assert.Equal(StopReason.Halted, t.Run(0x1000));
-        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Esi);
-        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Edi);
+        AssertEachCallFollowedTheSwitch(t, Iterations);
     }
 
     [Theory, OnEveryEngine]
@@ -595,8 +607,7 @@ public class BlockCacheTests
         // as no code was ever found in that page.
         const uint Pd = 0x10_0000, Pt = 0x10_1000, Iterations = 200;
         using var t = TestCpu.Flat32(engine);
-        t.Write32(Pd, Pt | 3);
-        for (uint i = 0; i < 1024; i++) t.Write32(Pt + i * 4, (i << 12) | 3);
+        MapFirst4MiB(t, Pd, Pt);
         t.Write32(0x7000, 1);
         t.Write32(0x8000, 2);
         t.Load(0x1000, a =>
@@ -634,30 +645,15 @@ public class BlockCacheTests
         // Every page but 5000h global, so the CALL's push still hits the TLB after a load (a
         // miss would end the region there, before its exit to 5000h).
         MapTwoAddressSpaces(t, page => 0x103u);
-        t.Load(0x1000, a =>
+        LoadSwitchAndCallLoop(t, 0x5000, Iterations, a =>
         {
-            var top = a.CreateLabel();
-            a.mov(esp, 0x9000);
-            a.mov(ecx, Iterations);
-            a.mov(ebx, PdB);
-            a.Label(ref top);
             a.xor(ebx, PdA ^ PdB);
             a.mov(cr3, ebx);
-            a.call(0x5000);
-            a.add(esi, eax);
-            a.mov(edx, 0x5000);
-            a.call(edx);
-            a.add(edi, eax);
-            a.dec(ecx);
-            a.jnz(top);
-            a.hlt();
-        });
+        }, setUp: a => a.mov(ebx, PdB));
         t.Cpu.WriteCr4(Cr4Bits.PGE);
         t.Cpu.WriteCr3(PdA);
         t.Cpu.WriteCr0(t.Cpu.Cr0 | Cr0Bits.PG);
-        Assert.Equal(StopReason.Halted, t.Run(0x1000));
-        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Esi);
-        Assert.Equal(Iterations / 2 * (0xAAAAu + 0xBBBBu), t.Cpu.Edi);
+        AssertEachCallFollowedTheSwitch(t, Iterations);
     }
 
     [Theory, OnEveryEngine]
