@@ -454,13 +454,23 @@ public sealed class Board : IDisposable
     /// <summary>An idle guest's timer nearer than this is waited for by running on (a host sleep would overshoot it).</summary>
     private const long IdleSpinNs = 20_000;
 
-    /// <summary>An idle guest's timer at most this far away is waited for with one precise host sleep, deaf to host input meanwhile.</summary>
-    private const long IdleSleepNs = 10_000_000;
+    /// <summary>
+    /// An idle guest's timer at least this far away is waited for on the wake-up event (host
+    /// input ends the wait), with a sleep that goes <see cref="IdleBatchNs"/> past it (see
+    /// <see cref="Idle"/>); a nearer one with one precise host sleep, deaf to host input.
+    /// </summary>
+    private const long IdleBatchMinNs = 1_000_000;
+
+    /// <summary>How far past an idle guest's next timer its host sleep goes: the ticks of that time then come back to back.</summary>
+    private const long IdleBatchNs = 16_000_000;
 
     /// <summary>The host's nanoseconds per guest instruction, measured (real-time clock only), to size slices.</summary>
     private double hostNsPerInstruction = 5;
 
     /// <summary>Host time the runs spent waiting for an idle guest's next timer or input (<c>emu run --stats</c>).</summary>
+    /// <summary>Host sleeps and waits of an idle guest (<c>emu run --stats</c>): with several periodic ticks served by one wake-up, fewer than its ticks.</summary>
+    public long IdleWakeups;
+
     public TimeSpan HostIdle => TimeSpan.FromTicks(idleTicks * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency);
 
     /// <summary>Host time spent in <see cref="Run"/> so far, the run in progress included.</summary>
@@ -560,13 +570,33 @@ public sealed class Board : IDisposable
             return true;
         }
         long wait = deadline == Scheduler.Never ? -1 : Math.Max(0, deadline - Clock.Now);
+        // Time the guest's clock owes since an earlier wait (below) is taken before any sleep;
+        // when it was not enough, the rest is waited for as a long wait, so a wake-up still
+        // serves several ticks.
+        bool owed = false;
+        if (wait > 0 && Clock.Lag > 0)
+        {
+            wait -= Clock.CatchUp(wait);
+            if (wait == 0) return true;
+            owed = true;
+        }
+        if (wait == -1 || wait >= IdleBatchMinNs || owed || wait > IdleSpinNs) IdleWakeups++;
         if (wait == -1) wake.WaitOne();
-        // A wait up to IdleSleepNs is one precise sleep: a guest's periodic tick (250 Hz for
-        // Debian's kernel, which never stops it) then costs one host wake-up, not an event
-        // wait of whole milliseconds and a sleep for the rest. Host input waits for it. A
-        // longer one waits whole milliseconds on the event, which host input ends early, and
-        // the rest the next time round.
-        else if (wait > IdleSleepNs) wake.WaitOne(TimeSpan.FromMilliseconds(wait / 1_000_000));
+        else if (wait >= IdleBatchMinNs || owed)
+        {
+            // Nothing is due soon: a guest idle between its periodic ticks (250 a second for
+            // Debian's kernel, which never stops them). Each wake-up of the host thread costs
+            // far more than the guest's few thousand instructions per tick, which run from cold
+            // caches after a sleep. So one wake-up serves several ticks: the sleep goes
+            // IdleBatchNs past the timer (host input still ends it at once), the guest's clock
+            // resumes at the timer, and the ticks after it come without sleeping, on the time
+            // the clock owes (VirtualClock.Lag), until it is back in step. The guest sees every
+            // tick, evenly spaced on its own clock, at most VirtualClock.MaxLagNs late.
+            wake.WaitOne(TimeSpan.FromMilliseconds((wait + IdleBatchNs) / 1_000_000));
+            Clock.HoldAt(deadline);
+        }
+        // A shorter wait is one precise sleep (an event wait counts whole milliseconds); host
+        // input waits for it.
         else if (wait > IdleSpinNs) HostSleep.Sleep(wait);
         return true;
     }

@@ -26,7 +26,7 @@ public static class RunStatistics
         var s = new StringBuilder();
         TimeSpan run = board.HostRunTime, idle = board.HostIdle;
         s.Append("\nemu statistics:\n");
-        s.Append($"  host time: {Seconds(run)} running the guest, {Seconds(idle)} of it idle ({Percent(idle.Ticks, run.Ticks)})\n");
+        s.Append($"  host time: {Seconds(run)} running the guest, {Seconds(idle)} of it idle ({Percent(idle.Ticks, run.Ticks)}), {N(board.IdleWakeups)} host sleeps\n");
 
         long total = cpu.InstructionCount;
         if (cpu.Engine is TranslatorEngine t)

@@ -76,9 +76,52 @@ public sealed class VirtualClock : IClock
     /// <summary>The thread that runs the guest from now on (a board built on one thread and run on another).</summary>
     public void RunsOnThisThread() => emulationThread = Environment.CurrentManagedThreadId;
 
+    /// <summary>
+    /// Real-time clock: how far the guest's time is behind the host's for now (ns), at most
+    /// <see cref="MaxLagNs"/>. An idle guest's host sleep may go past its next timer (the board
+    /// wakes once for several periodic ticks, see <see cref="HoldAt"/>); the guest's clock then
+    /// resumes at that timer, and its next idle waits are taken from this instead of slept
+    /// (<see cref="CatchUp"/>), until it is back in step. Unlike the stalls hidden for good,
+    /// this time is only owed: the guest's clock never ends up behind by more than this.
+    /// </summary>
+    public long Lag => Volatile.Read(ref lag);
+
+    /// <summary>The most the guest's real-time clock may lag behind the host's (see <see cref="Lag"/>).</summary>
+    public const long MaxLagNs = 25_000_000;
+
+    private long lag;
+
+    /// <summary>
+    /// The guest is idle, and its clock resumes at <paramref name="time"/> (its next timer),
+    /// where the host's time has gone past it: the difference, up to <see cref="MaxLagNs"/> in
+    /// all, becomes <see cref="Lag"/>. Never moves the clock backward from a time it gave.
+    /// </summary>
+    public void HoldAt(long time)
+    {
+        if (Deterministic) return;
+        long given = lastNow;
+        long now = RealTime();
+        long owe = Math.Min(now - Math.Max(time, given), MaxLagNs - lag);
+        if (owe <= 0) return;
+        Volatile.Write(ref lag, lag + owe);
+        lastNow = now - owe;
+    }
+
+    /// <summary>
+    /// The guest is idle with its next timer <paramref name="wait"/> ns away: up to that much of
+    /// the <see cref="Lag"/> is paid, so its clock gets there without a host sleep; returns
+    /// how much was.
+    /// </summary>
+    public long CatchUp(long wait)
+    {
+        long take = Math.Min(lag, Math.Max(wait, 0));
+        Volatile.Write(ref lag, lag - take);
+        return take;
+    }
+
     private long RealTime()
     {
-        long t = (long)((Stopwatch.GetTimestamp() - startTicks) * (1e9 / Stopwatch.Frequency)) + skipped - Volatile.Read(ref hidden);
+        long t = (long)((Stopwatch.GetTimestamp() - startTicks) * (1e9 / Stopwatch.Frequency)) + skipped - Volatile.Read(ref hidden) - Volatile.Read(ref lag);
         if (Environment.CurrentManagedThreadId != emulationThread) return t;
         if (guestRunning)
         {

@@ -15,7 +15,10 @@ public class PcBoardTests
     /// A guest that remaps the PIC (IRQ 0 at vector 20h), programs PIT channel 0 as a 100 Hz
     /// rate generator, and halts until its handler has counted five ticks; then it exits.
     /// </summary>
-    private static void TickingGuest(Assembler a)
+    private static void TickingGuest(Assembler a) => TickingGuest(a, 5, 11932);
+
+    /// <summary>As above, with <paramref name="ticks"/> ticks of a rate generator counting <paramref name="count"/> (1193182 Hz).</summary>
+    private static void TickingGuest(Assembler a, int ticks, ushort count)
     {
         // At the entry, jump over the handler (11 bytes), so that it sits at Start + 2:
         // inc dword [Ticks]; mov al, 20h; out 20h, al (non-specific EOI); iretd.
@@ -37,8 +40,8 @@ public class PcBoardTests
                      (0x20, 0x11), (0x21, 0x20), (0x21, 0x04), (0x21, 0x01),
                      (0xA0, 0x11), (0xA1, 0x28), (0xA1, 0x02), (0xA1, 0x01),
                      (0x21, 0xFE), (0xA1, 0xFF),
-                     // 8254 channel 0, lobyte/hibyte, mode 2, count 11932: 100 Hz.
-                     (0x43, 0x34), (0x40, 11932 & 0xFF), (0x40, 11932 >> 8),
+                     // 8254 channel 0, lobyte/hibyte, mode 2 (11932: 100 Hz).
+                     (0x43, 0x34), (0x40, (byte)(count & 0xFF)), (0x40, (byte)(count >> 8)),
                  })
         {
             a.mov(al, value);
@@ -48,7 +51,7 @@ public class PcBoardTests
         a.sti();
         a.Label(ref wait);
         a.hlt();
-        a.cmp(__dword_ptr[Ticks], 5);
+        a.cmp(__dword_ptr[Ticks], ticks);
         a.jb(wait);
         a.cli();
         foreach (char ch in "five ticks")
@@ -92,6 +95,54 @@ public class PcBoardTests
         Assert.Equal("five ticks", Encoding.ASCII.GetString(output.ToArray()));
         // Four periods of 10 ms at least, on the host's clock.
         Assert.True(watch.ElapsedMilliseconds >= 35, $"the run took {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public void OneHostWakeUpServesSeveralTicksOfAnIdleGuest()
+    {
+        // 50 ticks at 250 Hz (Debian's kernel's rate): each host wake-up of the idle guest is
+        // followed by the ticks its sleep went past, back to back on the guest's clock, so there
+        // are far fewer wake-ups than ticks; and the guest's time still follows the host's.
+        var output = new MemoryStream();
+        using var board = new Board(8, output, Engines.Create(Engines.Translator));
+        board.BootMultiboot(ElfBuilder.WithCode(Start, a => TickingGuest(a, 50, 4773)).Build(), "");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        RunResult r = board.Run(10_000_000);
+        Assert.Equal(33, r.ExitStatus);
+        Assert.True(board.IdleWakeups <= 25, $"{board.IdleWakeups} host sleeps for 50 ticks");
+        // 49 periods of 4 ms, less what the guest's clock may still owe at the end.
+        Assert.True(watch.Elapsed.TotalMilliseconds >= 196 - VirtualClock.MaxLagNs / 1e6, $"the run took {watch.ElapsedMilliseconds} ms");
+        Assert.True(board.Clock.Now >= 196_000_000, $"the guest's clock says {board.Clock.Now / 1000} us");
+    }
+
+    [Fact]
+    public void TheRealTimeClockResumesAnIdleGuestAtItsTimerAndPaysWhatItOwesLater()
+    {
+        using var board = new Board(8, new MemoryStream());
+        VirtualClock clock = board.Clock;
+        long t0 = clock.Now;
+        System.Threading.Thread.Sleep(10);
+        // A wake-up 10 ms late for a timer at t0 + 1 ms: the clock resumes there.
+        clock.HoldAt(t0 + 1_000_000);
+        long t1 = clock.Now;
+        Assert.InRange(t1 - t0, 1_000_000, 5_000_000);
+        Assert.InRange(clock.Lag, 5_000_000, VirtualClock.MaxLagNs);
+        // The next 2 ms of idle come from what it owes, at once.
+        long lag = clock.Lag;
+        long before = clock.Now;
+        var host = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(2_000_000, clock.CatchUp(2_000_000));
+        long t2 = clock.Now;
+        long elapsed = (long)(host.Elapsed.TotalMilliseconds * 1e6);
+        Assert.Equal(lag - 2_000_000, clock.Lag);
+        Assert.InRange(t2 - before, 2_000_000, 2_000_000 + elapsed + 100_000);
+        // It never owes more than MaxLagNs, and never goes back.
+        System.Threading.Thread.Sleep(40);
+        clock.HoldAt(t2);
+        Assert.Equal(VirtualClock.MaxLagNs, clock.Lag);
+        Assert.True(clock.Now >= t2);
+        Assert.Equal(VirtualClock.MaxLagNs, clock.CatchUp(long.MaxValue));
+        Assert.Equal(0, clock.Lag);
     }
 
     [Fact]
