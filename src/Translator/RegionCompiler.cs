@@ -340,9 +340,23 @@ public static class RegionCompiler
             }
             if (InstructionTable.Has(end.Code, InstrFlags.EndsBlock))
             {
-                // A sensitive instruction that can change how the code after it runs: back to the dispatcher.
+                // A sensitive instruction that can change how the code after it runs: back to
+                // the dispatcher, unless it is one a flat region goes on after and nothing
+                // needs the dispatcher now.
                 ctx.SpillAll();
                 ctx.SetEip(b.NextEip);
+                if (ctx.Flat && RegionBuilder.GoesOnAfter(ref end))
+                {
+                    // The budget first: a run that ends here (a step, a stop) sees the state the
+                    // dispatcher would, STI's interrupt shadow included.
+                    Label stop = il.DefineLabel();
+                    EmitBudgetCheck(stop);
+                    ctx.LoadCpu();
+                    il.Emit(OpCodes.Call, Members.MayGoOnAfterSensitive);
+                    il.Emit(OpCodes.Brfalse, stop);
+                    Edge(b.NextEip);
+                    il.MarkLabel(stop);
+                }
                 Return(RegionExit.Dispatcher);
                 return;
             }

@@ -67,6 +67,26 @@ public sealed partial class Cpu
     /// <summary>Makes compiled code leave at its next block boundary (any thread).</summary>
     public void Poke() => Volatile.Write(ref ExitAt, 0);
 
+    /// <summary>
+    /// After STI, POPF or a load of DS, ES, FS or GS, which end their block because they may
+    /// change how the code after them runs: whether compiled code for flat segments may go
+    /// straight on to the next block, the dispatcher having nothing to do first. Not when an
+    /// interrupt or NMI waits on the line (EFLAGS.IF may have just allowed it), EFLAGS.TF or AC
+    /// is set (single-step, alignment checking), a debug breakpoint is armed, a stop or a
+    /// pending task fault waits, or the data segments are no longer flat. Going on ends STI's
+    /// interrupt shadow: with nothing waiting there is nothing for it to hold back, and an
+    /// interrupt raised later is taken at a block boundary, after the instruction it covers
+    /// (Intel SDM Vol. 3, 6.8.3).
+    /// </summary>
+    public bool MayGoOnAfterSensitive()
+    {
+        if ((Eflags & (Flags.TF | Flags.AC)) != 0 || InstructionBreakpointsArmed || DataBreakpointsArmed) return false;
+        if (Line is { Any: true } || StopRequested || PendingTaskFault is not null || DebugTrapPending) return false;
+        if (!FlatSegments()) return false;
+        InterruptShadow = false;
+        return true;
+    }
+
     /// <summary>On the interpreter, a run's budget ends exactly, not at the end of the block it ends in (see <see cref="Follow"/>).</summary>
     private bool exactBudget;
 

@@ -1365,6 +1365,7 @@ internal static class Members
     public static readonly FieldInfo Eflags = typeof(Cpu).GetField(nameof(Cpu.Eflags))!;
     public static readonly FieldInfo Gpr = typeof(Cpu).GetField(nameof(Cpu.Gpr))!;
     public static readonly FieldInfo MmuField = typeof(Cpu).GetField(nameof(Cpu.Mmu))!;
+    public static readonly MethodInfo MayGoOnAfterSensitive = Method(nameof(Cpu.MayGoOnAfterSensitive));
     public static readonly MethodInfo GetReg = Method(nameof(Cpu.GetReg), typeof(int), typeof(int));
     public static readonly MethodInfo SetReg = Method(nameof(Cpu.SetReg), typeof(int), typeof(int), typeof(uint));
     public static readonly MethodInfo GetReg32 = Method(nameof(Cpu.GetReg32), typeof(int));

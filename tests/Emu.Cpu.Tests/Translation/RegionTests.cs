@@ -125,6 +125,64 @@ public class RegionTests
     }
 
     [Fact]
+    public void ARegionGoesOnAfterStiPopfAndDataSegmentLoadsUntilTheSegmentsAreNoLongerFlat()
+    {
+        // Linux's entry code reloads DS, ES and FS on every system call and interrupt, and
+        // spin_unlock_irqrestore is a POPF: each such instruction ends its block, and went to
+        // the dispatcher. A loop of them here runs in its region instead; after the loop, DS
+        // gets a segment based at 4000h, and the region must leave for the read through it.
+        const uint Iterations = 1000, Gdt = 0x2_0000, Gdtr = 0x2_0100;
+        void Load(TestCpu t)
+        {
+            t.Write32(Gdt + 0x08, 0x0000_FFFF);
+            t.Write32(Gdt + 0x0C, 0x00CF_9A00); // 08h: flat code
+            t.Write32(Gdt + 0x10, 0x0000_FFFF);
+            t.Write32(Gdt + 0x14, 0x00CF_9200); // 10h: flat data
+            t.Write32(Gdt + 0x18, 0x4000_FFFF);
+            t.Write32(Gdt + 0x1C, 0x00CF_9200); // 18h: data based at 4000h
+            t.Write32(Gdtr, 0x1F | Gdt << 16);
+            t.Write32(Gdtr + 4, Gdt >> 16);
+            t.Write32(0x5000, 7);
+            t.Load(0x1000, a =>
+            {
+                var loop = a.CreateLabel();
+                a.lgdt(__[Gdtr]);
+                a.mov(esp, 0x9000);
+                a.xor(eax, eax);
+                a.xor(ebx, ebx);
+                a.mov(ecx, Iterations);
+                a.mov(edx, 0x10);
+                a.Label(ref loop);
+                a.pushfd();
+                a.cli();
+                a.add(eax, ecx);
+                a.popfd();
+                a.mov(ds, dx);
+                a.push(ds);
+                a.pop(es);
+                a.mov(fs, dx);
+                a.add(ebx, __dword_ptr[0x5000]);
+                a.cli();
+                a.sti();
+                a.dec(ecx);
+                a.jnz(loop);
+                a.mov(edx, 0x18);
+                a.mov(ds, dx);
+                a.add(ebx, __dword_ptr[0x1000]); // linear 5000h
+                a.hlt();
+            });
+        }
+        var interpreted = Run(false, Load, 0x1000);
+        var compiled = Run(true, Load, 0x1000);
+        Assert.Equal(Iterations * (Iterations + 1) / 2, interpreted.Eax);
+        Assert.Equal(7 * (Iterations + 1), interpreted.Ebx);
+        Assert.Equal(interpreted.Eax, compiled.Eax);
+        Assert.Equal(interpreted.Ebx, compiled.Ebx);
+        Assert.Equal(interpreted.Retired, compiled.Retired);
+        Assert.True(compiled.Engine!.DispatchedEntries < 100, $"{compiled.Engine.DispatchedEntries} entries through the dispatcher in {Iterations} iterations");
+    }
+
+    [Fact]
     public void ALoopOfSeveralBlocksRunsAsOneRegion()
     {
         // A loop with an if/else inside: four blocks, which one region holds.
