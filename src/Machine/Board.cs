@@ -467,10 +467,10 @@ public sealed class Board : IDisposable
     /// <summary>The host's nanoseconds per guest instruction, measured (real-time clock only), to size slices.</summary>
     private double hostNsPerInstruction = 5;
 
-    /// <summary>Host time the runs spent waiting for an idle guest's next timer or input (<c>emu run --stats</c>).</summary>
     /// <summary>Host sleeps and waits of an idle guest (<c>emu run --stats</c>): with several periodic ticks served by one wake-up, fewer than its ticks.</summary>
     public long IdleWakeups;
 
+    /// <summary>Host time the runs spent waiting for an idle guest's next timer or input (<c>emu run --stats</c>).</summary>
     public TimeSpan HostIdle => TimeSpan.FromTicks(idleTicks * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency);
 
     /// <summary>Host time spent in <see cref="Run"/> so far, the run in progress included.</summary>

@@ -73,15 +73,16 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     private uint a20Mask = 0xFFFF_FFFF;
     private bool disposed;
 
-    private const int LargeShift = 22;
-    private const uint LargeMask = (1u << LargeShift) - 1;
+    /// <summary>log2 of a large page's size with 32-bit paging (4 MiB, CR4.PSE).</summary>
+    public const int LargePageShift = 22;
+    private const uint LargeMask = (1u << LargePageShift) - 1;
 
     /// <summary>
     /// One bit per 4 MiB of linear space: the TLB may hold an entry of a 4 MiB page there
     /// (cleared when an INVLPG drops them, or by a full flush), so INVLPG looks for the rest of
     /// such a page only where there can be one.
     /// </summary>
-    private readonly uint[] largeRegions = new uint[1 << (32 - LargeShift - 5)];
+    private readonly uint[] largeRegions = new uint[1 << (32 - LargePageShift - 5)];
 
     public Mmu(PhysicalMemory physical)
     {
@@ -195,11 +196,11 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
             ref TlbEntry e = ref tlbBlock[set * TlbEntries + index];
             if (e.Tag == tag) e.Tag = InvalidTag;
         }
-        uint region = linear >> LargeShift;
+        uint region = linear >> LargePageShift;
         if ((largeRegions[region >> 5] & (1u << (int)region)) == 0) return;
         largeRegions[region >> 5] &= ~(1u << (int)region);
         Counters.LargePageFlushes++;
-        uint first = region << LargeShift;
+        uint first = region << LargePageShift;
         for (int i = 0; i < TlbEntries * 4; i++)
         {
             ref TlbEntry e = ref tlbBlock[i];
@@ -266,7 +267,7 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
         ref TlbEntry e = ref tlb[(linear >> PhysicalMemory.PageShift) & TlbIndexMask];
         e.Tag = tag;
         e.Phys = (physical & ~PhysicalMemory.PageMask) | (uint)flags;
-        if ((flags & PageFlags.Large) != 0) largeRegions[linear >> LargeShift >> 5] |= 1u << (int)(linear >> LargeShift);
+        if ((flags & PageFlags.Large) != 0) largeRegions[linear >> LargePageShift >> 5] |= 1u << (int)(linear >> LargePageShift);
         e.Addend = (nint)host - (nint)tag;
     }
 

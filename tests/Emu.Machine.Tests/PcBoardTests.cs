@@ -97,14 +97,14 @@ public class PcBoardTests
         Assert.True(watch.ElapsedMilliseconds >= 35, $"the run took {watch.ElapsedMilliseconds} ms");
     }
 
-    [Fact]
-    public void OneHostWakeUpServesSeveralTicksOfAnIdleGuest()
+    [Theory, OnEveryEngine]
+    public void OneHostWakeUpServesSeveralTicksOfAnIdleGuest(string engine)
     {
         // 50 ticks at 250 Hz (Debian's kernel's rate): each host wake-up of the idle guest is
         // followed by the ticks its sleep went past, back to back on the guest's clock, so there
         // are far fewer wake-ups than ticks; and the guest's time still follows the host's.
         var output = new MemoryStream();
-        using var board = new Board(8, output, Engines.Create(Engines.Translator));
+        using var board = new Board(8, output, Engines.Create(engine));
         board.BootMultiboot(ElfBuilder.WithCode(Start, a => TickingGuest(a, 50, 4773)).Build(), "");
         var watch = System.Diagnostics.Stopwatch.StartNew();
         RunResult r = board.Run(10_000_000);

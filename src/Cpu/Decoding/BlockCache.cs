@@ -465,9 +465,8 @@ public sealed unsafe class BlockCache
     /// the kernel's and the process's code reachable without the dispatcher.
     /// </summary>
     private readonly byte[] pageMarks = new byte[1 << (32 - PhysicalMemory.PageShift)];
-    private readonly byte[] largeMarks = new byte[1 << (32 - LargeShift)];
+    private readonly byte[] largeMarks = new byte[1 << (32 - Mmu.LargePageShift)];
     private byte markEpoch = 1;
-    private const int LargeShift = 22;
 
     /// <summary>INVLPGs that left the jump cache as it was: no block had been found in their page since it was last flushed.</summary>
     public long InvlpgsKept;
@@ -475,14 +474,14 @@ public sealed unsafe class BlockCache
     private void MarkMapped(uint linear, bool large)
     {
         pageMarks[linear >> PhysicalMemory.PageShift] = markEpoch;
-        if (large) largeMarks[linear >> LargeShift] = markEpoch;
+        if (large) largeMarks[linear >> Mmu.LargePageShift] = markEpoch;
     }
 
     /// <summary>The next linear page of a block straddling into it (in another 4 MiB, that one may be a 4 MiB page too).</summary>
     private void MarkSecondPage(uint linear, bool large)
     {
         uint next = (linear | PhysicalMemory.PageMask) + 1;
-        MarkMapped(next, large || (next >> LargeShift) != (linear >> LargeShift));
+        MarkMapped(next, large || (next >> Mmu.LargePageShift) != (linear >> Mmu.LargePageShift));
     }
 
     /// <summary>
@@ -492,7 +491,7 @@ public sealed unsafe class BlockCache
     /// </summary>
     public void InvalidatePage(uint linear)
     {
-        if (pageMarks[linear >> PhysicalMemory.PageShift] == markEpoch || largeMarks[linear >> LargeShift] == markEpoch)
+        if (pageMarks[linear >> PhysicalMemory.PageShift] == markEpoch || largeMarks[linear >> Mmu.LargePageShift] == markEpoch)
             FlushJumpCache();
         else
             InvlpgsKept++;
