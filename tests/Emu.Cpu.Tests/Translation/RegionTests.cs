@@ -183,6 +183,56 @@ public class RegionTests
     }
 
     [Fact]
+    public void ARunEndingRightAfterStiInCompiledCodeKeepsItsInterruptShadow()
+    {
+        // A fuzzer finding: compiled code going on after STI cleared its interrupt shadow before
+        // looking at the budget, so a run ending right there (a single step, a stop) showed no
+        // shadow where the interpreter showed one. Every budget from 1 to 60 instructions,
+        // from the same start, on both engines, once the loop is compiled: wherever both stop
+        // at the same count, their states agree.
+        static void Load(TestCpu t) => t.Load(0x1000, a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(ecx, 20);
+            a.Label(ref top);
+            a.cli();
+            a.sti();
+            a.inc(eax);
+            a.dec(ecx);
+            a.jnz(top);
+            a.hlt();
+        });
+        using var engine = new TranslatorEngine(Threshold, synchronous: true);
+        using var compiled = TestCpu.Flat32(engine);
+        using var interpreted = TestCpu.Flat32();
+        Load(compiled);
+        Load(interpreted);
+        Assert.Equal(StopReason.Halted, compiled.Run(0x1000)); // compiles the loop
+        Assert.Equal(StopReason.Halted, interpreted.Run(0x1000));
+        int compared = 0, inShadow = 0;
+        for (int n = 1; n <= 60; n++)
+        {
+            long[] retired = new long[2];
+            int k = 0;
+            foreach (TestCpu t in new[] { interpreted, compiled })
+            {
+                t.Cpu.Eax = 0;
+                t.Cpu.Eflags &= ~Flags.IF;
+                t.Cpu.InterruptShadow = false;
+                long before = t.Cpu.InstructionCount;
+                t.Run(0x1000, n);
+                retired[k++] = t.Cpu.InstructionCount - before;
+            }
+            if (retired[0] != retired[1]) continue;
+            compared++;
+            if (interpreted.Cpu.InterruptShadow) inShadow++;
+            Assert.Null(interpreted.Cpu.FirstDifference(compiled.Cpu));
+        }
+        Assert.True(engine.CompiledRegions > 0);
+        Assert.True(inShadow > 0, $"no run of the {compared} compared ended right after an STI");
+    }
+
+    [Fact]
     public void ALoopOfSeveralBlocksRunsAsOneRegion()
     {
         // A loop with an if/else inside: four blocks, which one region holds.
