@@ -265,6 +265,58 @@ public class RegionTests
     }
 
     [Fact]
+    public void ARegionLeavesOutBlocksAnotherRegionHolds()
+    {
+        // Two loops in one page call the same function there. The first loop's region takes
+        // the function's block (a CALL target in its page); the second loop's region, formed
+        // later, leaves it out and links to it instead: every block is compiled once. Regions
+        // taking every block they reached compiled the Linux workload's code almost twice over.
+        static void Load(TestCpu t) => t.Load(0x1000, a =>
+        {
+            var loop1 = a.CreateLabel();
+            var loop2 = a.CreateLabel();
+            var function = a.CreateLabel();
+            a.mov(esp, 0x9000);
+            a.xor(eax, eax);
+            a.xor(ebx, ebx);
+            a.mov(ecx, 100);
+            a.Label(ref loop1);
+            a.call(function);
+            a.dec(ecx);
+            a.jnz(loop1);
+            a.mov(ecx, 100);
+            a.Label(ref loop2);
+            a.call(function);
+            a.add(ebx, eax);
+            a.dec(ecx);
+            a.jnz(loop2);
+            a.hlt();
+            a.Label(ref function);
+            a.add(eax, ecx);
+            a.ret();
+        });
+        var interpreted = Run(false, Load, 0x1000);
+
+        var engine = new TranslatorEngine(Threshold, synchronous: true);
+        var formed = new System.Collections.Generic.List<Region>();
+        engine.RegionFormed = formed.Add;
+        using var t = TestCpu.Flat32(engine);
+        Load(t);
+        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        Assert.Equal(0, engine.Failures);
+        Assert.Equal(interpreted.Eax, t.Cpu.Eax);
+        Assert.Equal(interpreted.Ebx, t.Cpu.Ebx);
+        Assert.Equal(interpreted.Retired, t.Cpu.InstructionCount);
+
+        var seen = new System.Collections.Generic.HashSet<Block>();
+        foreach (Region r in formed)
+            foreach (Block b in r.Blocks)
+                Assert.True(seen.Add(b), $"the block at {b.Eip:X} is in two regions: {string.Join(", ", formed)}");
+        Assert.Contains(formed, r => Array.Exists(r.Blocks, b => b.Code[0].Mnemonic == Mnemonic.Add && b.Code[0].Op0Register == Register.EBX));
+        Assert.True(engine.LinkedEntries >= 90, $"{engine.LinkedEntries} linked entries, {engine.DispatchedEntries} through the dispatcher");
+    }
+
+    [Fact]
     public void AStoreIntoAnotherBlockOfTheRunningRegionTakesEffect()
     {
         // Even passes store ECX into the immediate of the ADD that odd passes run, in another
