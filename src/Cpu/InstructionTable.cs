@@ -20,6 +20,12 @@ public enum InstrFlags : ushort
     EndsBlock = 1 << 2,
     /// <summary>A NOP form: does nothing, never faults, never touches its memory operand.</summary>
     NoOperation = 1 << 3,
+    /// <summary>
+    /// Ends its block, yet compiled code for flat segments may go straight on to the next one
+    /// when <see cref="Cpu.MayGoOnAfterSensitive"/> allows it (STI, POPF, loads of DS, ES, FS
+    /// and GS), unless it loads SS, whose interrupt shadow the dispatcher keeps.
+    /// </summary>
+    FlatGoesOn = 1 << 11,
 
     // The flags below are derived from Iced's metadata at start-up (see InstructionFacts), never registered.
 
@@ -171,8 +177,8 @@ public static unsafe class InstructionTable
         ShapeOf[(int)code] = new SemanticShape(ShapeKind.Unary, typeof(TOp), TSize.Size);
     }
 
-    internal static void AddSensitive(Code code, delegate*<Cpu, ref Instruction, void> handler, bool endsBlock = false) =>
-        Add(code, handler, InstrFlags.Sensitive | (endsBlock ? InstrFlags.EndsBlock : InstrFlags.None));
+    internal static void AddSensitive(Code code, delegate*<Cpu, ref Instruction, void> handler, bool endsBlock = false, bool flatGoesOn = false) =>
+        Add(code, handler, InstrFlags.Sensitive | (endsBlock ? InstrFlags.EndsBlock : InstrFlags.None) | (flatGoesOn ? InstrFlags.FlatGoesOn : InstrFlags.None));
 
     public static bool IsImplemented(Code code) => (Info[(int)code] & InstrFlags.Implemented) != 0;
 

@@ -580,7 +580,7 @@ public sealed class Board : IDisposable
             if (wait == 0) return true;
             owed = true;
         }
-        if (wait == -1 || wait >= IdleBatchMinNs || owed || wait > IdleSpinNs) IdleWakeups++;
+        if (wait == -1 || wait > IdleSpinNs || owed) IdleWakeups++; // each branch below that sleeps or waits
         if (wait == -1) wake.WaitOne();
         else if (wait >= IdleBatchMinNs || owed)
         {

@@ -276,19 +276,14 @@ public static class RegionBuilder
 
     /// <summary>
     /// Whether a flat region goes straight on after this block-ending sensitive instruction
-    /// when <see cref="Cpu.MayGoOnAfterSensitive"/> says it may: STI, POPF, and MOV or POP of
-    /// DS, ES, FS or GS. Linux runs them on every system call and interrupt (its entry code
-    /// reloads the data segments, and its spin_unlock_irqrestore is a POPF) and they went
-    /// through the dispatcher each time. Not MOV SS or POP SS, whose interrupt shadow the
-    /// dispatcher keeps.
+    /// when <see cref="Cpu.MayGoOnAfterSensitive"/> says it may (<see cref="InstrFlags.FlatGoesOn"/>:
+    /// STI, POPF, and MOV or POP of DS, ES, FS or GS). Linux runs them on every system call and
+    /// interrupt (its entry code reloads the data segments, and its spin_unlock_irqrestore is a
+    /// POPF) and they went through the dispatcher each time. Not a load of SS, whose interrupt
+    /// shadow the dispatcher keeps.
     /// </summary>
-    public static bool GoesOnAfter(ref Instruction i) => i.Code switch
-    {
-        Code.Sti or Code.Popfw or Code.Popfd => true,
-        Code.Mov_Sreg_rm16 or Code.Mov_Sreg_r32m16 => i.Op0Register != Register.SS,
-        Code.Popw_DS or Code.Popd_DS or Code.Popw_ES or Code.Popd_ES or Code.Popw_FS or Code.Popd_FS or Code.Popw_GS or Code.Popd_GS => true,
-        _ => false,
-    };
+    public static bool GoesOnAfter(ref Instruction i) =>
+        InstructionTable.Has(i.Code, InstrFlags.FlatGoesOn) && i.Op0Register != Register.SS;
 
     private static bool IsNearRelative(ref Instruction i) => i.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32;
 

@@ -253,8 +253,8 @@ public static unsafe class Segments
 
     internal static void Register()
     {
-        InstructionTable.AddSensitive(Code.Mov_Sreg_rm16, &MovSreg, endsBlock: true);
-        InstructionTable.AddSensitive(Code.Mov_Sreg_r32m16, &MovSreg, endsBlock: true);
+        InstructionTable.AddSensitive(Code.Mov_Sreg_rm16, &MovSreg, endsBlock: true, flatGoesOn: true);
+        InstructionTable.AddSensitive(Code.Mov_Sreg_r32m16, &MovSreg, endsBlock: true, flatGoesOn: true);
         InstructionTable.Add(Code.Mov_rm16_Sreg, &MovFromSreg);
         InstructionTable.Add(Code.Mov_r32m16_Sreg, &MovFromSreg);
         foreach (var (w, d) in new[] { (Code.Pushw_ES, Code.Pushd_ES), (Code.Pushw_CS, Code.Pushd_CS), (Code.Pushw_SS, Code.Pushd_SS),
@@ -266,8 +266,8 @@ public static unsafe class Segments
         foreach (var (w, d) in new[] { (Code.Popw_ES, Code.Popd_ES), (Code.Popw_SS, Code.Popd_SS), (Code.Popw_DS, Code.Popd_DS),
                      (Code.Popw_FS, Code.Popd_FS), (Code.Popw_GS, Code.Popd_GS) })
         {
-            InstructionTable.AddSensitive(w, &PopSreg<Word16>, endsBlock: true);
-            InstructionTable.AddSensitive(d, &PopSreg<Dword32>, endsBlock: true);
+            InstructionTable.AddSensitive(w, &PopSreg<Word16>, endsBlock: true, flatGoesOn: w != Code.Popw_SS);
+            InstructionTable.AddSensitive(d, &PopSreg<Dword32>, endsBlock: true, flatGoesOn: d != Code.Popd_SS);
         }
         foreach (Code code in new[] { Code.Lds_r16_m1616, Code.Les_r16_m1616, Code.Lfs_r16_m1616, Code.Lgs_r16_m1616, Code.Lss_r16_m1616 })
             InstructionTable.AddSensitive(code, &LoadFarPointer<Word16>, endsBlock: true);

@@ -171,11 +171,11 @@ public static unsafe class SystemOps
         foreach (Code code in new[] { Code.Out_imm8_AL, Code.Out_imm8_AX, Code.Out_imm8_EAX, Code.Out_DX_AL, Code.Out_DX_AX, Code.Out_DX_EAX })
             InstructionTable.AddSensitive(code, &OutH);
         InstructionTable.AddSensitive(Code.Cli, &Cli);
-        InstructionTable.AddSensitive(Code.Sti, &Sti, endsBlock: true);
+        InstructionTable.AddSensitive(Code.Sti, &Sti, endsBlock: true, flatGoesOn: true);
         InstructionTable.AddSensitive(Code.Pushfw, &PushfW);
         InstructionTable.AddSensitive(Code.Pushfd, &PushfD);
-        InstructionTable.AddSensitive(Code.Popfw, &PopfW, endsBlock: true);
-        InstructionTable.AddSensitive(Code.Popfd, &PopfD, endsBlock: true);
+        InstructionTable.AddSensitive(Code.Popfw, &PopfW, endsBlock: true, flatGoesOn: true);
+        InstructionTable.AddSensitive(Code.Popfd, &PopfD, endsBlock: true, flatGoesOn: true);
         InstructionTable.AddSensitive(Code.Hlt, &Hlt, endsBlock: true);
         InstructionTable.AddSensitive(Code.Int_imm8, &IntN);
         InstructionTable.AddSensitive(Code.Int3, &Int3);

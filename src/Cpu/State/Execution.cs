@@ -266,6 +266,9 @@ public sealed partial class Cpu
         if (line is not null && line.Raised is null) line.Raised = Poke;
         while (true)
         {
+            // Compiled code goes on past STI, POPF and data segment loads without coming back
+            // here when none of these reasons to act holds: a new one belongs in
+            // MayGoOnAfterSensitive too.
             if (StopRequested) return StopReason == StopReason.None ? StopReason.Requested : StopReason;
             if (PendingTaskFault is GuestFault.Saved pending)
             {
