@@ -456,13 +456,32 @@ public sealed class Board : IDisposable
 
     /// <summary>
     /// An idle guest's timer at least this far away is waited for on the wake-up event (host
-    /// input ends the wait), with a sleep that goes <see cref="IdleBatchNs"/> past it (see
+    /// input ends the wait), with a sleep that goes <see cref="IdleBatch"/> past it (see
     /// <see cref="Idle"/>); a nearer one with one precise host sleep, deaf to host input.
     /// </summary>
     private const long IdleBatchMinNs = 1_000_000;
 
-    /// <summary>How far past an idle guest's next timer its host sleep goes: the ticks of that time then come back to back.</summary>
-    private const long IdleBatchNs = 16_000_000;
+    /// <summary>How far past an idle guest's next timer its host sleep goes at first: the ticks of that time then come back to back.</summary>
+    public const long IdleBatchNs = 16_000_000;
+
+    /// <summary>How far past it the sleep goes at most, for a guest that stays quiet (see <see cref="IdleBatch"/>).</summary>
+    public const long IdleBatchMaxNs = 48_000_000;
+
+    /// <summary>
+    /// A guest that retired fewer instructions than this per millisecond of its time since the
+    /// last idle sleep is quiet: Linux's idle tick is about 1,000 per millisecond, a guest at
+    /// work retires hundreds of thousands.
+    /// </summary>
+    public const long QuietInstructionsPerMs = 5_000;
+
+    /// <summary>
+    /// How far past an idle guest's next timer the next host sleep goes: <see cref="IdleBatchNs"/>,
+    /// doubled at each sleep that ends a quiet stretch up to <see cref="IdleBatchMaxNs"/>, and
+    /// back to the start when the guest is busy or host input comes.
+    /// </summary>
+    public long IdleBatch { get; private set; } = IdleBatchNs;
+
+    private long retiredAtIdleSleep, clockAtIdleSleep;
 
     /// <summary>The host's nanoseconds per guest instruction, measured (real-time clock only), to size slices.</summary>
     private double hostNsPerInstruction = 5;
@@ -591,9 +610,16 @@ public sealed class Board : IDisposable
             // IdleBatchNs past the timer (host input still ends it at once), the guest's clock
             // resumes at the timer, and the ticks after it come without sleeping, on the time
             // the clock owes (VirtualClock.Lag), until it is back in step. The guest sees every
-            // tick, evenly spaced on its own clock, at most VirtualClock.MaxLagNs late.
-            wake.WaitOne(TimeSpan.FromMilliseconds((wait + IdleBatchNs) / 1_000_000));
+            // tick, evenly spaced on its own clock, at most VirtualClock.MaxLagNs late. Each
+            // wake-up costs the same however many ticks it serves, so a guest that stays quiet
+            // sleeps longer (IdleBatch); one at work, or host input, brings it back.
+            long retired = Cpu.InstructionCount - retiredAtIdleSleep;
+            long elapsed = Clock.Now - clockAtIdleSleep;
+            IdleBatch = (double)retired * 1_000_000 < QuietInstructionsPerMs * (double)elapsed ? Math.Min(IdleBatch * 2, IdleBatchMaxNs) : IdleBatchNs;
+            if (wake.WaitOne(TimeSpan.FromMilliseconds((wait + IdleBatch) / 1_000_000))) IdleBatch = IdleBatchNs;
             Clock.HoldAt(deadline);
+            retiredAtIdleSleep = Cpu.InstructionCount;
+            clockAtIdleSleep = Clock.Now;
         }
         // A shorter wait is one precise sleep (an event wait counts whole milliseconds); host
         // input waits for it.
