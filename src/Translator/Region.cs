@@ -285,7 +285,7 @@ public static class RegionBuilder
     public static bool GoesOnAfter(ref Instruction i) =>
         InstructionTable.Has(i.Code, InstrFlags.FlatGoesOn) && i.Op0Register != Register.SS;
 
-    private static bool IsNearRelative(ref Instruction i) => i.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32;
+    internal static bool IsNearRelative(ref Instruction i) => i.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32;
 
-    private static uint Target(Block b, ref Instruction i) => b.Code32 ? (uint)i.NearBranchTarget : (uint)i.NearBranchTarget & 0xFFFF;
+    internal static uint Target(Block b, ref Instruction i) => b.Code32 ? (uint)i.NearBranchTarget : (uint)i.NearBranchTarget & 0xFFFF;
 }

@@ -110,18 +110,15 @@ public static class RegionCompiler
             dirtyIn = DirtyAnalysis.Run(region);
             entryGuess = FlagGuess.Run(region);
             for (int i = 0; i < region.Blocks.Length; i++) allBlocks.Add(i);
-            // Blocks a RET may come back to: those after a CALL in the region.
-            foreach (Block b in region.Blocks)
-            {
-                Iced.Intel.FlowControl f = b.Code[b.Count - 1].FlowControl;
-                if (b.EndsInBranch && f is FlowControl.Call or FlowControl.IndirectCall && region.IndexOf(b.NextEip) is int j and >= 0
-                    && !returnPoints.Contains(j))
-                    returnPoints.Add(j);
-            }
+            returnTargets = ReturnAnalysis.Targets(region);
         }
 
-        private readonly List<int> returnPoints = new();
         private readonly List<int> allBlocks = new();
+        private static readonly List<int> noBlocks = new();
+
+        /// <summary>Per block: the blocks a RET ending it may go back to inside the region (see <see cref="ReturnAnalysis"/>).</summary>
+        private readonly List<int>?[] returnTargets;
+
 
         /// <summary>
         /// Continues at the EIP in local <paramref name="target"/>, known only at run time:
@@ -409,7 +406,7 @@ public static class RegionCompiler
                     il.Emit(OpCodes.Stloc, esp);
                     ctx.MarkDirty(Reg.ESP);
                     Retire(b.Count);
-                    DispatchDynamic(popped, returnPoints);
+                    DispatchDynamic(popped, returnTargets[bi] ?? noBlocks);
                     return true;
                 }
                 case FlowControl.IndirectBranch when ins.Code == Code.Jmp_rm32:
@@ -698,6 +695,81 @@ internal static class FlagGuess
             _ => -1,
         };
     }
+}
+
+/// <summary>
+/// Where each RET of a flat region may go back to inside it. The compiled RET compares the
+/// popped EIP only with these blocks before it leaves through its dynamic exit.
+/// </summary>
+public static class ReturnAnalysis
+{
+    /// <summary>
+    /// Per block ending in RET (null for the others), the region's blocks it may return to:
+    /// the block after each CALL of the region whose callee reaches the RET through the
+    /// region's edges (a CALL block's edges go to its callee and to its return point, so
+    /// nested calls return), and the block after each indirect CALL, whose callee is not
+    /// known. A region's blocks are often several functions and their callers, and comparing
+    /// every RET with every return point made RETs a tenth of a region's IL. A RET that goes
+    /// elsewhere (a callee entered another way, a return address rewritten) leaves through
+    /// its dynamic exit, which finds the block all the same.
+    /// </summary>
+    public static List<int>?[] Targets(Region region)
+    {
+        Block[] blocks = region.Blocks;
+        var targets = new List<int>?[blocks.Length];
+        var index = new Dictionary<uint, int>(blocks.Length);
+        for (int i = 0; i < blocks.Length; i++) index[blocks[i].Eip] = i;
+        var successors = new List<int>[blocks.Length];
+        Span<uint> next = stackalloc uint[3];
+        bool anyIndirectJump = false;
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            successors[i] = new List<int>(2);
+            int k = RegionBuilder.Successors(blocks[i], next);
+            for (int s = 0; s < k; s++)
+                if (index.TryGetValue(next[s], out int j)) successors[i].Add(j);
+            ref Instruction last = ref blocks[i].Code[blocks[i].Count - 1];
+            anyIndirectJump |= blocks[i].EndsInBranch && last.FlowControl == FlowControl.IndirectBranch;
+        }
+        var reached = new bool[blocks.Length];
+        var work = new Stack<int>();
+        for (int c = 0; c < blocks.Length; c++)
+        {
+            Block b = blocks[c];
+            ref Instruction last = ref b.Code[b.Count - 1];
+            if (!b.EndsInBranch || last.FlowControl is not (FlowControl.Call or FlowControl.IndirectCall)) continue;
+            if (!index.TryGetValue(b.NextEip, out int returnPoint)) continue;
+            bool knownCallee = last.FlowControl == FlowControl.Call && RegionBuilder.IsNearRelative(ref last);
+            if (knownCallee && !index.ContainsKey(RegionBuilder.Target(b, ref last))) continue;
+            // The blocks the callee reaches; all of them when it is not known, or when an
+            // indirect JMP of the region may lead anywhere in it.
+            bool all = !knownCallee || anyIndirectJump;
+            Array.Clear(reached);
+            if (!all)
+            {
+                int callee = index[RegionBuilder.Target(b, ref last)];
+                reached[callee] = true;
+                work.Push(callee);
+                while (work.Count > 0)
+                    foreach (int j in successors[work.Pop()])
+                        if (!reached[j])
+                        {
+                            reached[j] = true;
+                            work.Push(j);
+                        }
+            }
+            for (int r = 0; r < blocks.Length; r++)
+            {
+                if (!(all || reached[r]) || !EndsInRet(blocks[r])) continue;
+                List<int> t = targets[r] ??= new List<int>();
+                if (!t.Contains(returnPoint)) t.Add(returnPoint);
+            }
+        }
+        return targets;
+    }
+
+    private static bool EndsInRet(Block b) =>
+        b.EndsInBranch && b.Code[b.Count - 1].Code is Code.Retnd or Code.Retnd_imm16;
 }
 
 /// <summary>

@@ -317,6 +317,72 @@ public class RegionTests
     }
 
     [Fact]
+    public void ARetIsComparedOnlyWithTheReturnPointsOfCallsThatReachIt()
+    {
+        // Two functions called from one loop: each RET may go back only after its own CALL.
+        // Once, g rewrites its return address to f's return point (f keeps it in ESI), which
+        // its RET does not expect: it leaves the region there and comes back in at that block.
+        static void Load(TestCpu t) => t.Load(0x1000, a =>
+        {
+            var loop = a.CreateLabel();
+            var f = a.CreateLabel();
+            var g = a.CreateLabel();
+            var gReturns = a.CreateLabel();
+            a.mov(esp, 0x9000);
+            a.xor(eax, eax);
+            a.xor(ebx, ebx);
+            a.xor(edx, edx);
+            a.mov(ecx, 100);
+            a.Label(ref loop);
+            a.call(f);
+            a.add(ebx, eax);
+            a.call(g);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+            a.Label(ref f);
+            a.mov(esi, __dword_ptr[esp]);
+            a.add(eax, 1);
+            a.ret();
+            a.Label(ref g);
+            a.cmp(ecx, 50);
+            a.jne(gReturns);
+            a.test(edx, edx);
+            a.jnz(gReturns);
+            a.inc(edx);
+            a.mov(__dword_ptr[esp], esi);
+            a.Label(ref gReturns);
+            a.ret();
+        });
+        RunsAsInTheInterpreter(Load);
+
+        var engine = new TranslatorEngine(Threshold, synchronous: true);
+        var formed = new System.Collections.Generic.List<Region>();
+        engine.RegionFormed = formed.Add;
+        using var t = TestCpu.Flat32(engine);
+        Load(t);
+        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        Region region = Assert.Single(formed, r => Array.Exists(r.Blocks, b => b.Code[0].Mnemonic == Mnemonic.Dec));
+        var targets = ReturnAnalysis.Targets(region);
+        int afterF = Array.FindIndex(region.Blocks, b => b.Code[0].Mnemonic == Mnemonic.Add && b.Code[0].Op0Register == Register.EBX);
+        int afterG = Array.FindIndex(region.Blocks, b => b.Code[0].Mnemonic == Mnemonic.Dec);
+        int rets = 0;
+        for (int i = 0; i < region.Blocks.Length; i++)
+        {
+            Block b = region.Blocks[i];
+            if (b.Code[b.Count - 1].Mnemonic != Mnemonic.Ret)
+            {
+                Assert.Null(targets[i]);
+                continue;
+            }
+            rets++;
+            bool inF = Array.Exists(b.Code, ins => ins.Mnemonic == Mnemonic.Mov && ins.Op0Register == Register.ESI);
+            Assert.Equal(new[] { inF ? afterF : afterG }, targets[i]!);
+        }
+        Assert.True(rets >= 2, $"{rets} RETs in {region}");
+    }
+
+    [Fact]
     public void AStoreIntoAnotherBlockOfTheRunningRegionTakesEffect()
     {
         // Even passes store ECX into the immediate of the ADD that odd passes run, in another
