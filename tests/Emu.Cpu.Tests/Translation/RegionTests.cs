@@ -297,12 +297,8 @@ public class RegionTests
         });
         var interpreted = Run(false, Load, 0x1000);
 
-        var engine = new TranslatorEngine(Threshold, synchronous: true);
-        var formed = new System.Collections.Generic.List<Region>();
-        engine.RegionFormed = formed.Add;
-        using var t = TestCpu.Flat32(engine);
-        Load(t);
-        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        var (engine, formed, t) = RunFormingRegions(Load);
+        using var _ = t;
         Assert.Equal(0, engine.Failures);
         Assert.Equal(interpreted.Eax, t.Cpu.Eax);
         Assert.Equal(interpreted.Ebx, t.Cpu.Ebx);
@@ -356,12 +352,8 @@ public class RegionTests
         });
         RunsAsInTheInterpreter(Load);
 
-        var engine = new TranslatorEngine(Threshold, synchronous: true);
-        var formed = new System.Collections.Generic.List<Region>();
-        engine.RegionFormed = formed.Add;
-        using var t = TestCpu.Flat32(engine);
-        Load(t);
-        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        var (_, formed, t) = RunFormingRegions(Load);
+        t.Dispose();
         Region region = Assert.Single(formed, r => Array.Exists(r.Blocks, b => b.Code[0].Mnemonic == Mnemonic.Dec));
         var targets = ReturnAnalysis.Targets(region);
         int afterF = Array.FindIndex(region.Blocks, b => b.Code[0].Mnemonic == Mnemonic.Add && b.Code[0].Op0Register == Register.EBX);
@@ -665,6 +657,18 @@ public class RegionTests
             a.hlt();
         });
         RunsAsInTheInterpreter(Load);
+    }
+
+    /// <summary>Runs the code <paramref name="load"/> writes at 1000h to its HLT compiled in regions, noting the regions formed.</summary>
+    private static (TranslatorEngine Engine, System.Collections.Generic.List<Region> Formed, TestCpu Cpu) RunFormingRegions(Action<TestCpu> load)
+    {
+        var engine = new TranslatorEngine(Threshold, synchronous: true);
+        var formed = new System.Collections.Generic.List<Region>();
+        engine.RegionFormed = formed.Add;
+        var t = TestCpu.Flat32(engine);
+        load(t);
+        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        return (engine, formed, t);
     }
 
     /// <summary>Runs the code <paramref name="load"/> writes at 1000h to its HLT on the interpreter and compiled in regions: every register, EFLAGS and the count must agree.</summary>
