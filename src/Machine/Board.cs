@@ -607,7 +607,7 @@ public sealed class Board : IDisposable
             // Debian's kernel, which never stops them). Each wake-up of the host thread costs
             // far more than the guest's few thousand instructions per tick, which run from cold
             // caches after a sleep. So one wake-up serves several ticks: the sleep goes
-            // IdleBatchNs past the timer (host input still ends it at once), the guest's clock
+            // IdleBatch past the timer (host input still ends it at once), the guest's clock
             // resumes at the timer, and the ticks after it come without sleeping, on the time
             // the clock owes (VirtualClock.Lag), until it is back in step. The guest sees every
             // tick, evenly spaced on its own clock, at most VirtualClock.MaxLagNs late. Each

@@ -119,7 +119,6 @@ public static class RegionCompiler
         /// <summary>Per block: the blocks a RET ending it may go back to inside the region (see <see cref="ReturnAnalysis"/>).</summary>
         private readonly List<int>?[] returnTargets;
 
-
         /// <summary>
         /// Continues at the EIP in local <paramref name="target"/>, known only at run time:
         /// compared with the candidate blocks of the region in turn; any other target, or a
@@ -768,8 +767,9 @@ public static class ReturnAnalysis
         return targets;
     }
 
+    /// <summary>Whether the block ends in a RET that the region compiles inline (<see cref="RegionCompiler.IsFastBranch"/>), the one that looks for these targets.</summary>
     private static bool EndsInRet(Block b) =>
-        b.EndsInBranch && b.Code[b.Count - 1].Code is Code.Retnd or Code.Retnd_imm16;
+        b.EndsInBranch && b.Code[b.Count - 1].FlowControl == FlowControl.Return && RegionCompiler.IsFastBranch(b, ref b.Code[b.Count - 1]);
 }
 
 /// <summary>
