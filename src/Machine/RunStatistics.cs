@@ -34,7 +34,7 @@ public static class RunStatistics
             long compiled = Math.Min(t.CompiledRetired, total);
             s.Append($"  instructions: {N(total)}: {N(total - compiled)} interpreted ({Percent(total - compiled, total)}), {N(compiled)} compiled ({Percent(compiled, total)})\n");
             double usPer = t.CompiledInstructions == 0 ? 0 : t.CompileTime.TotalMilliseconds * 1000 / t.CompiledInstructions;
-            s.Append($"  translator: {N(t.CompiledRegions)} regions compiled ({N(t.CompiledBlocks)} blocks, {N(t.CompiledInstructions)} instructions)"
+            s.Append($"  translator: {N(t.CompiledRegions)} regions compiled ({N(t.CompiledBlocks)} blocks, {N(t.CompiledInstructions)} instructions; {N(t.MergedRegions)} merging a page's regions)"
                      + $" in {Seconds(t.CompileTime)} ({usPer.ToString("F1", CultureInfo.InvariantCulture)} us per instruction); waited in the queue {Seconds(t.QueueWait)}; {N(t.Failures)} refused\n");
             s.Append($"  region entries: {N(t.DispatchedEntries)} from the dispatcher, {N(t.LinkedEntries)} linked, {N(t.DynamicHits)} after a return or indirect jump to a target its exit remembers, {N(t.ReturnHits)} after a return to the last call's return point; {N(t.ColdRuns)} blocks run interpreted\n");
         }

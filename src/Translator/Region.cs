@@ -88,6 +88,19 @@ public sealed class Region
     /// <summary>Guest instructions in the region.</summary>
     public readonly int Instructions;
 
+    /// <summary>
+    /// Formed by merging the regions of its page (<see cref="RegionBuilder.Merge"/>): it takes
+    /// over their blocks as entries.
+    /// </summary>
+    public readonly bool Merged;
+
+    /// <summary>
+    /// Times the engine went from this region straight into another region of the same page
+    /// (linked, through a remembered target or the dispatcher's lookup); counted on the
+    /// emulation thread up to <see cref="TranslatorEngine.MergeAfter"/>.
+    /// </summary>
+    public int PageCrossings;
+
     public RegionLink[] Links = Array.Empty<RegionLink>();
 
     /// <summary>The compiled code: (cpu, entry) → exit slot or a <see cref="RegionExit"/> value.</summary>
@@ -119,9 +132,10 @@ public sealed class Region
     /// <summary>A weak GC handle of the region itself (<see cref="TranslatorEngine"/> remembers a caller's region by it, without keeping it alive); freed with the region.</summary>
     public readonly nint SelfHandle;
 
-    public Region(Block[] blocks, bool flat)
+    public Region(Block[] blocks, bool flat, bool merged = false)
     {
         Blocks = blocks;
+        Merged = merged;
         BlocksHandle = GCHandle.ToIntPtr(GCHandle.Alloc(blocks));
         SelfHandle = GCHandle.ToIntPtr(GCHandle.Alloc(this, GCHandleType.Weak));
         CsBase = blocks[0].CsBase;
@@ -149,7 +163,7 @@ public sealed class Region
         return -1;
     }
 
-    public override string ToString() => $"region {CsBase + Blocks[0].Eip:X8} ({Blocks.Length} blocks, {Instructions} instructions{(Flat ? ", flat" : "")})";
+    public override string ToString() => $"region {CsBase + Blocks[0].Eip:X8} ({Blocks.Length} blocks, {Instructions} instructions{(Flat ? ", flat" : "")}{(Merged ? ", merged" : "")})";
 }
 
 /// <summary>What a region's code keeps alive: its blocks and the decoded instructions (for handler calls).</summary>
@@ -196,14 +210,29 @@ public static class RegionBuilder
     /// </summary>
     public const int MaxInstructions = 300;
 
-    public static Region Form(Cpu cpu, Block head)
+    public static Region Form(Cpu cpu, Block head) => Form(cpu, new[] { head }, merge: false);
+
+    /// <summary>
+    /// A region that holds every block of <paramref name="from"/> and takes in the blocks of
+    /// the page's other compiled regions as well (blocks still waiting for the compile thread
+    /// stay out): first those their branches reach, then the rest, up to the size cap.
+    /// </summary>
+    public static Region Merge(Cpu cpu, Region from) => Form(cpu, from.Blocks, merge: true);
+
+    private static Region Form(Cpu cpu, Block[] seeds, bool merge)
     {
+        Block head = seeds[0];
         bool flat = cpu.FlatSegments();
-        var blocks = new List<Block> { head };
-        var seen = new HashSet<uint> { head.Eip };
+        var blocks = new List<Block>(seeds);
+        var seen = new HashSet<uint>();
+        int instructions = 0;
+        foreach (Block b in seeds)
+        {
+            seen.Add(b.Eip);
+            instructions += b.Count;
+        }
         uint linearPage = (head.CsBase + head.Eip) & ~PhysicalMemory.PageMask;
         uint physPage = head.PhysStart & ~PhysicalMemory.PageMask;
-        int instructions = head.Count;
         Span<uint> next = stackalloc uint[3];
         for (int k = 0; k < blocks.Count && blocks.Count < MaxBlocks; k++)
         {
@@ -215,7 +244,7 @@ public static class RegionBuilder
                 uint linear = head.CsBase + eip;
                 if ((linear & ~PhysicalMemory.PageMask) != linearPage || !seen.Add(eip)) continue;
                 Block? t = cpu.Blocks.Find(physPage | (linear & PhysicalMemory.PageMask), eip, head.CsBase, head.Code32);
-                if (t is null || !t.Cacheable || t.Straddles || Taken(t)) continue;
+                if (t is null || !t.Cacheable || t.Straddles || !Available(t, merge, flat)) continue;
                 if (instructions + t.Count > MaxInstructions || blocks.Count >= MaxBlocks) continue;
                 if (t.LastByte > cpu.Seg[SegReg.CS].ValidHigh) continue;
                 blocks.Add(t);
@@ -224,24 +253,33 @@ public static class RegionBuilder
         }
         // Then the other warm blocks of the page (the cases of a switch reached through a jump
         // table, functions called through pointers): entries of the region, and targets its
-        // indirect branches look for before leaving.
+        // indirect branches look for before leaving. Merging, the page's compiled blocks too.
         int warm = Math.Max(2, head.Hits / 8);
         cpu.Blocks.ForEachInPage(physPage, t =>
         {
             if (blocks.Count >= MaxBlocks) return false;
-            if (Taken(t)) return true;
-            if (t.Hits < warm || t.CsBase != head.CsBase || t.Code32 != head.Code32 || !t.Cacheable || t.Straddles) return true;
+            if (!Available(t, merge, flat)) return true;
+            bool compiled = t.Region is Region { Valid: true };
+            if ((!compiled && t.Hits < warm) || t.CsBase != head.CsBase || t.Code32 != head.Code32 || !t.Cacheable || t.Straddles) return true;
             if (((t.CsBase + t.Eip) & ~PhysicalMemory.PageMask) != linearPage || t.LastByte > cpu.Seg[SegReg.CS].ValidHigh) return true;
             if (instructions + t.Count > MaxInstructions || !seen.Add(t.Eip)) return true;
             blocks.Add(t);
             instructions += t.Count;
             return true;
         });
-        return new Region(blocks.ToArray(), flat);
+        return new Region(blocks.ToArray(), flat, merge);
     }
 
-    /// <summary>Whether a block is in a region already, compiled or waiting for the compile thread.</summary>
-    private static bool Taken(Block t) => t.CompileQueued || t.Region is Region r && r.Valid;
+    /// <summary>
+    /// Whether a block may join a region being formed: one in no region yet (compiled or
+    /// waiting for the compile thread); merging, also one of a compiled region of the same
+    /// kind (flat or not).
+    /// </summary>
+    private static bool Available(Block t, bool merge, bool flat)
+    {
+        if (t.Region is Region r && r.Valid) return merge && r.Flat == flat;
+        return !t.CompileQueued;
+    }
 
     /// <summary>The EIPs a block goes to that are known at translation time.</summary>
     public static int Successors(Block b, Span<uint> into)

@@ -313,6 +313,65 @@ public class RegionTests
     }
 
     [Fact]
+    public void RegionsOfOnePageThatKeepCrossingIntoEachOtherAreMerged()
+    {
+        // A switch through a jump table whose cases 2 and 3 are first taken after the dispatch
+        // has been compiled: they form regions of their own in the same page, and every pass
+        // through them crosses between regions twice. Once one region has crossed
+        // MergeAfter times, a merged region takes every block of the page, and the rest of
+        // the passes run inside it.
+        const uint Table = 0x3000, Loop = 0x1000, Cases = 0x1200, Setup = 0x1800;
+        const int Passes = 100_000, OnlyTwoCasesAbove = 90_000;
+        static void Load(TestCpu t)
+        {
+            t.Load(Loop, a =>
+            {
+                var dispatch = a.CreateLabel();
+                a.mov(edx, ecx);
+                a.and(edx, 1);
+                a.cmp(ecx, OnlyTwoCasesAbove);
+                a.ja(dispatch);
+                a.mov(edx, ecx);
+                a.and(edx, 3);
+                a.Label(ref dispatch);
+                a.jmp(__dword_ptr[edx * 4 + Table]);
+            });
+            for (uint k = 0; k < 4; k++)
+            {
+                t.Load(Cases + k * 0x40, a =>
+                {
+                    a.add(eax, (int)k + 1);
+                    a.dec(ecx);
+                    a.jnz(Loop);
+                    a.hlt();
+                });
+                t.Write32(Table + k * 4, Cases + k * 0x40);
+            }
+            t.Load(Setup, a =>
+            {
+                a.xor(eax, eax);
+                a.mov(ecx, Passes);
+                a.jmp(Loop);
+            });
+        }
+        var interpreted = Run(false, Load, Setup);
+
+        var (engine, formed, t) = RunFormingRegions(Load, Setup);
+        using var _ = t;
+        Assert.Equal(0, engine.Failures);
+        Assert.Equal(interpreted.Eax, t.Cpu.Eax);
+        Assert.Equal(interpreted.Retired, t.Cpu.InstructionCount);
+        Assert.True(engine.MergedRegions >= 1, $"no merged region: {string.Join(", ", formed)}");
+        Region merged = formed.FindLast(r => r.Merged)!;
+        foreach (uint eip in new[] { Loop, Cases, Cases + 0x40, Cases + 0x80, Cases + 0xC0 })
+            Assert.True(merged.IndexOf(eip) >= 0, $"{merged} does not hold the block at {eip:X}");
+        // Unmerged, every pass crossed between regions twice (200,000 crossings); merged, the
+        // passes before each of the two merges do (about 2 x 2 x MergeAfter).
+        long crossings = engine.LinkedEntries + engine.DynamicHits + engine.DispatchedEntries + engine.ReturnHits;
+        Assert.True(crossings < 40_000, $"{string.Join("; ", formed)}: {crossings} region entries ({engine.LinkedEntries} linked, {engine.DynamicHits} remembered, {engine.DispatchedEntries} dispatched)");
+    }
+
+    [Fact]
     public void ARetIsComparedOnlyWithTheReturnPointsOfCallsThatReachIt()
     {
         // Two functions called from one loop: each RET may go back only after its own CALL.
@@ -659,15 +718,15 @@ public class RegionTests
         RunsAsInTheInterpreter(Load);
     }
 
-    /// <summary>Runs the code <paramref name="load"/> writes at 1000h to its HLT compiled in regions, noting the regions formed.</summary>
-    private static (TranslatorEngine Engine, System.Collections.Generic.List<Region> Formed, TestCpu Cpu) RunFormingRegions(Action<TestCpu> load)
+    /// <summary>Runs the code <paramref name="load"/> writes, from <paramref name="start"/> to its HLT, compiled in regions, noting the regions formed.</summary>
+    private static (TranslatorEngine Engine, System.Collections.Generic.List<Region> Formed, TestCpu Cpu) RunFormingRegions(Action<TestCpu> load, uint start = 0x1000)
     {
         var engine = new TranslatorEngine(Threshold, synchronous: true);
         var formed = new System.Collections.Generic.List<Region>();
         engine.RegionFormed = formed.Add;
         var t = TestCpu.Flat32(engine);
         load(t);
-        Assert.Equal(StopReason.Halted, t.Run(0x1000));
+        Assert.Equal(StopReason.Halted, t.Run(start));
         return (engine, formed, t);
     }
 
