@@ -547,9 +547,9 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     /// <summary>
     /// Translates a code address for fetching and returns its physical address; the host
     /// pointer to the start of its page, or null when the page is not directly readable.
-    /// With 32-bit paging a page may be fetched from exactly when it may be read (there is no
-    /// execute-disable bit: Intel SDM Vol. 3, 4.6), so the read TLB answers, and a walk
-    /// made for a fetch fills it.
+    /// A page may be fetched from exactly when it may be read, unless PAE paging marks it
+    /// execute-disable (Intel SDM Vol. 3, 4.6), so the read TLB answers, and a walk made for a
+    /// fetch fills it.
     /// </summary>
     public uint TranslateFetch(uint linear, out byte* pageHost) => TranslateFetch(linear, out pageHost, out _);
 
@@ -562,7 +562,9 @@ public sealed unsafe partial class Mmu : IA20Line, IDisposable
     {
         uint tag = linear & ~PhysicalMemory.PageMask;
         TlbEntry* e = fetchTlb + ((linear >> PhysicalMemory.PageShift) & TlbIndexMask);
-        if (e->Tag == tag)
+        // Reads and fetches share the TLB: an execute-disable page is found there by reads
+        // only, and a fetch walks (and faults).
+        if (e->Tag == tag && (e->Phys & (uint)PageFlags.NoExecute) == 0)
         {
             pageHost = (byte*)(e->Addend + (nint)tag);
             flags = (PageFlags)(e->Phys & (uint)(PageFlags.Global | PageFlags.Large));
@@ -620,6 +622,9 @@ public enum PageFlags : uint
     /// <summary>A global page (CR4.PGE and G): the translation survives CR3 loads.</summary>
     Global = 1,
 
-    /// <summary>Part of a 4 MiB page (CR4.PSE and PDE.PS).</summary>
+    /// <summary>Part of a large page: 4 MiB (CR4.PSE and PDE.PS), or 2 MiB with PAE paging.</summary>
     Large = 2,
+
+    /// <summary>Execute-disable (PAE paging with IA32_EFER.NXE, XD in an entry): the page may be read, not fetched from.</summary>
+    NoExecute = 4,
 }

@@ -5,7 +5,7 @@ namespace Emu.X86;
 
 /// <summary>
 /// RDMSR/WRMSR for the model-specific registers a P6 has and this emulator implements: the
-/// TSC, SYSENTER_CS/ESP/EIP, the MTRRs (kept as storage; memory types do not change how
+/// TSC, SYSENTER_CS/ESP/EIP, IA32_EFER (NXE only), the MTRRs (kept as storage; memory types do not change how
 /// guest memory behaves here), the microcode update MSRs and the platform ID (inert), and the
 /// performance counters (present, never counting). Any other MSR is #GP(0), as an unknown MSR is on the processor.
 /// SYSENTER and SYSEXIT (Intel SDM Vol. 2) use the SYSENTER MSRs.
@@ -16,7 +16,7 @@ public static unsafe class ModelSpecific
         MtrrPhysBase0 = 0x200, MtrrFix64K = 0x250, MtrrFix16K0 = 0x258, MtrrFix16K1 = 0x259, MtrrFix4K0 = 0x268,
         MtrrFix4K7 = 0x26F, MtrrDefType = 0x2FF,
         PlatformId = 0x17, EblCrPowerOn = 0x2A, BiosUpdateTrigger = 0x79, BiosSignId = 0x8B,
-        PerfCtr0 = 0xC1, PerfCtr1 = 0xC2, EvntSel0 = 0x186, EvntSel1 = 0x187;
+        PerfCtr0 = 0xC1, PerfCtr1 = 0xC2, EvntSel0 = 0x186, EvntSel1 = 0x187, Efer = 0xC000_0080;
 
     /// <summary>MTRRcap: 8 variable ranges, fixed ranges, write-combining supported.</summary>
     public const ulong MtrrCapValue = 0x508;
@@ -43,6 +43,7 @@ public static unsafe class ModelSpecific
             case SysenterCs: return c.SysenterCs;
             case SysenterEsp: return c.SysenterEsp;
             case SysenterEip: return c.SysenterEip;
+            case Efer: return c.Efer;
             case MtrrCap: return MtrrCapValue;
             // No microcode is loaded (update signature 0) and the platform ID is 0. The
             // performance counters exist but never count (a guest's probe finds them broken
@@ -66,6 +67,7 @@ public static unsafe class ModelSpecific
             case SysenterCs: c.SysenterCs = (uint)value & 0xFFFF; return;
             case SysenterEsp: c.SysenterEsp = (uint)value; return;
             case SysenterEip: c.SysenterEip = (uint)value; return;
+            case Efer: c.WriteEfer(value); return;
             // A microcode update (trigger) is accepted and does nothing; the signature reads 0.
             case BiosUpdateTrigger or BiosSignId or EblCrPowerOn: return;
             case PerfCtr0 or PerfCtr1 or EvntSel0 or EvntSel1: return;

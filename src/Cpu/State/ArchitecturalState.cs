@@ -22,7 +22,7 @@ public sealed partial class Cpu
         nameof(Seg), nameof(Gdtr), nameof(Idtr), nameof(Ldtr), nameof(Tr),
         nameof(Cr0), nameof(Cr2), nameof(Cr3), nameof(Cr4), nameof(Dr),
         nameof(Cpl), nameof(Code32), nameof(Stack32), nameof(Halted), nameof(InterruptShadow),
-        nameof(InstructionCount), nameof(TscOffset), nameof(SysenterCs), nameof(SysenterEsp), nameof(SysenterEip),
+        nameof(InstructionCount), nameof(TscOffset), nameof(SysenterCs), nameof(SysenterEsp), nameof(SysenterEip), nameof(Efer),
         nameof(Fpu), nameof(Mtrr), nameof(NmiBlocked), nameof(StackShadow), nameof(deferredDataHits), nameof(DebugTrapPending), nameof(PendingTaskFault),
         nameof(InstructionBreakpointsArmed), nameof(DataBreakpointsArmed),
     };
@@ -72,6 +72,7 @@ public sealed partial class Cpu
         SysenterCs = other.SysenterCs;
         SysenterEsp = other.SysenterEsp;
         SysenterEip = other.SysenterEip;
+        Efer = other.Efer;
         Fpu.CopyFrom(other.Fpu);
         System.Array.Copy(other.Mtrr, Mtrr, Mtrr.Length);
         NmiBlocked = other.NmiBlocked;
@@ -80,7 +81,8 @@ public sealed partial class Cpu
         DebugTrapPending = other.DebugTrapPending;
         PendingTaskFault = other.PendingTaskFault;
         UpdateBreakpoints(); // derives the armed breakpoints from DR7 and tells the MMU
-        LoadPagingControls(); // CR0.PG and WP, CR3, CR4.PSE and PGE: the MMU translates as the other's does
+        LoadPagingControls(); // CR0.PG and WP, CR3, CR4.PSE, PGE and PAE, EFER.NXE: the MMU translates as the other's does
+        Mmu.CopyPdptesFrom(other.Mmu); // loaded with CR3 under PAE paging, not read again from memory
         Mmu.A20Enabled = other.Mmu.A20Enabled;
         UpdateMmuPrivilege(); // user mode and alignment checking, from the copied CPL, CR0.AM and EFLAGS.AC
         Mmu.FlushAll();
@@ -123,6 +125,7 @@ public sealed partial class Cpu
         if (e.InstructionCount != a.InstructionCount) return Dec("retired instructions", e.InstructionCount, a.InstructionCount);
         if (e.TscOffset != a.TscOffset) return Dec("TSC offset", e.TscOffset, a.TscOffset);
         if (e.SysenterCs != a.SysenterCs) return Hex("IA32_SYSENTER_CS", e.SysenterCs, a.SysenterCs);
+        if (e.Efer != a.Efer) return Hex("IA32_EFER", (uint)e.Efer, (uint)a.Efer);
         if (e.SysenterEsp != a.SysenterEsp) return Hex("IA32_SYSENTER_ESP", e.SysenterEsp, a.SysenterEsp);
         if (e.SysenterEip != a.SysenterEip) return Hex("IA32_SYSENTER_EIP", e.SysenterEip, a.SysenterEip);
         if (e.Fpu.FirstDifference(a.Fpu) is { } fpu) return fpu;

@@ -46,6 +46,9 @@ public sealed partial class Cpu
 
     public uint SysenterCs, SysenterEsp, SysenterEip;
 
+    /// <summary>IA32_EFER (MSR C0000080h): only NXE (bit 11) exists on this 32-bit processor.</summary>
+    public ulong Efer;
+
     /// <summary>MTRR storage: 8 variable base/mask pairs, 11 fixed-range registers, MTRRdefType.</summary>
     public readonly ulong[] Mtrr = new ulong[28];
 
@@ -91,6 +94,7 @@ public sealed partial class Cpu
         SetEflagsRaw(Flags.Reserved1);
         Cr0 = Cr0Bits.ET | Cr0Bits.CD | Cr0Bits.NW;
         Cr2 = Cr3 = Cr4 = 0;
+        Efer = 0;
         LoadPagingControls();
         for (int i = 0; i < 8; i++) Dr[i] = 0;
         Dr[6] = 0xFFFF0FF0;

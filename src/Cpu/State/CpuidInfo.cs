@@ -21,17 +21,40 @@ public static class CpuidInfo
     }
 
     /// <summary>The features implemented so far.</summary>
-    public const uint Features = Edx.FPU | Edx.PSE | Edx.TSC | Edx.MSR | Edx.CX8 | Edx.SEP | Edx.MTRR | Edx.PGE | Edx.CMOV |
-        Edx.MMX | Edx.FXSR;
+    public const uint Features = Edx.FPU | Edx.PSE | Edx.TSC | Edx.MSR | Edx.PAE | Edx.CX8 | Edx.SEP | Edx.MTRR | Edx.PGE |
+        Edx.CMOV | Edx.MMX | Edx.FXSR;
+
+    /// <summary>CPUID.80000001h:EDX feature bits.</summary>
+    public static class ExtendedEdx
+    {
+        /// <summary>Execute-disable (IA32_EFER.NXE, XD in PAE paging entries).</summary>
+        public const uint NX = 1u << 20;
+    }
 
     /// <summary>Highest basic leaf.</summary>
     public const uint MaxLeaf = 2;
 
+    /// <summary>Highest extended leaf: 80000001h for the NX bit, 80000008h for the address sizes.</summary>
+    public const uint MaxExtendedLeaf = 0x8000_0008;
+
     /// <summary>Returns EAX, EBX, ECX, EDX for a leaf.</summary>
     public static (uint Eax, uint Ebx, uint Ecx, uint Edx) Leaf(uint leaf)
     {
-        // A P6 has no extended leaves; any leaf above the highest basic one (0x80000000
-        // included) returns the highest basic leaf's data (Intel SDM Vol. 2, CPUID).
+        // Any leaf above the highest basic one and below the extended range, or above the
+        // highest extended one, returns the highest basic leaf's data (Intel SDM Vol. 2, CPUID).
+        if (leaf >= 0x8000_0000 && leaf <= MaxExtendedLeaf)
+        {
+            return leaf switch
+            {
+                0x8000_0000 => (MaxExtendedLeaf, 0, 0, 0),
+                0x8000_0001 => (0, 0, 0, ExtendedEdx.NX),
+                // Physical and linear address sizes: guest memory lies below 4 GiB, so PAE
+                // entries address 32 bits (Mmu.PhysicalAddressBits); bits above are reserved.
+                0x8000_0008 => ((32u << 8) | (uint)Emu.Memory.Mmu.PhysicalAddressBits, 0, 0, 0),
+                // No brand string yet, and no extended cache leaves (Intel returns zeros for 5 and 7).
+                _ => (0, 0, 0, 0),
+            };
+        }
         if (leaf > MaxLeaf) leaf = MaxLeaf;
         return leaf switch
         {

@@ -24,8 +24,8 @@ public sealed class ControlRegisterCheckTests
     }
 
     [Theory]
-    [InlineData(false, 1u << 5)]  // PAE: not implemented, so not in CPUID, so reserved
-    [InlineData(true, 1u << 5)]
+    [InlineData(false, 1u << 6)]  // MCE: not implemented, so not in CPUID, so reserved
+    [InlineData(true, 1u << 6)]
     [InlineData(false, 1u << 11)] // reserved on a P6
     [InlineData(true, 1u << 20)]
     [InlineData(false, 1u << 0)]  // VME: not implemented
