@@ -5,6 +5,8 @@
 #
 # Products, in --out (default guest/out/, or $GUEST_OUT):
 #   vmlinuz        the kernel of the pinned linux-image-*-686 package (a bzImage)
+#   vmlinuz-pae    the kernel of the pinned linux-image-*-686-pae package (PAE paging and NX),
+#                  of the same version: the same initrd runs on it
 #   kernel-config  its configuration (the package's System.map is a stub: symbols are in -dbg)
 #   initrd.gz      a busybox-static initramfs whose /init is guest/init (the workload)
 #   disk.img       a raw disk: MBR with syslinux's boot code, one active FAT16 partition holding
@@ -13,7 +15,8 @@
 #
 # The package versions and the sha256 of their .deb files are pinned in guest/guest.lock; a
 # download that does not match the lock is refused. --update-pins resolves the newest
-# linux-image-686:i386 and busybox-static:i386 instead and rewrites the lock (see guest/README.md).
+# linux-image-686:i386, linux-image-686-pae:i386 and busybox-static:i386 instead and rewrites
+# the lock (see guest/README.md).
 # Downloaded packages are kept in --cache (default ~/.cache/emu-guest/debs, or $GUEST_CACHE).
 #
 # Incremental: each product remembers (in OUT/.stamps) a key made of its inputs (the pins, the
@@ -22,7 +25,7 @@
 #
 # The last lines on standard output are the products, KEY=VALUE, one a line (split at the first
 # "="), and nothing else goes to standard output:
-#   GUEST_DIR=... GUEST_KERNEL=... GUEST_INITRD=... GUEST_DISK=... GUEST_CMDLINE=...
+#   GUEST_DIR=... GUEST_KERNEL=... GUEST_KERNEL_PAE=... GUEST_INITRD=... GUEST_DISK=... GUEST_CMDLINE=...
 # (GUEST_DISK is absent with --no-disk). Progress and errors go to standard error.
 #
 # Needs Debian's apt with the i386 architecture enabled (done here when run as root), and
@@ -148,15 +151,16 @@ read_lock() {
         v=${line#*=}
         pin[$k]=$v
     done < "$lock"
-    for k in KERNEL_PKG KERNEL_VER KERNEL_SHA256 BUSYBOX_PKG BUSYBOX_VER BUSYBOX_SHA256; do
+    for k in KERNEL_PKG KERNEL_VER KERNEL_SHA256 PAE_KERNEL_PKG PAE_KERNEL_VER PAE_KERNEL_SHA256 \
+        BUSYBOX_PKG BUSYBOX_VER BUSYBOX_SHA256; do
         [[ -n ${pin[$k]:-} ]] || die "$lock: $k is missing"
     done
-    for k in KERNEL_SHA256 BUSYBOX_SHA256; do
+    for k in KERNEL_SHA256 PAE_KERNEL_SHA256 BUSYBOX_SHA256; do
         [[ ${pin[$k]} =~ ^[0-9a-f]{64}$ ]] || die "$lock: $k is not a sha256"
     done
 }
 
-write_lock() { # kpkg kver ksha bpkg bver bsha
+write_lock() { # kpkg kver ksha ppkg pver psha bpkg bver bsha
     cat > "$lock.tmp" << EOF
 # The Debian i386 packages the test guest is built from (guest/build-guest.sh).
 # Exact versions and the sha256 of their .deb files: a download that differs is refused.
@@ -166,9 +170,12 @@ write_lock() { # kpkg kver ksha bpkg bver bsha
 KERNEL_PKG=$1
 KERNEL_VER=$2
 KERNEL_SHA256=$3
-BUSYBOX_PKG=$4
-BUSYBOX_VER=$5
-BUSYBOX_SHA256=$6
+PAE_KERNEL_PKG=$4
+PAE_KERNEL_VER=$5
+PAE_KERNEL_SHA256=$6
+BUSYBOX_PKG=$7
+BUSYBOX_VER=$8
+BUSYBOX_SHA256=$9
 EOF
     mv "$lock.tmp" "$lock"
     say "wrote $lock"
@@ -242,24 +249,32 @@ update_pins() {
     need_debian
     ensure_i386
     apt_update || true
-    local kpkg kver bver kdeb bdeb
+    local kpkg kver ppkg pver bver kdeb pdeb bdeb
     # the metapackage depends on the kernel package of the current ABI
     kpkg="$(apt-cache depends linux-image-686:i386 2> /dev/null |
         awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { sub(/:i386$/, "", $2); print $2; exit }')"
     [[ -n $kpkg ]] || die "cannot resolve linux-image-686:i386 (is i386 enabled and 'apt-get update' done?)"
     kver="$(apt-cache policy "$kpkg:i386" | awk '$1 == "Candidate:" { print $2; exit }')"
+    # the PAE flavour of the same ABI and version
+    ppkg="$kpkg-pae"
+    pver="$(apt-cache policy "$ppkg:i386" | awk '$1 == "Candidate:" { print $2; exit }')"
+    [[ $pver == "$kver" ]] || die "$ppkg:i386 is at version '$pver', not $kver as $kpkg"
     bver="$(apt-cache policy busybox-static:i386 | awk '$1 == "Candidate:" { print $2; exit }')"
     [[ -n $kver && $kver != "(none)" ]] || die "no candidate version of $kpkg:i386"
     [[ -n $bver && $bver != "(none)" ]] || die "no candidate version of busybox-static:i386"
     say "newest: $kpkg $kver, busybox-static $bver"
     download "$kpkg" "$kver"
     kdeb=$downloaded
+    download "$ppkg" "$pver"
+    pdeb=$downloaded
     download busybox-static "$bver"
     bdeb=$downloaded
-    write_lock "$kpkg" "$kver" "$(sha256 "$kdeb")" busybox-static "$bver" "$(sha256 "$bdeb")"
+    write_lock "$kpkg" "$kver" "$(sha256 "$kdeb")" "$ppkg" "$pver" "$(sha256 "$pdeb")" \
+        busybox-static "$bver" "$(sha256 "$bdeb")"
     mv "$kdeb" "$cache/$kpkg-$(sha256 "$kdeb").deb"
+    mv "$pdeb" "$cache/$ppkg-$(sha256 "$pdeb").deb"
     mv "$bdeb" "$cache/busybox-static-$(sha256 "$bdeb").deb"
-    rmdir "$(dirname "$kdeb")" "$(dirname "$bdeb")"
+    rmdir "$(dirname "$kdeb")" "$(dirname "$pdeb")" "$(dirname "$bdeb")"
 }
 
 # --- products ------------------------------------------------------------------------------
@@ -361,10 +376,24 @@ EOF
     mv "$img" "$out/disk.img"
 }
 
+build_pae_kernel() { # only the bzImage of the PAE flavour
+    local deb=$1 kver
+    kver=${pin[PAE_KERNEL_PKG]#linux-image-}
+    workdir
+    rm -rf "$work/p"
+    mkdir -p "$work/p"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/p" "./boot/vmlinuz-$kver" ||
+        die "${pin[PAE_KERNEL_PKG]} has no /boot/vmlinuz-$kver"
+    cp "$work/p/boot/vmlinuz-$kver" "$out/vmlinuz-pae.tmp"
+    touch -d "@$EPOCH" "$out/vmlinuz-pae.tmp"
+    mv "$out/vmlinuz-pae.tmp" "$out/vmlinuz-pae"
+}
+
 write_info() {
     {
         echo "# guest/build-guest.sh built these on $(date -u '+%Y-%m-%d %H:%M UTC')"
         echo "kernel   ${pin[KERNEL_PKG]}:i386 ${pin[KERNEL_VER]} (.deb sha256 ${pin[KERNEL_SHA256]})"
+        echo "kernel   ${pin[PAE_KERNEL_PKG]}:i386 ${pin[PAE_KERNEL_VER]} (.deb sha256 ${pin[PAE_KERNEL_SHA256]})"
         echo "busybox  ${pin[BUSYBOX_PKG]}:i386 ${pin[BUSYBOX_VER]} (.deb sha256 ${pin[BUSYBOX_SHA256]})"
         if [[ $want_disk -eq 1 ]]; then
             echo "syslinux $(pkg_version syslinux), syslinux-common $(pkg_version syslinux-common)," \
@@ -372,7 +401,7 @@ write_info() {
         fi
         echo "cmdline  $CMDLINE"
         echo "# sha256 of the products"
-        (cd "$out" && sha256sum vmlinuz initrd.gz $([[ $want_disk -eq 1 ]] && echo disk.img))
+        (cd "$out" && sha256sum vmlinuz vmlinuz-pae initrd.gz $([[ $want_disk -eq 1 ]] && echo disk.img))
     } > "$out/build-info.txt"
 }
 
@@ -385,6 +414,7 @@ read_lock
 
 script_sha="$(sha256 "$self")"
 kernel_key="$(key kernel "$script_sha" "${pin[KERNEL_PKG]}" "${pin[KERNEL_VER]}" "${pin[KERNEL_SHA256]}")"
+pae_kernel_key="$(key pae-kernel "$script_sha" "${pin[PAE_KERNEL_PKG]}" "${pin[PAE_KERNEL_VER]}" "${pin[PAE_KERNEL_SHA256]}")"
 initrd_key="$(key initrd "$script_sha" "${pin[BUSYBOX_PKG]}" "${pin[BUSYBOX_VER]}" "${pin[BUSYBOX_SHA256]}" \
     "$(sha256 "$here/init")")"
 built=0
@@ -395,6 +425,15 @@ if ! up_to_date "$kernel_key" vmlinuz kernel-config; then
     say "extracting the kernel of ${pin[KERNEL_PKG]} ${pin[KERNEL_VER]}"
     build_kernel "$deb"
     stamp "$kernel_key" vmlinuz
+    built=1
+fi
+
+if ! up_to_date "$pae_kernel_key" vmlinuz-pae; then
+    command -v dpkg-deb > /dev/null || die "missing dpkg-deb (Debian's dpkg): it unpacks the kernel package"
+    fetch "${pin[PAE_KERNEL_PKG]}" "${pin[PAE_KERNEL_VER]}" "${pin[PAE_KERNEL_SHA256]}"
+    say "extracting the kernel of ${pin[PAE_KERNEL_PKG]} ${pin[PAE_KERNEL_VER]}"
+    build_pae_kernel "$deb"
+    stamp "$pae_kernel_key" vmlinuz-pae
     built=1
 fi
 
@@ -430,6 +469,7 @@ fi
 
 echo "GUEST_DIR=$out"
 echo "GUEST_KERNEL=$out/vmlinuz"
+echo "GUEST_KERNEL_PAE=$out/vmlinuz-pae"
 echo "GUEST_INITRD=$out/initrd.gz"
 [[ $want_disk -eq 1 ]] && echo "GUEST_DISK=$out/disk.img"
 echo "GUEST_CMDLINE=$CMDLINE"

@@ -45,7 +45,7 @@ public class LinuxGuestTests
     internal static string GuestDir()
     {
         string dir = Environment.GetEnvironmentVariable("EMU_GUEST_DIR") is { Length: > 0 } d ? d : Path.Combine(Repository.Root, "guest", "out");
-        foreach (string f in new[] { "vmlinuz", "initrd.gz", "disk.img" })
+        foreach (string f in new[] { "vmlinuz", "vmlinuz-pae", "initrd.gz", "disk.img" })
             if (!File.Exists(Path.Combine(dir, f)))
                 throw new InvalidOperationException($"the guest is not built: {Path.Combine(dir, f)} is missing; run guest/build-guest.sh (tools/test.sh does)");
         return dir;
@@ -55,12 +55,12 @@ public class LinuxGuestTests
     // Debug build, several times slower, and a boot would take minutes there.
 
     /// <summary>./emu boots the guest's kernel and initrd directly on the translator, its output logged.</summary>
-    private Repository.ProcessResult DirectBoot(string append, string? stdin = null)
+    private Repository.ProcessResult DirectBoot(string append, string? stdin = null, string kernel = "vmlinuz")
     {
         string dir = GuestDir();
         Repository.ProcessResult r = Repository.Run(Path.Combine(Repository.Root, "emu"), new[]
         {
-            "run", "--kernel", Path.Combine(dir, "vmlinuz"), "--initrd", Path.Combine(dir, "initrd.gz"),
+            "run", "--kernel", Path.Combine(dir, kernel), "--initrd", Path.Combine(dir, "initrd.gz"),
             "--append", append, "--memory", "256", "--engine", "translator",
         }, Bound, stdin: stdin);
         output.WriteLine(r.StdoutText);
@@ -72,6 +72,19 @@ public class LinuxGuestTests
     public void DirectBootRunsTheWorkloadAndPowersOff()
     {
         CheckWorkload(DirectBoot("console=ttyS0 quiet panic=-1"));
+    }
+
+    /// <summary>
+    /// Debian's default flavour for anything newer than a Pentium Pro, 686-pae, turns on PAE
+    /// paging in its first instructions and uses NX: the same workload prints the same values.
+    /// </summary>
+    [Fact]
+    public void ThePaeKernelBootsWithNxAndRunsTheWorkload()
+    {
+        Repository.ProcessResult r = DirectBoot("console=ttyS0 panic=-1", kernel: "vmlinuz-pae");
+        string[] expected = ExpectedLines.Select(l => l.StartsWith("GUEST ", StringComparison.Ordinal) ? "GUEST 6.1.0-50-686-pae i686 cpus=1" : l).ToArray();
+        CheckWorkload(r.StdoutText, r.ExitCode, r.Stderr, expected);
+        Assert.Contains("NX (Execute Disable) protection: active", r.StdoutText, StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -136,12 +149,12 @@ public class LinuxGuestTests
     }
 
     /// <summary>The workload's lines in order with the expected values, then the power-off.</summary>
-    internal static void CheckWorkload(string text, int exitStatus, string stderr)
+    internal static void CheckWorkload(string text, int exitStatus, string stderr, string[]? expectedLines = null)
     {
         string[] lines = text.Replace("\r", "").Split('\n');
         int at = 0;
         var time = new Regex(@"^[0-9]+\.[0-9]+$");
-        foreach (string expected in ExpectedLines)
+        foreach (string expected in expectedLines ?? ExpectedLines)
         {
             string[] want = expected.Split(' ');
             bool found = false;
