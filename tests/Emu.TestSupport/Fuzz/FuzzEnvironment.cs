@@ -38,7 +38,8 @@ public static class FuzzLayout
     public const uint TargetTss16 = 0x2300;
     public const uint Tss16 = 0x2400;        // the current task's TSS when it is a 16-bit one
     public const uint PageDirectory = 0x3000;
-    public const uint PageTable = 0x4000;    // maps 0-4 MiB
+    public const uint PageTable = 0x4000;    // maps 0-4 MiB (0-2 MiB with PAE paging)
+    public const uint Pdpt = 0x2FE0;         // the four PDPTEs of PAE paging
     public const uint Handlers32 = 0x10000;  // 32 interrupt handlers of 64 bytes, 32-bit code (flat segments)
     public const uint Code16Base = 0x20000;  // the base of the 16-bit code segments and of real-mode CS
     public const uint Handlers16 = 0x28000;  // 32 handlers of 16-bit code, at offset 8000h of the 16-bit code segments
@@ -97,12 +98,14 @@ public sealed class FuzzState
     public readonly uint[] Dr = new uint[8];
     public uint Eip, Eflags, Cr0, Cr3, Cr4;
     public uint SysenterCs, SysenterEsp, SysenterEip;
+    public ulong Efer;
     public TableRegister Gdtr, Idtr;
     public SegmentCache Ldtr, Tr;
     public bool Paging;
 
     public void Apply(Emu.X86.Cpu c)
     {
+        c.WriteEfer(Efer);
         c.WriteCr4(Cr4);
         c.WriteCr3(Cr3);
         c.WriteCr0(Cr0);
@@ -127,7 +130,7 @@ public sealed class FuzzState
     public override string ToString()
     {
         var s = new System.Text.StringBuilder();
-        s.Append($"CS:EIP {Seg[SegReg.CS].Selector:X4}:{Eip:X8} EFLAGS {Emu.X86.Cpu.DescribeEflags(Eflags)} CR0 {Cr0:X8} CR3 {Cr3:X8} CR4 {Cr4:X8} DR7 {Dr[7]:X8}");
+        s.Append($"CS:EIP {Seg[SegReg.CS].Selector:X4}:{Eip:X8} EFLAGS {Emu.X86.Cpu.DescribeEflags(Eflags)} CR0 {Cr0:X8} CR3 {Cr3:X8} CR4 {Cr4:X8} EFER {Efer:X} DR7 {Dr[7]:X8}");
         for (int r = 0; r < 8; r++) s.Append($" {Reg.Names32[r]} {Gpr[r]:X8}");
         for (int g = 0; g < 6; g++) s.Append($" {SegReg.Names[g]} {Seg[g].Selector:X4}");
         s.Append($" TR {Tr.Selector:X4} LDTR {Ldtr.Selector:X4} SYSENTER {SysenterCs:X4}:{SysenterEip:X8} ESP {SysenterEsp:X8}");
@@ -236,6 +239,8 @@ public static class FuzzEnvironment
         if (r.Next(7) == 0) cr4 |= Cr4Bits.TSD;
         if (r.Next(7) == 0) cr4 |= Cr4Bits.DE;
         if (r.Next(3) == 0) cr4 |= Cr4Bits.OSFXSR;
+        bool pae = !real && r.Next(3) == 0;
+        if (pae) cr4 |= Cr4Bits.PAE;
         st.Cr4 = cr4;
         uint cr0 = Cr0Bits.ET | Cr0Bits.CD | Cr0Bits.NW;
         if (!real) cr0 |= Cr0Bits.PE;
@@ -250,6 +255,12 @@ public static class FuzzEnvironment
         st.Cr0 = cr0;
         st.Cr3 = FuzzLayout.PageDirectory | (r.Next(4) == 0 ? 0x18u : 0);
         WritePaging(r, ram, (cr4 & Cr4Bits.PSE) != 0);
+        if (pae)
+        {
+            st.Cr3 = FuzzLayout.Pdpt | (r.Next(4) == 0 ? 0x18u : 0);
+            if (r.Next(2) == 0) st.Efer = Emu.X86.Cpu.EferNxe;
+            WritePaePaging(r, ram);
+        }
 
         // Debug registers: now and then breakpoints on the program, its data or its stack.
         st.Dr[6] = 0xFFFF0FF0;
@@ -491,6 +502,51 @@ public static class FuzzEnvironment
             if (r.Next(5) == 0) e |= GlobalBit;
             if (r.Next(4) == 0) e |= 0x60;
             Put32(ram, FuzzLayout.PageTable + 4 * i, e);
+        }
+    }
+
+    /// <summary>
+    /// PAE paging (Intel SDM Vol. 3, 4.4): four PDPTEs (the first present, no reserved bits, so
+    /// CR3 loads), a directory whose first entry maps 0-2 MiB through the page table or as one
+    /// 2 MiB page, and 8-byte table entries mapping RAM to itself, each now and then absent,
+    /// read-only, supervisor-only, global, execute-disable or with a reserved address bit.
+    /// </summary>
+    private static void WritePaePaging(Random r, byte[] ram)
+    {
+        const ulong PresentBit = 1, RwBit = 2, UsBit = 4, PsBit = 0x80, GlobalBit = 0x100, Xd = 1ul << 63, Reserved = 1ul << 40;
+        for (uint i = 0; i < 4; i++)
+            Put64(ram, FuzzLayout.Pdpt + 8 * i, i == 0 || r.Next(4) == 0 ? FuzzLayout.PageDirectory | PresentBit : 0);
+        Array.Clear(ram, (int)FuzzLayout.PageDirectory, 4096);
+        ulong pde0 = FuzzLayout.PageTable | PresentBit | RwBit | UsBit;
+        if (r.Next(20) == 0) pde0 &= ~RwBit;
+        if (r.Next(20) == 0) pde0 &= ~UsBit;
+        if (r.Next(10) == 0) pde0 |= Xd;
+        if (r.Next(4) == 0) pde0 = (pde0 & 0x67) | PsBit | (r.Next(3) == 0 ? GlobalBit : 0);
+        Put64(ram, FuzzLayout.PageDirectory, pde0);
+        for (int extra = r.Next(6); extra > 0; extra--)
+        {
+            int i = r.Next(1, 512);
+            ulong e = r.Next(2) == 0
+                ? PsBit | PresentBit | (ulong)r.Next(8) * RwBit & 0x87ul
+                : FuzzLayout.PageTable | (ulong)r.Next(8);
+            if (r.Next(8) == 0) e |= Xd;
+            if (r.Next(16) == 0) e |= Reserved;
+            Put64(ram, FuzzLayout.PageDirectory + 8u * (uint)i, e | (r.Next(4) == 0 ? GlobalBit : 0));
+        }
+        for (uint i = 0; i < 512; i++)
+        {
+            uint frame = i < FuzzLayout.RamSize >> 12 ? i : (uint)r.Next((int)(FuzzLayout.RamSize >> 12));
+            if (r.Next(40) == 0) frame = (uint)r.Next((int)(FuzzLayout.RamSize >> 12));
+            ulong e = ((ulong)frame << 12) | PresentBit | RwBit | UsBit;
+            if (i >= FuzzLayout.RamSize >> 12 && r.Next(2) == 0) e &= ~PresentBit;
+            if (r.Next(40) == 0) e &= ~PresentBit;
+            if (r.Next(15) == 0) e &= ~RwBit;
+            if (r.Next(15) == 0) e &= ~UsBit;
+            if (r.Next(5) == 0) e |= GlobalBit;
+            if (r.Next(4) == 0) e |= 0x60;
+            if (r.Next(12) == 0) e |= Xd;
+            if (r.Next(60) == 0) e |= Reserved;
+            Put64(ram, FuzzLayout.PageTable + 8 * i, e);
         }
     }
 
