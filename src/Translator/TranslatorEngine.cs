@@ -179,7 +179,6 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                         returnKey = cpu.Blocks.SpaceKey;
                     }
                     LinkedEntries++;
-                    if (t.PhysPage == r.PhysPage) CrossedInPage(cpu, r, t);
                     r = t;
                     entry = link.Entry;
                     continue;
@@ -258,8 +257,13 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     }
 
     /// <summary>
-    /// Crossings from one region into another of the same page before the first is merged
-    /// with the page's other regions (<see cref="RegionBuilder.Merge"/>).
+    /// Crossings from one region into another of the same page through a dynamic exit (a
+    /// RET, an indirect JMP or CALL) or the dispatcher's lookup, before the first is merged
+    /// with the page's other regions (<see cref="RegionBuilder.Merge"/>). Crossings through
+    /// links do not count: merging regions that only link to each other made the Linux
+    /// workload's steady phases slower (4 alternating runs: the shell loop 1.18 → 1.34 s, md5
+    /// 0.64 → 0.74 s, fork 1.51 → 1.79 s, counting them against not), although it followed a
+    /// third fewer links.
     /// </summary>
     /// <remarks>
     /// Regions are disjoint: each forms around a block as it gets hot, from the blocks no other
@@ -269,9 +273,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// instructions, most through the dispatcher's lookup, as its indirect JMP has more targets
     /// than its exit remembers; the bzImage decompressor's loop: four regions in one page).
     /// Merged, the crossings are IL branches. <c>./emu bench --runs 3</c>: bytecode 553 → 1847
-    /// MIPS (0.46x → 1.53x QEMU), hash at steady state 2829 → 4849. The Linux workload: 171
-    /// merges, region-to-region links followed 227 → 153 million times, a third more code
-    /// compiled (100,000 → 134,000 instructions).
+    /// MIPS (0.46x → 1.53x QEMU).
     /// </remarks>
     public const int MergeAfter = 5000;
 

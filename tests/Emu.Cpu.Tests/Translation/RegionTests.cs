@@ -317,9 +317,9 @@ public class RegionTests
     {
         // A switch through a jump table whose cases 2 and 3 are first taken after the dispatch
         // has been compiled: they form regions of their own in the same page, and every pass
-        // through them crosses between regions twice. Once one region has crossed
-        // MergeAfter times, a merged region takes every block of the page, and the rest of
-        // the passes run inside it.
+        // through them crosses between regions twice, once through the indirect JMP's dynamic
+        // exit. Once the dispatch's region has crossed so MergeAfter times, a merged region
+        // takes every block of the page, and the rest of the passes run inside it.
         const uint Table = 0x3000, Loop = 0x1000, Cases = 0x1200, Setup = 0x1800;
         const int Passes = 100_000, OnlyTwoCasesAbove = 90_000;
         static void Load(TestCpu t)
