@@ -491,18 +491,26 @@ public static class FuzzEnvironment
             Put32(ram, FuzzLayout.PageDirectory + 4u * (uint)i, e | (r.Next(4) == 0 ? GlobalBit : 0));
         }
         for (uint i = 0; i < 1024; i++)
-        {
-            uint frame = i < FuzzLayout.RamSize >> 12 ? i : (uint)r.Next((int)(FuzzLayout.RamSize >> 12));
-            if (r.Next(40) == 0) frame = (uint)r.Next((int)(FuzzLayout.RamSize >> 12));
-            uint e = (frame << 12) | PresentBit | RwBit | UsBit;
-            if (i >= FuzzLayout.RamSize >> 12 && r.Next(2) == 0) e &= ~PresentBit;
-            if (r.Next(40) == 0) e &= ~PresentBit;
-            if (r.Next(15) == 0) e &= ~RwBit;
-            if (r.Next(15) == 0) e &= ~UsBit;
-            if (r.Next(5) == 0) e |= GlobalBit;
-            if (r.Next(4) == 0) e |= 0x60;
-            Put32(ram, FuzzLayout.PageTable + 4 * i, e);
-        }
+            Put32(ram, FuzzLayout.PageTable + 4 * i, RandomTableEntry(r, i));
+    }
+
+    /// <summary>
+    /// A page-table entry (its low 32 bits) for linear page <paramref name="i"/>: RAM mapped to
+    /// itself, now and then elsewhere, absent, read-only, supervisor-only, global, accessed and dirty.
+    /// </summary>
+    private static uint RandomTableEntry(Random r, uint i)
+    {
+        const uint PresentBit = 1, RwBit = 2, UsBit = 4, GlobalBit = 0x100;
+        uint frame = i < FuzzLayout.RamSize >> 12 ? i : (uint)r.Next((int)(FuzzLayout.RamSize >> 12));
+        if (r.Next(40) == 0) frame = (uint)r.Next((int)(FuzzLayout.RamSize >> 12));
+        uint e = (frame << 12) | PresentBit | RwBit | UsBit;
+        if (i >= FuzzLayout.RamSize >> 12 && r.Next(2) == 0) e &= ~PresentBit;
+        if (r.Next(40) == 0) e &= ~PresentBit;
+        if (r.Next(15) == 0) e &= ~RwBit;
+        if (r.Next(15) == 0) e &= ~UsBit;
+        if (r.Next(5) == 0) e |= GlobalBit;
+        if (r.Next(4) == 0) e |= 0x60;
+        return e;
     }
 
     /// <summary>
@@ -535,15 +543,7 @@ public static class FuzzEnvironment
         }
         for (uint i = 0; i < 512; i++)
         {
-            uint frame = i < FuzzLayout.RamSize >> 12 ? i : (uint)r.Next((int)(FuzzLayout.RamSize >> 12));
-            if (r.Next(40) == 0) frame = (uint)r.Next((int)(FuzzLayout.RamSize >> 12));
-            ulong e = ((ulong)frame << 12) | PresentBit | RwBit | UsBit;
-            if (i >= FuzzLayout.RamSize >> 12 && r.Next(2) == 0) e &= ~PresentBit;
-            if (r.Next(40) == 0) e &= ~PresentBit;
-            if (r.Next(15) == 0) e &= ~RwBit;
-            if (r.Next(15) == 0) e &= ~UsBit;
-            if (r.Next(5) == 0) e |= GlobalBit;
-            if (r.Next(4) == 0) e |= 0x60;
+            ulong e = RandomTableEntry(r, i);
             if (r.Next(12) == 0) e |= Xd;
             if (r.Next(60) == 0) e |= Reserved;
             Put64(ram, FuzzLayout.PageTable + 8 * i, e);
