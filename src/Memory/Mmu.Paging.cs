@@ -76,9 +76,6 @@ public sealed unsafe partial class Mmu
         return true;
     }
 
-    /// <summary>The PDPTEs as loaded (for a copy of the CPU's state).</summary>
-    public ReadOnlySpan<ulong> Pdptes => pdptes;
-
     /// <summary>Makes the loaded PDPTEs those of <paramref name="other"/> (lockstep's shadow CPU).</summary>
     public void CopyPdptesFrom(Mmu other) => other.pdptes.CopyTo(pdptes, 0);
 

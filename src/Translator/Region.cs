@@ -96,8 +96,8 @@ public sealed class Region
 
     /// <summary>
     /// Times the engine went from this region straight into another region of the same page
-    /// (linked, through a remembered target or the dispatcher's lookup); counted on the
-    /// emulation thread up to <see cref="TranslatorEngine.MergeAfter"/>.
+    /// through a dynamic exit's remembered target or the dispatcher's lookup (not a link);
+    /// counted on the emulation thread up to <see cref="TranslatorEngine.MergeAfter"/>.
     /// </summary>
     public int PageCrossings;
 

@@ -271,8 +271,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// ends up split over several regions of one page, and crosses between them through the
     /// engine on every pass (the bytecode workload's switch: about one crossing per 12 guest
     /// instructions, most through the dispatcher's lookup, as its indirect JMP has more targets
-    /// than its exit remembers; the bzImage decompressor's loop: four regions in one page).
-    /// Merged, the crossings are IL branches. <c>./emu bench --runs 3</c>: bytecode 553 → 1847
+    /// than its exit remembers). Merged, the crossings are IL branches. <c>./emu bench --runs 3</c>: bytecode 553 → 1847
     /// MIPS (0.46x → 1.53x QEMU).
     /// </remarks>
     public const int MergeAfter = 5000;
