@@ -101,6 +101,9 @@ public sealed class Region
     /// </summary>
     public int PageCrossings;
 
+    /// <summary>Times the engine followed a link from this region into another region of the same page (up to <see cref="TranslatorEngine.MergeAfterLinks"/>).</summary>
+    public int PageLinkCrossings;
+
     public RegionLink[] Links = Array.Empty<RegionLink>();
 
     /// <summary>The compiled code: (cpu, entry) → exit slot or a <see cref="RegionExit"/> value.</summary>
@@ -213,11 +216,21 @@ public static class RegionBuilder
     public static Region Form(Cpu cpu, Block head) => Form(cpu, new[] { head }, merge: false);
 
     /// <summary>
-    /// A region that holds every block of <paramref name="from"/> and takes in the blocks of
-    /// the page's other compiled regions as well (blocks still waiting for the compile thread
-    /// stay out): first those their branches reach, then the rest, up to the size cap.
+    /// A region that holds every block of <paramref name="from"/>, then those of
+    /// <paramref name="to"/> (the region it keeps crossing into) when both fit, and takes in the
+    /// blocks of the page's other compiled regions as well (blocks still waiting for the
+    /// compile thread stay out): first those their branches reach, then the rest, up to the
+    /// size cap. The pair comes first: in the hash workload the cap was reached by blocks that
+    /// ran a few times, and the loop head the region crossed into was left out.
     /// </summary>
-    public static Region Merge(Cpu cpu, Region from) => Form(cpu, from.Blocks, merge: true);
+    public static Region Merge(Cpu cpu, Region from, Region to)
+    {
+        var seeds = new List<Block>(from.Blocks);
+        if (to.Flat == from.Flat && from.Blocks.Length + to.Blocks.Length <= MaxBlocks && from.Instructions + to.Instructions <= MaxInstructions)
+            foreach (Block b in to.Blocks)
+                if (!seeds.Contains(b)) seeds.Add(b);
+        return Form(cpu, seeds.ToArray(), merge: true);
+    }
 
     private static Region Form(Cpu cpu, Block[] seeds, bool merge)
     {

@@ -179,6 +179,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                         returnKey = cpu.Blocks.SpaceKey;
                     }
                     LinkedEntries++;
+                    if (t.PhysPage == r.PhysPage && ++r.PageLinkCrossings == MergeAfterLinks) MergeFrom(cpu, r, t);
                     r = t;
                     entry = link.Entry;
                     continue;
@@ -259,11 +260,11 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// <summary>
     /// Crossings from one region into another of the same page through a dynamic exit (a
     /// RET, an indirect JMP or CALL) or the dispatcher's lookup, before the first is merged
-    /// with the page's other regions (<see cref="RegionBuilder.Merge"/>). Crossings through
-    /// links do not count: merging regions that only link to each other made the Linux
-    /// workload's steady phases slower (4 alternating runs: the shell loop 1.18 → 1.34 s, md5
-    /// 0.64 → 0.74 s, fork 1.51 → 1.79 s, counting them against not), although it followed a
-    /// third fewer links.
+    /// with the page's other regions (<see cref="RegionBuilder.Merge"/>). Links count apart
+    /// (<see cref="MergeAfterLinks"/>): counted as these, merging regions that only link to
+    /// each other made the Linux workload's short phases slower (4 alternating runs: the shell
+    /// loop 1.18 → 1.34 s, md5 0.64 → 0.74 s, fork 1.51 → 1.79 s), although it followed a third
+    /// fewer links; a 7 s shell loop ran as fast either way, so the cost is the recompiles.
     /// </summary>
     /// <remarks>
     /// Regions are disjoint: each forms around a block as it gets hot, from the blocks no other
@@ -288,15 +289,29 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
 
     private readonly Dictionary<uint, int> mergesByPage = new();
 
-    /// <summary>The engine went from <paramref name="from"/> straight into <paramref name="to"/>, another region of its page.</summary>
+    /// <summary>
+    /// Links followed from one region into another of its page before the two are merged
+    /// (with the page's other regions, as <see cref="MergeAfter"/>). Ten times
+    /// <see cref="MergeAfter"/>: a link costs less than a dynamic exit, and merging regions
+    /// that link to each other early made the Linux workload's short phases slower.
+    /// </summary>
+    public const int MergeAfterLinks = 50_000;
+
+    /// <summary>The engine went from <paramref name="from"/> straight into <paramref name="to"/>, another region of its page, through a dynamic exit or the dispatcher.</summary>
     private void CrossedInPage(Cpu cpu, Region from, Region to)
     {
-        if (ReferenceEquals(from, to) || ++from.PageCrossings != MergeAfter) return;
+        if (++from.PageCrossings == MergeAfter) MergeFrom(cpu, from, to);
+    }
+
+    /// <summary>Forms and queues the merge of <paramref name="from"/>'s page's regions, starting with it and <paramref name="to"/>.</summary>
+    private void MergeFrom(Cpu cpu, Region from, Region to)
+    {
+        if (ReferenceEquals(from, to)) return;
         // Formed under the segments the region was compiled for (the crossing changed none).
         if (!from.Valid || from.Flat != cpu.FlatSegments()) return;
         mergesByPage.TryGetValue(from.PhysPage, out int merges);
         if (merges >= MaxMergesPerPage) return;
-        Region merged = RegionBuilder.Merge(cpu, from);
+        Region merged = RegionBuilder.Merge(cpu, from, to);
         if (merged.Blocks.Length == from.Blocks.Length) return; // nothing to take in
         mergesByPage[from.PhysPage] = merges + 1;
         foreach (Block b in merged.Blocks) b.CompileQueued = true;

@@ -372,6 +372,43 @@ public class RegionTests
     }
 
     [Fact]
+    public void RegionsOfOnePageThatLinkToEachOtherOftenEnoughAreMerged()
+    {
+        // A loop whose middle block first runs after the loop was compiled: it forms a region
+        // of its own, and every pass follows a link into it and one back. After
+        // MergeAfterLinks of them the two are merged, and the rest of the passes stay inside.
+        const int Passes = 200_000, SkipAbove = 140_000;
+        static void Load(TestCpu t) => t.Load(0x1000, a =>
+        {
+            var loop = a.CreateLabel();
+            var skip = a.CreateLabel();
+            a.xor(eax, eax);
+            a.mov(ecx, Passes);
+            a.Label(ref loop);
+            a.cmp(ecx, SkipAbove);
+            a.ja(skip);
+            a.add(eax, ecx);
+            a.Label(ref skip);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        var interpreted = Run(false, Load, 0x1000);
+
+        var (engine, formed, t) = RunFormingRegions(Load);
+        using var _ = t;
+        Assert.Equal(0, engine.Failures);
+        Assert.Equal(interpreted.Eax, t.Cpu.Eax);
+        Assert.Equal(interpreted.Retired, t.Cpu.InstructionCount);
+        Region? merged = formed.FindLast(r => r.Merged);
+        Assert.True(merged is not null, $"no merged region: {string.Join(", ", formed)}");
+        Assert.True(merged!.Blocks.Length >= 3, $"{merged}");
+        // Unmerged, each of the 140,000 passes through the middle block followed two links.
+        Assert.True(engine.LinkedEntries < 2 * TranslatorEngine.MergeAfterLinks + 20_000,
+            $"{engine.LinkedEntries} links followed: {string.Join(", ", formed)}");
+    }
+
+    [Fact]
     public void ARetIsComparedOnlyWithTheReturnPointsOfCallsThatReachIt()
     {
         // Two functions called from one loop: each RET may go back only after its own CALL.
