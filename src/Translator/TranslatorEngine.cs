@@ -280,6 +280,9 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// <summary>Regions formed by merging (<see cref="MergeAfter"/>).</summary>
     public long MergedRegions { get; private set; }
 
+    /// <summary>Blocks in the regions formed by merging (part of <see cref="FormedBlocks"/>).</summary>
+    public long MergedBlocks { get; private set; }
+
     /// <summary>
     /// Merges per physical page at most, until its regions are dropped. Each merge holds every
     /// block of the region it grew from and more, but a page with more hot code than a region
@@ -316,6 +319,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
         mergesByPage[from.PhysPage] = merges + 1;
         foreach (Block b in merged.Blocks) b.CompileQueued = true;
         MergedRegions++;
+        MergedBlocks += merged.Blocks.Length;
         Queue(merged);
     }
 

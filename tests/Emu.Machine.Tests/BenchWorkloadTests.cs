@@ -58,7 +58,8 @@ public sealed class BenchWorkloadTests : IClassFixture<FirmwareFixture>
         double share = (double)s.Instructions / r.Instructions;
         Assert.InRange(share, (6 - s.WarmupRounds - 0.5) / 6, (6 - s.WarmupRounds + 0.5) / 6);
         Assert.True(s.Elapsed < r.Elapsed);
-        Assert.Equal(0, s.CompiledWhileTimed);
+        // Only merges of code compiled already may form later (after MergeAfterLinks crossings).
+        Assert.Equal(0, s.CompiledWhileTimed - s.MergedWhileTimed);
     }
 
     [Fact]

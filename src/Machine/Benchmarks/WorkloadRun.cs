@@ -30,7 +30,8 @@ public sealed record WorkloadResult(long Instructions, TimeSpan Elapsed, long Co
 /// <param name="Instructions">Guest instructions retired in the timed part.</param>
 /// <param name="Elapsed">Host time of the timed part.</param>
 /// <param name="CompiledWhileTimed">Blocks of the regions the translator formed during the timed rounds, to the last round's mark (0 when everything was compiled before); the report after the last round is left out.</param>
-public sealed record SteadyPart(int WarmupRounds, long Instructions, TimeSpan Elapsed, long CompiledWhileTimed)
+/// <param name="MergedWhileTimed">Of those, the blocks of regions merging a page's regions: code that ran compiled already, merged once its regions had crossed into each other often enough (<see cref="TranslatorEngine.MergeAfterLinks"/>), which can take more rounds than the warm-up.</param>
+public sealed record SteadyPart(int WarmupRounds, long Instructions, TimeSpan Elapsed, long CompiledWhileTimed, long MergedWhileTimed)
 {
     public double Mips => Instructions / Elapsed.TotalSeconds / 1e6;
 }
@@ -93,12 +94,14 @@ public static class WorkloadRun
             // forms, so not by how far the compile thread got); the code after the last round
             // (the final report and the exit) is not part of the timed rounds' count.
             long compiledBefore = -1, compiledAtStart = 0, compiledAtLastMark = 0, startInstructions = 0, startTimestamp = 0;
+            long mergedAtStart = 0, mergedAtLastMark = 0;
             int warmup = 0;
             var marks = new RoundMarks(board.Cpu, !steady || translator is null ? null : m =>
             {
                 if (warmup > 0)
                 {
                     compiledAtLastMark = translator.FormedBlocks;
+                    mergedAtLastMark = translator.MergedBlocks;
                     return;
                 }
                 translator.Drain();
@@ -107,6 +110,7 @@ public static class WorkloadRun
                 {
                     warmup = m.Marks.Count;
                     compiledAtStart = compiledAtLastMark = compiled;
+                    mergedAtStart = mergedAtLastMark = translator.MergedBlocks;
                     startInstructions = board.Cpu.InstructionCount;
                     startTimestamp = Stopwatch.GetTimestamp(); // after the drain: waiting for the compiler is not timed
                 }
@@ -129,7 +133,7 @@ public static class WorkloadRun
             }
             SteadyPart? steadyPart = warmup == 0 ? null
                 : new SteadyPart(warmup, result.Instructions - startInstructions, Stopwatch.GetElapsedTime(startTimestamp, t1),
-                    compiledAtLastMark - compiledAtStart);
+                    compiledAtLastMark - compiledAtStart, mergedAtLastMark - mergedAtStart);
             return new WorkloadResult(result.Instructions, elapsed, translator?.CompiledBlocks ?? 0, translator?.CompiledInstructions ?? 0,
                 translator?.CompileTime ?? TimeSpan.Zero, text, marks.Marks.Count, steadyPart);
         }

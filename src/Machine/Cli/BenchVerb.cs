@@ -207,7 +207,7 @@ public static class BenchVerb
         var steadyQemu = new List<double>();
         var tieredInterpreter = new List<double>();
         var warmups = new List<double>();
-        long compiledWhileTimed = 0;
+        long compiledWhileTimed = 0, mergedWhileTimed = 0;
         bool unsettled = false;
         foreach ((Workload w, _) in images)
         {
@@ -219,6 +219,7 @@ public static class BenchVerb
                 {
                     warmups.Add(p.WarmupRounds);
                     compiledWhileTimed += p.CompiledWhileTimed;
+                    mergedWhileTimed += p.MergedWhileTimed;
                 }
             double i = Median(mi), t = Median(mt), s = ms.Count > 0 ? Median(ms) : double.NaN;
             var row = new List<string> { w.Name, Invariant($"{rounds[w]}"), Invariant($"{interpreter[w][0].Instructions:N0}"), Cell(mi), Cell(mt), Cell(ms) };
@@ -243,7 +244,7 @@ public static class BenchVerb
         else
             output.WriteLine(Invariant($"geometric mean over the workloads: tiered/interpreter {GeoMean(tieredInterpreter)}."));
         if (warmups.Count > 0)
-            output.WriteLine(Invariant($"steady: warm-up of {warmups.Min():F0}-{warmups.Max():F0} rounds (median {Median(warmups):F0}); blocks compiled while timed, over all runs: {compiledWhileTimed}."));
+            output.WriteLine(Invariant($"steady: warm-up of {warmups.Min():F0}-{warmups.Max():F0} rounds (median {Median(warmups):F0}); blocks compiled while timed, over all runs: {compiledWhileTimed} ({mergedWhileTimed} of them merging regions of code compiled already)."));
         if (unsettled)
             output.WriteLine($"steady: in some runs no round compiled nothing before the last round: those runs have no steady figure (try more --rounds).");
         long regionInstructions = 0;
