@@ -295,14 +295,8 @@ public class RegionTests
             a.add(eax, ecx);
             a.ret();
         });
-        var interpreted = Run(false, Load, 0x1000);
-
-        var (engine, formed, t) = RunFormingRegions(Load);
+        var (engine, formed, t) = RunFormingRegionsAsInTheInterpreter(Load);
         using var _ = t;
-        Assert.Equal(0, engine.Failures);
-        Assert.Equal(interpreted.Eax, t.Cpu.Eax);
-        Assert.Equal(interpreted.Ebx, t.Cpu.Ebx);
-        Assert.Equal(interpreted.Retired, t.Cpu.InstructionCount);
 
         var seen = new System.Collections.Generic.HashSet<Block>();
         foreach (Region r in formed)
@@ -354,13 +348,8 @@ public class RegionTests
                 a.jmp(Loop);
             });
         }
-        var interpreted = Run(false, Load, Setup);
-
-        var (engine, formed, t) = RunFormingRegions(Load, Setup);
+        var (engine, formed, t) = RunFormingRegionsAsInTheInterpreter(Load, Setup);
         using var _ = t;
-        Assert.Equal(0, engine.Failures);
-        Assert.Equal(interpreted.Eax, t.Cpu.Eax);
-        Assert.Equal(interpreted.Retired, t.Cpu.InstructionCount);
         Assert.True(engine.MergedRegions >= 1, $"no merged region: {string.Join(", ", formed)}");
         Region merged = formed.FindLast(r => r.Merged)!;
         foreach (uint eip in new[] { Loop, Cases, Cases + 0x40, Cases + 0x80, Cases + 0xC0 })
@@ -393,13 +382,8 @@ public class RegionTests
             a.jnz(loop);
             a.hlt();
         });
-        var interpreted = Run(false, Load, 0x1000);
-
-        var (engine, formed, t) = RunFormingRegions(Load);
+        var (engine, formed, t) = RunFormingRegionsAsInTheInterpreter(Load);
         using var _ = t;
-        Assert.Equal(0, engine.Failures);
-        Assert.Equal(interpreted.Eax, t.Cpu.Eax);
-        Assert.Equal(interpreted.Retired, t.Cpu.InstructionCount);
         Region? merged = formed.FindLast(r => r.Merged);
         Assert.True(merged is not null, $"no merged region: {string.Join(", ", formed)}");
         Assert.True(merged!.Blocks.Length >= 3, $"{merged}");
@@ -753,6 +737,21 @@ public class RegionTests
             a.hlt();
         });
         RunsAsInTheInterpreter(Load);
+    }
+
+    /// <summary>
+    /// <see cref="RunFormingRegions"/>, checked against the interpreter: nothing refused, and
+    /// EAX, EBX and the instruction count as the interpreter leaves them.
+    /// </summary>
+    private static (TranslatorEngine Engine, System.Collections.Generic.List<Region> Formed, TestCpu Cpu) RunFormingRegionsAsInTheInterpreter(Action<TestCpu> load, uint start = 0x1000)
+    {
+        var interpreted = Run(false, load, start);
+        var (engine, formed, t) = RunFormingRegions(load, start);
+        Assert.Equal(0, engine.Failures);
+        Assert.Equal(interpreted.Eax, t.Cpu.Eax);
+        Assert.Equal(interpreted.Ebx, t.Cpu.Ebx);
+        Assert.Equal(interpreted.Retired, t.Cpu.InstructionCount);
+        return (engine, formed, t);
     }
 
     /// <summary>Runs the code <paramref name="load"/> writes, from <paramref name="start"/> to its HLT, compiled in regions, noting the regions formed.</summary>
