@@ -69,7 +69,7 @@ public sealed unsafe partial class Mmu
         for (int i = 0; i < 4; i++)
         {
             uint at = (table + (uint)(8 * i)) & a20Mask;
-            loaded[i] = phys.Read(at, 4) | (ulong)phys.Read(at + 4, 4) << 32;
+            loaded[i] = ReadEntry(at);
             if ((loaded[i] & P) != 0 && (loaded[i] & PdpteReserved) != 0) return false;
         }
         loaded.CopyTo(pdptes);

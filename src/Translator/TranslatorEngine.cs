@@ -179,7 +179,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                         returnKey = cpu.Blocks.SpaceKey;
                     }
                     LinkedEntries++;
-                    if (t.PhysPage == r.PhysPage && ++r.PageLinkCrossings == MergeAfterLinks) MergeFrom(cpu, r, t);
+                    if (t.PhysPage == r.PhysPage) CrossedInPage(cpu, r, t, linked: true);
                     r = t;
                     entry = link.Entry;
                     continue;
@@ -196,7 +196,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                 if (dl.Eip == eip && dl.Target is Region d && d.Valid && cpu.Blocks.MappingHolds(dl.Mapping))
                 {
                     DynamicHits++;
-                    if (d.PhysPage == r.PhysPage) CrossedInPage(cpu, r, d);
+                    if (d.PhysPage == r.PhysPage) CrossedInPage(cpu, r, d, linked: false);
                     entry = dl.Entry;
                     r = d;
                     continue;
@@ -251,7 +251,7 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
                 dl.Mapping = cpu.Blocks.MappingKey(next);
             }
             DispatchedEntries++;
-            if (n.PhysPage == r.PhysPage) CrossedInPage(cpu, r, n);
+            if (n.PhysPage == r.PhysPage) CrossedInPage(cpu, r, n, linked: false);
             r = n;
             entry = next.RegionEntry;
         }
@@ -300,10 +300,14 @@ public sealed class TranslatorEngine : IExecutionEngine, IDisposable
     /// </summary>
     public const int MergeAfterLinks = 50_000;
 
-    /// <summary>The engine went from <paramref name="from"/> straight into <paramref name="to"/>, another region of its page, through a dynamic exit or the dispatcher.</summary>
-    private void CrossedInPage(Cpu cpu, Region from, Region to)
+    /// <summary>
+    /// The engine went from <paramref name="from"/> straight into <paramref name="to"/>, another
+    /// region of its page: through a link, or through a dynamic exit or the dispatcher, each
+    /// counted toward its own threshold.
+    /// </summary>
+    private void CrossedInPage(Cpu cpu, Region from, Region to, bool linked)
     {
-        if (++from.PageCrossings == MergeAfter) MergeFrom(cpu, from, to);
+        if (linked ? ++from.PageLinkCrossings == MergeAfterLinks : ++from.PageCrossings == MergeAfter) MergeFrom(cpu, from, to);
     }
 
     /// <summary>Forms and queues the merge of <paramref name="from"/>'s page's regions, starting with it and <paramref name="to"/>.</summary>
